@@ -1,0 +1,29 @@
+"""The decode budget: what the loader refuses before it allocates anything.
+
+Chest radiographs are at most about 4300 x 3500 pixels (15 Mpx); mammography and long-leg
+stitches reach about 40 Mpx. The default pixel limit (64 Mpx, 256 MB as float32) covers them with
+margin while refusing files whose headers declare sizes far beyond memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_MAX_PIXELS = 64 * 1024 * 1024
+DEFAULT_MAX_FILE_BYTES = 2 * 1024**3
+# A deflated DICOM is inflated in memory by pydicom; a 195 KB file was seen to need 1.5 GB.
+DEFAULT_MAX_INFLATED_BYTES = 1024**3
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeBudget:
+    """Upper bounds checked against headers before any pixel decoder runs."""
+
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    max_inflated_bytes: int = DEFAULT_MAX_INFLATED_BYTES
+
+    def __post_init__(self) -> None:
+        for name in ("max_pixels", "max_file_bytes", "max_inflated_bytes"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")

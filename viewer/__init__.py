@@ -1,0 +1,1 @@
+"""cxr-explain viewer: the Qt desktop application. Talks to the engine only through engine.api."""

@@ -1,0 +1,48 @@
+"""Console entry point ``cxr-explain``: the engine's subcommands plus ``view``.
+
+Kept free of Qt imports at module level so that ``cxr-explain info`` and the other engine
+subcommands start without loading Qt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import sys
+from collections.abc import Sequence
+
+from engine.cli.base import EXIT_OK, Subcommand
+from engine.cli.main import main as engine_main
+
+
+def _add_view_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", nargs="?", help="image to open (default: the bundled sample)")
+    parser.add_argument("--models", help="folder of model bundles (default: the shipped models)")
+    parser.add_argument(
+        "--self-test", action="store_true", help="open the sample headless, render and exit"
+    )
+
+
+def _run_view(args: argparse.Namespace) -> int:
+    from viewer.app import run_viewer  # Qt is imported only when the viewer is wanted
+
+    return run_viewer(args.path, models=args.models, self_test=args.self_test)
+
+
+VIEW_COMMAND = Subcommand(
+    name="view",
+    help="open the desktop viewer",
+    add_arguments=_add_view_arguments,
+    run=_run_view,
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    multiprocessing.freeze_support()  # a frozen app must not re-spawn itself
+    return engine_main(argv, extra=(VIEW_COMMAND,))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+__all__ = ["EXIT_OK", "main"]
