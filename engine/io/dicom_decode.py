@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 # Plugins tried in this order (fastest first, measured); pydicom's own choice is the fallback.
 PLUGIN_PREFERENCE: dict[UID, tuple[str, ...]] = {
-    JPEG2000Lossless: ("pylibjpeg", "gdcm"),
+    JPEG2000Lossless: ("gdcm", "pylibjpeg"),
     JPEG2000: ("pylibjpeg", "gdcm"),
     HTJ2K: ("pylibjpeg",),
     HTJ2KLossless: ("pylibjpeg",),
