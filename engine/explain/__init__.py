@@ -1,0 +1,1 @@
+"""Explanations: counterfactual difference, lung statistics, slider frames, attributions, GIF."""

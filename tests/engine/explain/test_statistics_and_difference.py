@@ -1,0 +1,94 @@
+"""Lung statistics against hand-computed values; the difference display convention."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.explain.difference import (
+    DifferenceColourMap,
+    render_difference,
+    signed_difference,
+    symmetric_limit,
+)
+from engine.explain.statistics import lung_statistics
+from engine.explain.zones import Zone, split_zones
+
+
+def _masks() -> tuple[np.ndarray, np.ndarray]:
+    right = np.zeros((12, 10), bool)
+    left = np.zeros((12, 10), bool)
+    right[0:6, 1:3] = True  # 12 pixels, rows 0..5
+    left[3:9, 6:8] = True  # 12 pixels, rows 3..8
+    return right, left
+
+
+def test_zones_are_thirds_of_each_lung_height():
+    right, _ = _masks()
+    zones = split_zones(right)
+    assert [int(zones[z].sum()) for z in Zone] == [4, 4, 4]
+    assert zones[Zone.UPPER][0, 1]
+    assert zones[Zone.LOWER][5, 1]
+    combined = zones[Zone.UPPER] | zones[Zone.MIDDLE] | zones[Zone.LOWER]
+    np.testing.assert_array_equal(combined, right)
+
+
+def test_statistics_match_hand_computation():
+    right, left = _masks()
+    original = np.zeros((12, 10), np.float32)
+    original[right] = 0.2
+    original[left] = 0.4
+    translated = original.copy()
+    translated[right] += 0.1  # right lung brightens by 0.1
+    stats = lung_statistics(original, translated, right, left)
+    lung = stats.lung
+    assert lung.n_pixels == 24
+    assert lung.mean_original == pytest.approx(0.3)
+    assert lung.std_original == pytest.approx(0.1)
+    assert lung.mean_translated == pytest.approx(0.35)
+    assert lung.mean_change == pytest.approx(0.05)
+    assert stats.region("right lung").mean_change == pytest.approx(0.1)
+    assert stats.region("left lung").mean_change == pytest.approx(0.0)
+    assert stats.region("right upper").n_pixels == 4
+    assert stats.region("upper zones").n_pixels == 8
+    assert int(stats.histogram_counts.sum()) == 24
+    edges = stats.histogram_edges
+    assert edges[0] == pytest.approx(-edges[-1])
+
+
+def test_statistics_of_an_empty_region_are_nan_not_an_error():
+    right, left = _masks()
+    empty = np.zeros_like(left)
+    stats = lung_statistics(
+        np.zeros((12, 10), np.float32), np.zeros((12, 10), np.float32), right, empty
+    )
+    assert np.isnan(stats.region("left lung").mean_original)
+
+
+def test_brighter_counterfactual_renders_above_mid_gray():
+    original = np.full((4, 4), 0.3, np.float32)
+    translated = original.copy()
+    translated[:2] += 0.2  # brighter
+    translated[2:3] -= 0.1  # darker
+    difference = signed_difference(original, translated)
+    rendered = render_difference(difference, symmetric_limit(difference))
+    assert rendered[0, 0] > 128
+    assert rendered[2, 0] < 128
+    assert rendered[3, 0] in (127, 128)
+
+
+def test_shared_limit_gives_the_same_gray_for_the_same_change_in_every_frame():
+    small = np.full((2, 2), 0.05, np.float32)
+    large = np.full((2, 2), 0.2, np.float32)
+    limit = symmetric_limit(small, large)
+    assert limit == pytest.approx(0.2)
+    assert render_difference(small, limit)[0, 0] < render_difference(large, limit)[0, 0]
+
+
+def test_diverging_map_is_red_for_increase_blue_for_decrease_white_for_none():
+    difference = np.array([[0.5, -0.5, 0.0]], np.float32)
+    rgb = render_difference(difference, 0.5, DifferenceColourMap.DIVERGING)
+    red, blue, white = rgb[0, 0], rgb[0, 1], rgb[0, 2]
+    assert red[0] > red[2]
+    assert blue[2] > blue[0]
+    assert tuple(white) == (255, 255, 255)
