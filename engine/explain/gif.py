@@ -1,0 +1,132 @@
+"""GIF export of an explanation: original | frame | difference, labels burned in.
+
+Built fresh from arrays, so nothing of the source file (comments, metadata, file name) can ride
+along; no patient-identifying text unless the caller passes it explicitly as ``header_text``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image, ImageDraw, ImageFont
+
+from engine.errors import InputError
+from engine.explain.difference import DifferenceColourMap, render_difference
+from engine.explain.frames import FrameSequence
+from engine.types import FloatImage
+
+SYNTHETIC_LABEL = "SYNTHETIC IMAGE - NOT FOR DIAGNOSIS"
+_BANNER_FRACTION = 0.07  # text band height relative to pane height
+
+
+@dataclass(frozen=True, slots=True)
+class GifOptions:
+    """``max_width``: the whole strip (three panes) is scaled down to at most this many pixels."""
+
+    frame_ms: int = 120
+    max_width: int = 1200
+    ping_pong: bool = True
+    colour_map: DifferenceColourMap = DifferenceColourMap.GRAY
+    header_text: str | None = None  # e.g. a study label the user chose to include
+
+    def __post_init__(self) -> None:
+        if self.frame_ms < 20:
+            raise ValueError(f"frame_ms must be at least 20, got {self.frame_ms}")
+        if self.max_width < 96:
+            raise ValueError(f"max_width must be at least 96, got {self.max_width}")
+
+
+def render_strip(
+    original: FloatImage,
+    frame_image: FloatImage,
+    difference: FloatImage,
+    limit: float,
+    colour_map: DifferenceColourMap,
+) -> npt.NDArray[np.uint8]:
+    """Three panes side by side as ``(H, 3W, 3)`` RGB uint8."""
+    gray = [np.rint(np.clip(p, 0.0, 1.0) * 255.0).astype(np.uint8) for p in (original, frame_image)]
+    diff = render_difference(difference, limit, colour_map)
+    panes = [np.repeat(g[..., None], 3, axis=-1) for g in gray]
+    panes.append(diff if diff.ndim == 3 else np.repeat(diff[..., None], 3, axis=-1))
+    return np.concatenate(panes, axis=1)
+
+
+def write_gif(
+    path: str | os.PathLike[str],
+    original: FloatImage,
+    sequence: FrameSequence,
+    options: GifOptions | None = None,
+) -> Path:
+    """Write the animation atomically (temporary file, then rename); return the path."""
+    options = options or GifOptions()
+    if not sequence.frames:
+        raise InputError("no frames to export")
+    images = [
+        _labelled(
+            render_strip(
+                original,
+                frame.image,
+                frame.difference,
+                sequence.difference_limit,
+                options.colour_map,
+            ),
+            f"frame {index + 1}/{len(sequence.frames)}  {sequence.axis} {frame.position:+.2f}  "
+            f"P({sequence.label}) = {frame.probability:.3f}",
+            options,
+        )
+        for index, frame in enumerate(sequence.frames)
+    ]
+    if options.ping_pong and len(images) > 2:
+        images = images + images[-2:0:-1]
+    return _save_atomically(Path(path), images, options.frame_ms)
+
+
+def _labelled(strip: npt.NDArray[np.uint8], caption: str, options: GifOptions) -> Image.Image:
+    image = Image.fromarray(strip, "RGB")
+    scale = min(1.0, options.max_width / image.width)
+    if scale < 1.0:
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        image = image.resize(size, Image.Resampling.LANCZOS)
+    band = max(14, round(image.height * _BANNER_FRACTION))
+    canvas = Image.new("RGB", (image.width, image.height + 2 * band), (0, 0, 0))
+    canvas.paste(image, (0, band))
+    draw = ImageDraw.Draw(canvas)
+    font = ImageFont.load_default(size=max(9, round(band * 0.6)))
+    top = (
+        SYNTHETIC_LABEL if not options.header_text else f"{SYNTHETIC_LABEL}  {options.header_text}"
+    )
+    draw.text((4, band * 0.2), top, fill=(255, 200, 0), font=font)
+    pane = image.width / 3
+    for index, name in enumerate(("original", "translated", "difference")):
+        draw.text((index * pane + 4, band * 1.05), name, fill=(0, 255, 255), font=font)
+    draw.text((4, image.height + band * 1.2), caption, fill=(255, 255, 255), font=font)
+    return canvas
+
+
+def _save_atomically(path: Path, images: Sequence[Image.Image], frame_ms: int) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=".partial-", suffix=".gif", dir=path.parent)
+    os.close(handle)
+    try:
+        first, *rest = images
+        first.save(
+            temporary,
+            format="GIF",
+            save_all=True,
+            append_images=rest,
+            duration=frame_ms,
+            loop=0,
+            optimize=False,
+            disposal=1,
+        )
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,95 @@
+"""Slider frames and the GIF export."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from engine.explain.difference import signed_difference, symmetric_limit
+from engine.explain.frames import Frame, FrameSequence, blend, is_monotonic, strength_positions
+from engine.explain.gif import SYNTHETIC_LABEL, GifOptions, write_gif
+
+
+def _sequence(n: int = 5, size: int = 48) -> tuple[np.ndarray, FrameSequence]:
+    columns = np.mgrid[0:size, 0:size][1]
+    original = (0.3 + 0.4 * (columns / size)).astype(np.float32)
+    translated = original.copy()
+    translated[10:30, 10:30] += 0.2
+    frames = []
+    diffs = []
+    for index, strength in enumerate(strength_positions(n)):
+        image = blend(original, translated, strength)
+        diffs.append(signed_difference(original, image))
+        frames.append(Frame(strength, image, diffs[-1], 0.2 + 0.15 * index))
+    limit = symmetric_limit(*diffs)
+    probabilities = tuple(frame.probability for frame in frames)
+    return original, FrameSequence(
+        "strength", tuple(frames), limit, "pneumoconiosis", is_monotonic(probabilities)
+    )
+
+
+def test_positions_and_blend():
+    assert strength_positions(3) == (0.0, 0.5, 1.0)
+    assert strength_positions(3, exaggerate=1.5)[-1] == 1.5
+    original = np.zeros((2, 2), np.float32)
+    translated = np.full((2, 2), 0.4, np.float32)
+    np.testing.assert_allclose(blend(original, translated, 0.5), 0.2)
+    np.testing.assert_allclose(blend(original, translated, 3.0), 1.0)  # clipped to display range
+    with pytest.raises(ValueError, match="n_frames"):
+        strength_positions(1)
+
+
+def test_monotonic_check():
+    assert is_monotonic((0.1, 0.2, 0.5))
+    assert is_monotonic((0.9, 0.5, 0.5, 0.1))
+    assert not is_monotonic((0.1, 0.6, 0.4, 0.9))
+
+
+def test_gif_frames_ping_pong_and_size_cap(tmp_path):
+    original, sequence = _sequence(n=5, size=200)
+    path = write_gif(tmp_path / "out.gif", original, sequence, GifOptions(max_width=300))
+    with Image.open(path) as gif:
+        assert gif.n_frames == 5 + 3  # forward, then back without repeating the ends
+        assert gif.width <= 300
+        assert gif.info.get("loop") == 0
+        assert "comment" not in gif.info
+
+
+def test_gif_burns_in_the_synthetic_label_and_probability(tmp_path):
+    original, sequence = _sequence()
+    path = write_gif(tmp_path / "out.gif", original, sequence, GifOptions(ping_pong=False))
+    with Image.open(path) as gif:
+        first = np.asarray(gif.convert("RGB"))
+    band = first[: first.shape[0] // 8]
+    yellow = (band[..., 0] > 200) & (band[..., 1] > 150) & (band[..., 2] < 80)
+    assert yellow.sum() > 20  # the label text is drawn
+    assert SYNTHETIC_LABEL.startswith("SYNTHETIC")
+    bottom = first[-first.shape[0] // 8 :]
+    assert (bottom > 200).all(axis=-1).sum() > 20  # the caption with the probability
+
+
+def test_difference_pane_is_mid_gray_where_nothing_changed(tmp_path):
+    original, sequence = _sequence(n=2, size=120)
+    path = write_gif(tmp_path / "out.gif", original, sequence, GifOptions(ping_pong=False))
+    with Image.open(path) as gif:
+        gif.seek(1)
+        strip = np.asarray(gif.convert("L")).astype(int)
+    height = strip.shape[0]
+    pane = strip.shape[1] // 3
+    unchanged = strip[height // 2 + 20, 2 * pane + pane - 10]
+    assert abs(unchanged - 128) <= 6
+
+
+def test_no_partial_file_when_the_disk_fills_during_export(tmp_path, monkeypatch):
+    original, sequence = _sequence()
+    real_save = Image.Image.save
+
+    def _save_then_fail(self, fp, *args, **kwargs):
+        real_save(self, fp, *args, **kwargs)  # bytes reach the temporary file, then:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", _save_then_fail)
+    with pytest.raises(OSError, match="No space left"):
+        write_gif(tmp_path / "out.gif", original, sequence)
+    assert list(tmp_path.iterdir()) == []
