@@ -1,0 +1,231 @@
+"""One call from a loaded radiograph to a complete, immutable explanation.
+
+Steps (the paper's method, plus the checks it lacks): display image -> lung segmentation ->
+classifier probability on the lung-field image -> CycleGAN translation toward the other class
+(lung field only, composited back onto the full radiograph) -> the translated image's probability
+and a validity verdict (did it cross the threshold?) -> signed difference, lung statistics, slider
+frames with a probability each, and attributions (Grad-CAM, input gradient) for comparison.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+
+from engine.errors import CancelledError
+from engine.explain.attribution import Attributions, attributions
+from engine.explain.difference import signed_difference, symmetric_limit
+from engine.explain.frames import Frame, FrameSequence, blend, is_monotonic, strength_positions
+from engine.explain.statistics import LungStatistics, lung_statistics
+from engine.inference.model_set import ModelSet
+from engine.inference.run import classify, segment_lungs, translation_change
+from engine.types import FloatImage, Radiograph, readonly
+
+ProgressCallback = Callable[[float, str], None]
+POSITIVE_LABEL = "pneumoconiosis"
+
+
+class Direction(StrEnum):
+    AUTO = "auto"  # toward the other class of the classifier's decision
+    TO_HEALTHY = "to-healthy"
+    TO_DISEASE = "to-disease"
+    BOTH = "both"
+
+
+@dataclass(frozen=True, slots=True)
+class ExplainRequest:
+    request_id: int = 0
+    direction: Direction = Direction.AUTO
+    n_frames: int = 9
+    exaggerate: float = 1.0  # last slider position; > 1 extrapolates beyond the counterfactual
+    threshold: float = 0.5
+    with_attributions: bool = True
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.threshold < 1.0:
+            raise ValueError(f"threshold must be within (0, 1), got {self.threshold}")
+        strength_positions(self.n_frames, self.exaggerate)  # validates both
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Counterfactual:
+    """One translation. Images ``(H, W)`` float32 display units on the original grid."""
+
+    direction: Direction
+    translated: FloatImage
+    difference: FloatImage  # translated - original; > 0 brighter
+    probability: float  # P(pneumoconiosis) of the translated image
+    valid: bool  # the prediction crossed the threshold toward the target class
+    statistics: LungStatistics
+    frames: FrameSequence
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ExplanationResult:
+    """Everything the viewer, CLI and batch jobs show for one radiograph."""
+
+    request_id: int
+    model_label: str
+    original: FloatImage  # display image (default VOI, polarity applied), [0, 1]
+    right_lung: np.ndarray  # bool (H, W); the patient's right = image left
+    left_lung: np.ndarray
+    probability: float  # P(pneumoconiosis) of the original
+    threshold: float
+    counterfactuals: tuple[Counterfactual, ...]
+    attributions: Attributions | None
+    timings: tuple[tuple[str, float], ...]
+    warnings: tuple[str, ...]
+
+    @property
+    def primary(self) -> Counterfactual:
+        return self.counterfactuals[0]
+
+    @property
+    def predicted_label(self) -> str:
+        return POSITIVE_LABEL if self.probability >= self.threshold else "healthy"
+
+
+class _Clock:
+    """Stage timings plus the cancellation and progress checks between stages."""
+
+    def __init__(self, cancel: threading.Event | None, progress: ProgressCallback | None) -> None:
+        self._cancel, self._progress = cancel, progress
+        self._start = time.perf_counter()
+        self.timings: list[tuple[str, float]] = []
+
+    def stage(self, name: str, fraction: float) -> None:
+        now = time.perf_counter()
+        self.timings.append((name, now - self._start))
+        self._start = now
+        if self._cancel is not None and self._cancel.is_set():
+            raise CancelledError("explanation cancelled")
+        if self._progress is not None:
+            self._progress(fraction, name)
+
+
+def explain(
+    radiograph: Radiograph,
+    models: ModelSet,
+    request: ExplainRequest | None = None,
+    *,
+    cancel: threading.Event | None = None,
+    progress: ProgressCallback | None = None,
+) -> ExplanationResult:
+    """Explain the classifier's decision on ``radiograph`` (synchronous; see module docstring)."""
+    request = request or ExplainRequest()
+    clock = _Clock(cancel, progress)
+    warnings: list[str] = []
+    original = radiograph.display()
+    clock.stage("display", 0.05)
+    if models.segmenter is not None:
+        right, left = segment_lungs(models.segmenter, original)
+    else:
+        right, left = np.ones(original.shape, bool), np.ones(original.shape, bool)
+        warnings.append("no lung segmenter: the whole image is treated as lung field")
+    lung = right | left
+    if lung.mean() < 0.02:
+        warnings.append("almost no lung field found: is this a frontal chest radiograph?")
+    clock.stage("segment", 0.25)
+    probability = float(classify(models.classifier, [_lung_field(original, lung)])[0])
+    clock.stage("classify", 0.35)
+    directions = _directions(request.direction, probability, request.threshold)
+    counterfactuals = []
+    for index, direction in enumerate(directions):
+        counterfactuals.append(_counterfactual(original, right, left, models, direction, request))
+        clock.stage(f"translate {direction.value}", 0.35 + 0.45 * (index + 1) / len(directions))
+    found = (
+        attributions(models.classifier, _lung_field(original, lung))
+        if request.with_attributions
+        else None
+    )
+    clock.stage("attributions", 1.0)
+    for counterfactual in counterfactuals:
+        if not counterfactual.valid:
+            warnings.append(
+                f"invalid counterfactual ({counterfactual.direction.value}): the translated image "
+                "did not cross the classifier's threshold"
+            )
+        warnings.extend(counterfactual.frames.warnings)
+    return ExplanationResult(
+        request_id=request.request_id,
+        model_label=models.version_label(),
+        original=readonly(original),
+        right_lung=readonly(right),
+        left_lung=readonly(left),
+        probability=probability,
+        threshold=request.threshold,
+        counterfactuals=tuple(counterfactuals),
+        attributions=found,
+        timings=tuple(clock.timings),
+        warnings=tuple(warnings),
+    )
+
+
+def _directions(requested: Direction, probability: float, threshold: float) -> list[Direction]:
+    if requested is Direction.BOTH:
+        return [Direction.TO_HEALTHY, Direction.TO_DISEASE]
+    if requested is Direction.AUTO:
+        return [Direction.TO_HEALTHY if probability >= threshold else Direction.TO_DISEASE]
+    return [requested]
+
+
+def _lung_field(image: FloatImage, lung: np.ndarray) -> FloatImage:
+    """The paper's lung-field image: outside the lungs set to background (black)."""
+    return np.where(lung, image, np.float32(0.0)).astype(np.float32)
+
+
+def _counterfactual(
+    original: FloatImage,
+    right: np.ndarray,
+    left: np.ndarray,
+    models: ModelSet,
+    direction: Direction,
+    request: ExplainRequest,
+) -> Counterfactual:
+    lung = right | left
+    generator = models.to_healthy if direction is Direction.TO_HEALTHY else models.to_disease
+    change = translation_change(generator, _lung_field(original, lung))
+    translated = np.clip(original + np.where(lung, change, np.float32(0.0)), 0.0, 1.0)
+    translated = translated.astype(np.float32)
+    positions = strength_positions(request.n_frames, request.exaggerate)
+    # Positions beyond 1 extrapolate the same change (exaggerated), clipped to display range.
+    images = [blend(original, translated, s) for s in positions]
+    probabilities = classify(models.classifier, [_lung_field(image, lung) for image in images])
+    differences = [signed_difference(original, image) for image in images]
+    at_counterfactual = int(np.argmin([abs(s - 1.0) for s in positions]))
+    translated_probability = float(probabilities[at_counterfactual])
+    sequence_probabilities = tuple(float(p) for p in probabilities)
+    monotonic = is_monotonic(sequence_probabilities)
+    frames = FrameSequence(
+        axis="strength",
+        frames=tuple(
+            Frame(s, readonly(image), readonly(diff), float(p))
+            for s, image, diff, p in zip(positions, images, differences, probabilities, strict=True)
+        ),
+        difference_limit=symmetric_limit(*differences),
+        label=POSITIVE_LABEL,
+        monotonic=monotonic,
+        warnings=()
+        if monotonic
+        else (
+            f"the classifier's probability does not change monotonically along the "
+            f"{direction.value} slider",
+        ),
+    )
+    target_is_disease = direction is Direction.TO_DISEASE
+    valid = (translated_probability >= request.threshold) == target_is_disease
+    difference = signed_difference(original, translated)
+    return Counterfactual(
+        direction=direction,
+        translated=readonly(translated),
+        difference=readonly(difference),
+        probability=translated_probability,
+        valid=valid,
+        statistics=lung_statistics(original, translated, right, left),
+        frames=frames,
+    )

@@ -1,0 +1,1 @@
+"""Running the trained models on one radiograph (letterboxed, lung-field, mapped back)."""

@@ -1,0 +1,54 @@
+"""The four models an explanation needs, loaded from one folder of bundles."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.errors import ModelError
+from engine.models import LoadedModel, load_bundle
+from engine.networks import Architecture
+
+SEGMENTER_ID = "segmenter"
+CLASSIFIER_ID = "classifier"
+TO_DISEASE_ID = "generator_to_disease"
+TO_HEALTHY_ID = "generator_to_healthy"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSet:
+    """Segmenter (optional: without it the whole image is the lung field), classifier, and the
+    two CycleGAN generators."""
+
+    segmenter: LoadedModel | None
+    classifier: LoadedModel
+    to_disease: LoadedModel
+    to_healthy: LoadedModel
+    directory: Path
+
+    def version_label(self) -> str:
+        """Display-safe model identification: folder name and weight checksums (short)."""
+        parts = [self.directory.name]
+        for loaded in (self.segmenter, self.classifier, self.to_disease, self.to_healthy):
+            if loaded is not None:
+                parts.append(f"{loaded.config.model_id}@{loaded.config.sha256[:8]}")
+        return " ".join(parts)
+
+
+def load_model_set(directory: str | os.PathLike[str], device: str = "cpu") -> ModelSet:
+    """Load ``directory/{segmenter,classifier,generator_to_disease,generator_to_healthy}``."""
+    root = Path(directory)
+    if not root.is_dir():
+        raise ModelError(f"model folder {root.name!r} does not exist")
+    segmenter_dir = root / SEGMENTER_ID
+    segmenter = (
+        load_bundle(segmenter_dir, Architecture.UNET, device) if segmenter_dir.exists() else None
+    )
+    return ModelSet(
+        segmenter=segmenter,
+        classifier=load_bundle(root / CLASSIFIER_ID, Architecture.CLASSIFIER, device),
+        to_disease=load_bundle(root / TO_DISEASE_ID, Architecture.GENERATOR, device),
+        to_healthy=load_bundle(root / TO_HEALTHY_ID, Architecture.GENERATOR, device),
+        directory=root,
+    )

@@ -1,0 +1,66 @@
+"""Model calls on display images: ``(H, W)`` float32 in ``[0, 1]`` in, numpy out.
+
+Every model sees its input letterboxed to its training size and scaled to ``[-1, 1]``
+(``display * 2 - 1``, background -1); outputs are mapped back to the caller's grid.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from engine.geometry import Letterbox, from_model, to_model
+from engine.models import LoadedModel
+from engine.types import FloatImage
+
+
+def model_size(model: LoadedModel) -> int:
+    height, width = model.config.input_size
+    return int(max(height, width))
+
+
+def to_tensor(images: list[FloatImage], box: Letterbox) -> torch.Tensor:
+    """Display images on the source grid -> ``(B, 1, S, S)`` model input in ``[-1, 1]``."""
+    batch = [to_model(image * 2.0 - 1.0, box, fill=-1.0) for image in images]
+    return torch.from_numpy(np.stack(batch)[:, None])
+
+
+@torch.no_grad()
+def segment_lungs(model: LoadedModel, display: FloatImage) -> tuple[np.ndarray, np.ndarray]:
+    """(right lung, left lung) boolean masks on the display grid (patient's right = image left).
+
+    A one-channel segmenter gives the lung field; it is split at the image midline.
+    """
+    box = Letterbox.fit(display.shape, model_size(model))
+    probabilities = torch.sigmoid(model.module(to_tensor([display], box)))[0].numpy()
+    masks = [from_model(p, box) >= 0.5 for p in probabilities]
+    if len(masks) >= 2:
+        return masks[0], masks[1]
+    field = masks[0]
+    right, left = field.copy(), field.copy()
+    middle = display.shape[1] // 2
+    right[:, middle:] = False
+    left[:, :middle] = False
+    return right, left
+
+
+@torch.no_grad()
+def classify(model: LoadedModel, images: list[FloatImage]) -> np.ndarray:
+    """Probability of the positive label for each display image, ``(B,)`` float64."""
+    box = Letterbox.fit(images[0].shape, model_size(model))
+    logits = model.module(to_tensor(images, box))
+    return torch.sigmoid(logits.double()).numpy()
+
+
+@torch.no_grad()
+def translation_change(model: LoadedModel, display: FloatImage) -> FloatImage:
+    """The generator's change ``G(x) - x`` in display units, mapped to the display grid.
+
+    Computing the change at the model's resolution and adding it to the full-resolution original
+    keeps the original's detail: a difference image then shows only what the model changed.
+    """
+    box = Letterbox.fit(display.shape, model_size(model))
+    model_input = to_tensor([display], box)
+    output = model.module(model_input)
+    change_model = ((output - model_input) / 2.0)[0, 0].numpy()
+    return from_model(change_model, box)
