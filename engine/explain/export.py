@@ -1,0 +1,129 @@
+"""Write an explanation to a folder: images, the float difference, statistics JSON and a GIF.
+
+No output carries a patient identifier: images are built from arrays, file names are fixed, and
+the JSON holds only display-safe fields.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from engine.explain.difference import render_difference, symmetric_limit
+from engine.explain.gif import GifOptions, write_gif
+from engine.explain.pipeline import Counterfactual, ExplanationResult
+from engine.explain.statistics import LungStatistics
+from engine.types import FloatImage
+
+OUTPUT_FILES = (
+    "original.png",
+    "translated.png",
+    "difference.png",
+    "difference.tiff",
+    "lung_mask.png",
+    "gradcam.png",
+    "stats.json",
+)
+
+
+def export_explanation(result: ExplanationResult, folder: Path, *, gif: bool = True) -> list[Path]:
+    """Write the primary counterfactual's outputs (and ``explanation.gif``) into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    primary = result.primary
+    limit = symmetric_limit(primary.difference)
+    written = [
+        _save_png(folder / "original.png", _to_uint8(result.original)),
+        _save_png(folder / "translated.png", _to_uint8(primary.translated)),
+        _save_png(folder / "difference.png", render_difference(primary.difference, limit)),
+        _save_tiff(folder / "difference.tiff", primary.difference),
+        _save_png(
+            folder / "lung_mask.png",
+            ((result.right_lung | result.left_lung) * 255).astype(np.uint8),
+        ),
+    ]
+    if result.attributions is not None:
+        written.append(_save_png(folder / "gradcam.png", _to_uint8(result.attributions.gradcam)))
+    written.append(_save_json(folder / "stats.json", summary(result)))
+    if gif:
+        written.append(
+            write_gif(folder / "explanation.gif", result.original, primary.frames, GifOptions())
+        )
+    return written
+
+
+def summary(result: ExplanationResult) -> dict[str, Any]:
+    """Display-safe JSON summary of a result."""
+    return {
+        "model": result.model_label,
+        "probability_pneumoconiosis": result.probability,
+        "predicted_label": result.predicted_label,
+        "threshold": result.threshold,
+        "counterfactuals": [_counterfactual_summary(c) for c in result.counterfactuals],
+        "timings_s": dict(result.timings),
+        "warnings": list(result.warnings),
+        "difference_convention": "translated - original in display units [0, 1]; "
+        "difference.png: mid-gray = no change, brighter = increase, darker = decrease",
+    }
+
+
+def _counterfactual_summary(counterfactual: Counterfactual) -> dict[str, Any]:
+    return {
+        "direction": counterfactual.direction.value,
+        "probability_translated": counterfactual.probability,
+        "valid": counterfactual.valid,
+        "frame_probabilities": list(counterfactual.frames.probabilities),
+        "monotonic": counterfactual.frames.monotonic,
+        "lung_statistics": _statistics_summary(counterfactual.statistics),
+    }
+
+
+def _statistics_summary(statistics: LungStatistics) -> dict[str, Any]:
+    return {
+        "units": statistics.units,
+        "regions": [
+            asdict(region) | {"mean_change": region.mean_change} for region in statistics.regions
+        ],
+        "change_histogram": {
+            "edges": statistics.histogram_edges.tolist(),
+            "counts": statistics.histogram_counts.tolist(),
+        },
+    }
+
+
+def _to_uint8(image: FloatImage) -> np.ndarray:
+    return np.rint(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def _atomic_write(path: Path, write: Any) -> Path:
+    handle, temporary = tempfile.mkstemp(prefix=".partial-", suffix=path.suffix, dir=path.parent)
+    os.close(handle)
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _save_png(path: Path, pixels: np.ndarray) -> Path:
+    return _atomic_write(path, lambda target: Image.fromarray(pixels).save(target, format="PNG"))
+
+
+def _save_tiff(path: Path, values: FloatImage) -> Path:
+    return _atomic_write(
+        path,
+        lambda target: Image.fromarray(values.astype(np.float32), "F").save(target, format="TIFF"),
+    )
+
+
+def _save_json(path: Path, content: dict[str, Any]) -> Path:
+    text = json.dumps(content, indent=2, allow_nan=True)
+    return _atomic_write(path, lambda target: Path(target).write_text(text, encoding="utf-8"))

@@ -1,0 +1,118 @@
+"""``cxr-explain explain``: files written, exit codes, nothing identifying in any output."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+
+from engine.cli.main import main
+from engine.explain.export import OUTPUT_FILES
+
+SECRETS = ("DOE^JOHN^SECRET", "MRN-55501", "19450203", "ACC-777123", "Secret Clinic Hospital")
+
+
+def _dicom_with_identity(path):
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID = SecondaryCaptureImageStorage
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.PatientName, ds.PatientID, ds.PatientBirthDate = SECRETS[0], SECRETS[1], SECRETS[2]
+    ds.AccessionNumber, ds.InstitutionName = SECRETS[3], SECRETS[4]
+    ds.Modality = "DX"
+    rows, columns = np.mgrid[0:48, 0:40]
+    pixels = (1000 + 2000 * (np.hypot(rows - 24, columns - 20) > 12)).astype(np.uint16)
+    ds.Rows, ds.Columns = pixels.shape
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+    ds.PixelData = pixels.tobytes()
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+@pytest.fixture
+def models_dir(tiny_models):
+    return tiny_models.directory
+
+
+def test_explain_writes_every_output_and_no_identifier(tmp_path, models_dir, capsys):
+    source = _dicom_with_identity(tmp_path / "study.dcm")
+    out = tmp_path / "out"
+    code = main(
+        [
+            "explain",
+            str(source),
+            "--out",
+            str(out),
+            "--models",
+            str(models_dir),
+            "--gif",
+            "--frames",
+            "3",
+        ]
+    )
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["counterfactuals"][0]["direction"] in ("to-healthy", "to-disease")
+    for name in (*OUTPUT_FILES, "explanation.gif"):
+        assert (out / name).is_file(), name
+    with Image.open(out / "difference.tiff") as tiff:
+        assert tiff.mode == "F"
+        assert tiff.size == (40, 48)
+    for path in out.iterdir():
+        data = path.read_bytes()
+        for secret in SECRETS:
+            assert secret.encode() not in data, (path.name, secret)
+    assert not [p for p in out.iterdir() if p.name.startswith(".partial")]
+
+
+def test_explain_bad_input_is_one_error_line(tmp_path, models_dir, capsys):
+    bad = tmp_path / "bad.dcm"
+    bad.write_bytes(b"\0" * 10)
+    code = main(["explain", str(bad), "--out", str(tmp_path / "o"), "--models", str(models_dir)])
+    assert code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert len(captured.err.strip().splitlines()) == 1
+
+
+def test_explain_missing_models_is_one_error_line(tmp_path, capsys):
+    source = _dicom_with_identity(tmp_path / "study.dcm")
+    code = main(
+        [
+            "explain",
+            str(source),
+            "--out",
+            str(tmp_path / "o"),
+            "--models",
+            str(tmp_path / "nowhere"),
+        ]
+    )
+    assert code == 2
+    assert capsys.readouterr().err.startswith("error: model folder")
+
+
+def test_explain_bad_frame_count(tmp_path, models_dir, capsys):
+    source = _dicom_with_identity(tmp_path / "study.dcm")
+    code = main(
+        [
+            "explain",
+            str(source),
+            "--out",
+            str(tmp_path / "o"),
+            "--models",
+            str(models_dir),
+            "--frames",
+            "1",
+        ]
+    )
+    assert code == 2
+    assert "n_frames" in capsys.readouterr().err
