@@ -1,0 +1,156 @@
+"""Benchmark the paper generator's forward pass (warm, no_grad, fp32, 2 threads) on the CPU.
+
+For each input size, attention mode (naive N x N matrix vs query-chunked) and allocator setting
+(glibc defaults vs ``MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=<large>``, which keeps freed
+buffers in the heap instead of returning them to the kernel and page-faulting them back in) it runs
+a fresh subprocess and reports:
+
+- median warm forward time over ``--repeats`` runs after one warm-up run;
+- FLOPs (``torch.utils.flop_counter.FlopCounterMode`` on the meta device: convolutions and matrix
+  products, the same count for both attention modes) and the achieved GFLOP/s;
+- peak resident memory of the forward pass: ``ru_maxrss`` after the runs minus the resident size
+  just before the first one (``tracemalloc`` does not see torch's allocations);
+
+against the GFLOP/s of a large fp32 matrix product measured in the same run, i.e. the time floor.
+
+Usage: ``python benchmarks/bench_generator.py [--sizes 256 512] [--repeats 3]``. Prints a
+markdown table. The machine may be shared, so times are noisy: compare rows of one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from engine.networks import AttentionMode, CycleGANGenerator
+
+THREADS = 2
+TUNED_MALLOC = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(1 << 36)}
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _child(size: int, mode: str, repeats: int, base_width: int) -> dict[str, float]:
+    torch.set_num_threads(THREADS)
+    torch.manual_seed(0)
+    generator = CycleGANGenerator(base_width=base_width, attention_mode=mode).eval()
+    torch.nn.init.constant_(generator.attention.gamma, 0.1)  # keep the attention path non-trivial
+    x = torch.rand(1, 1, size, size) * 2 - 1
+    before = _rss_bytes()
+    times = []
+    with torch.no_grad():
+        generator(x)  # warm-up: allocator, oneDNN primitive cache
+        for _ in range(repeats):
+            start = time.perf_counter()
+            generator(x)
+            times.append(time.perf_counter() - start)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+    return {
+        "seconds": statistics.median(times),
+        "min_seconds": min(times),
+        "peak_delta_bytes": peak - before,
+        "peak_bytes": peak,
+    }
+
+
+def generator_flops(size: int, base_width: int) -> int:
+    """FLOPs of one forward pass at ``size`` x ``size`` (counted on the meta device, no compute)."""
+    with torch.device("meta"):
+        generator = CycleGANGenerator(base_width=base_width)
+        x = torch.zeros(1, 1, size, size)
+        with FlopCounterMode(display=False) as counter:
+            generator(x)
+    return int(counter.get_total_flops())
+
+
+def matmul_gflops(n: int = 4096, repeats: int = 3) -> float:
+    """Best-of-``repeats`` fp32 GFLOP/s of an ``n x n`` matrix product with ``THREADS`` threads."""
+    torch.set_num_threads(THREADS)
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    out = torch.empty(n, n)
+    torch.mm(a, b, out=out)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        torch.mm(a, b, out=out)
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best / 1e9
+
+
+def _run_child(size: int, mode: str, repeats: int, base_width: int, tuned: bool) -> dict:
+    env = dict(os.environ)
+    for key in TUNED_MALLOC:
+        env.pop(key, None)
+    if tuned:
+        env.update(TUNED_MALLOC)
+    env["OMP_NUM_THREADS"] = str(THREADS)
+    command = [sys.executable, __file__, "--child", str(size), mode]
+    command += ["--repeats", str(repeats), "--base-width", str(base_width)]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"child {size} {mode} failed: {result.stderr.strip()[-500:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--base-width", type=int, default=64)
+    parser.add_argument("--modes", nargs="+", default=[m.value for m in AttentionMode][::-1])
+    parser.add_argument("--child", nargs=2, metavar=("SIZE", "MODE"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        result = _child(int(args.child[0]), args.child[1], args.repeats, args.base_width)
+        sys.stdout.write(json.dumps(result) + "\n")
+        return 0
+
+    peak_before = matmul_gflops()
+    rows = []
+    for size in args.sizes:
+        flops = generator_flops(size, args.base_width)
+        for mode in args.modes:
+            for tuned in (False, True):
+                r = _run_child(size, mode, args.repeats, args.base_width, tuned)
+                rows.append(
+                    f"| {size} | {mode} | {'tuned' if tuned else 'default'} "
+                    f"| {r['seconds']:.2f} | {r['min_seconds']:.2f} | {flops / 1e9:.0f} "
+                    f"| {flops / r['seconds'] / 1e9:.0f} | {{floor_{size}}} "
+                    f"| {r['peak_delta_bytes'] / 2**30:.2f} | {r['peak_bytes'] / 2**30:.2f} |"
+                )
+                print("# " + rows[-1], file=sys.stderr, flush=True)
+    peak = max(peak_before, matmul_gflops())  # best of two measurements, start and end
+    print(
+        f"\nGenerator base_width={args.base_width}, fp32, no_grad, {THREADS} threads, "
+        f"torch {torch.__version__}; fp32 4096^3 matmul peak: {peak:.0f} GFLOP/s\n"
+    )
+    print(
+        "| size | attention | malloc | median s | min s | GFLOP | GFLOP/s | floor s "
+        "| peak RSS delta GiB | peak RSS GiB |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    floors = {
+        f"floor_{size}": f"{generator_flops(size, args.base_width) / peak / 1e9:.2f}"
+        for size in args.sizes
+    }
+    print("\n".join(row.format(**floors) for row in rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
