@@ -1,0 +1,87 @@
+"""Qt set-up for viewer tests: a qasync loop per test and a main-window factory.
+
+Like napari's ``make_napari_viewer``: the factory owns construction with isolated settings
+(an INI file in ``tmp_path``, never the user's) and closes every window it made at teardown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import qasync
+from PySide6.QtCore import QEvent
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+from engine.api import sample_radiograph_path
+from viewer.app import configure_pyqtgraph
+from viewer.main_window import MainWindow
+from viewer.settings import ViewerSettings
+from viewer.theme import apply_dark_theme
+
+LOAD_TIMEOUT_MS = 20_000
+
+
+@pytest.fixture(scope="session")
+def qasync_loop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
+    """One qasync loop for the session, marked running, so ``asyncSlot`` tasks advance while
+    pytest-qt waits. Session-wide because stopping it calls ``QApplication.exit()``, which would
+    make the next test's waits return at once."""
+    configure_pyqtgraph()
+    apply_dark_theme(qapp)
+    loop = qasync.QEventLoop(qapp, already_running=True)
+    asyncio.set_event_loop(loop)
+    yield loop
+    loop.stop()
+    asyncio.events._set_running_loop(None)
+    loop.close()
+    asyncio.set_event_loop(None)
+
+
+@pytest.fixture
+def settings(tmp_path: Any) -> ViewerSettings:
+    return ViewerSettings.in_file(tmp_path / "settings.ini")
+
+
+MakeMainWindow = Callable[..., MainWindow]
+
+
+@pytest.fixture
+def make_main_window(
+    qtbot: QtBot, qasync_loop: qasync.QEventLoop, settings: ViewerSettings
+) -> Iterator[MakeMainWindow]:
+    """``make_main_window(**kwargs)``: a shown MainWindow with isolated settings."""
+    windows: list[MainWindow] = []
+
+    def make(**kwargs: Any) -> MainWindow:
+        kwargs.setdefault("settings", settings)
+        window = MainWindow(**kwargs)
+        window.resize(1400, 800)
+        window.show()
+        qtbot.waitExposed(window)
+        windows.append(window)
+        return window
+
+    yield make
+    for window in windows:
+        window.close()
+    # Closing must not hang: every task the windows started finishes (stale results dropped).
+    qtbot.waitUntil(lambda: not asyncio.all_tasks(qasync_loop), timeout=LOAD_TIMEOUT_MS)
+    for window in windows:
+        window.deleteLater()
+    # Run the deferred deletes now, inside this test's Qt lifetime.
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+
+@pytest.fixture
+def open_sample(qtbot: QtBot) -> Callable[[MainWindow], None]:
+    """Open the bundled sample in ``window`` through the worker and wait until it is shown."""
+
+    def open_in(window: MainWindow) -> None:
+        with qtbot.waitSignal(window.image_opened, timeout=LOAD_TIMEOUT_MS):
+            window.open_path(str(sample_radiograph_path()))
+
+    return open_in

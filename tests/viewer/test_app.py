@@ -1,0 +1,34 @@
+"""Start-up self-test and the README screenshot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import LOAD_TIMEOUT_MS, MakeMainWindow
+from pytestqt.qtbot import QtBot
+from viewer_fakes import fake_explainer
+
+from engine.api import sample_radiograph_path
+from viewer.app import EXIT_OK, run_viewer
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+def test_self_test_returns_zero() -> None:
+    assert run_viewer(None, None, self_test=True) == EXIT_OK
+
+
+def test_screenshot_of_the_main_window(make_main_window: MakeMainWindow, qtbot: QtBot) -> None:
+    window = make_main_window(explainer=fake_explainer)
+    window.resize(1600, 900)
+    with qtbot.waitSignal(window.explanation_shown, timeout=LOAD_TIMEOUT_MS):
+        window.open_path(str(sample_radiograph_path()))
+    window.explanation_panel.slider.setValue(3)
+    original = window.comparison.original
+    rows, columns = window.radiograph.shape
+    original.graphics.scene().sigMouseMoved.emit(original.scene_point(rows * 0.45, columns * 0.32))
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    target = ARTIFACTS / "main_window.png"
+    assert window.grab().save(str(target))
+    assert target.stat().st_size > 10_000

@@ -1,0 +1,152 @@
+"""Opening images through the worker: default display, errors, stale results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from conftest import LOAD_TIMEOUT_MS, MakeMainWindow
+from pytestqt.qtbot import QtBot
+from viewer_fakes import GatedLoader, raising_loader
+
+from engine.api import sample_radiograph_path
+from viewer.explanation import NO_EXPLANATION_TEXT
+from viewer.rendering import window_levels
+from viewer.worker import JobChannel
+
+
+def test_open_sample_shows_it_with_the_default_window(
+    make_main_window: MakeMainWindow, open_sample
+) -> None:
+    window = make_main_window()
+    open_sample(window)
+
+    radiograph = window.radiograph
+    assert radiograph is not None
+    pane = window.comparison.original
+    assert pane.has_image
+    np.testing.assert_array_equal(pane.image_item.image, radiograph.pixels)
+    default = radiograph.presets[0]
+    assert pane.levels() == window_levels(default.center, default.width, default.function)
+    assert window.path == sample_radiograph_path()
+    assert sample_radiograph_path().name in window.windowTitle()
+
+
+def test_without_models_the_explanation_panes_say_so(
+    make_main_window: MakeMainWindow, open_sample
+) -> None:
+    window = make_main_window()
+    open_sample(window)
+
+    for pane in (window.comparison.translated, window.comparison.difference):
+        assert not pane.has_image
+        assert pane._placeholder.isVisible()
+        assert pane._placeholder.text() == NO_EXPLANATION_TEXT
+    assert window.explanation_panel.probability_detail.text() == NO_EXPLANATION_TEXT
+    assert not window.explanation_panel.slider.isEnabled()
+
+
+def test_a_bad_file_shows_one_line_and_the_app_stays_usable(
+    make_main_window: MakeMainWindow, open_sample, qtbot: QtBot, tmp_path: Path
+) -> None:
+    bad = tmp_path / "not_an_image.dcm"
+    bad.write_bytes(b"this is not an image" * 10)
+    window = make_main_window()
+
+    with qtbot.waitSignal(window.error_reported, timeout=LOAD_TIMEOUT_MS) as error:
+        window.open_path(str(bad))
+
+    message = error.args[0]
+    assert message.startswith("Cannot open not_an_image.dcm: ")
+    assert "\n" not in message
+    assert window.error_dialog.isVisible()
+    assert window.error_dialog.text() == message
+    assert window.statusBar().currentMessage() == message
+    assert window.radiograph is None
+
+    window.error_dialog.close()
+    open_sample(window)
+    assert window.comparison.original.has_image
+
+
+def test_a_superseded_slow_load_never_appears(
+    make_main_window: MakeMainWindow, qtbot: QtBot
+) -> None:
+    loader = GatedLoader()
+    window = make_main_window(loader=loader)
+    opened: list[str] = []
+    window.image_opened.connect(opened.append)
+
+    window.open_path("/nowhere/slow_first.dcm")
+    qtbot.waitUntil(loader.slow_started.is_set, timeout=LOAD_TIMEOUT_MS)
+    first = window.jobs.current_request(JobChannel.IMAGE)
+    with qtbot.waitSignal(window.image_opened, timeout=LOAD_TIMEOUT_MS):
+        window.open_path("/nowhere/second.dcm")
+        qtbot.waitUntil(lambda: window.jobs.current_request(JobChannel.IMAGE) != first)
+        loader.gate.set()  # the first load finishes now, after the second was asked for
+
+    qtbot.waitUntil(lambda: not window.jobs.busy, timeout=LOAD_TIMEOUT_MS)
+    assert loader.calls == ["slow_first.dcm", "second.dcm"]
+    assert opened == ["/nowhere/second.dcm"]
+    assert window.path == Path("/nowhere/second.dcm")
+
+
+def test_a_worker_exception_shows_the_error_dialog(
+    make_main_window: MakeMainWindow, qtbot: QtBot
+) -> None:
+    window = make_main_window(loader=raising_loader(RuntimeError("decoder exploded")))
+
+    with qtbot.waitSignal(window.error_reported, timeout=LOAD_TIMEOUT_MS) as error:
+        window.open_path("/nowhere/image.dcm")
+
+    assert "RuntimeError: decoder exploded" in error.args[0]
+    assert window.error_dialog.isVisible()
+    assert "Traceback" in window.error_dialog.detailedText()
+    assert not window.jobs.busy
+
+
+def test_the_progress_bar_and_cancel_button_show_while_a_job_runs(
+    make_main_window: MakeMainWindow, qtbot: QtBot
+) -> None:
+    loader = GatedLoader()
+    window = make_main_window(loader=loader)
+
+    window.open_path("/nowhere/slow.dcm")
+    qtbot.waitUntil(loader.slow_started.is_set, timeout=LOAD_TIMEOUT_MS)
+    assert window.progress_bar.isVisible()
+    assert window.cancel_button.isVisible()
+
+    window.cancel_jobs()  # Esc: the result will be dropped
+    loader.gate.set()
+    qtbot.waitUntil(lambda: not window.jobs.busy, timeout=LOAD_TIMEOUT_MS)
+    assert not window.progress_bar.isVisible()
+    assert window.radiograph is None
+
+
+def test_recent_files_and_last_folder_are_remembered(
+    make_main_window: MakeMainWindow, open_sample, settings
+) -> None:
+    window = make_main_window()
+    open_sample(window)
+    window.close()
+
+    assert settings.recent_files == [str(sample_radiograph_path())]
+    assert settings.last_folder == str(sample_radiograph_path().parent)
+    reopened = make_main_window()
+    titles = [action.text() for action in reopened.recent_menu.actions()]
+    assert sample_radiograph_path().name in titles
+
+
+def test_open_folder_lists_its_files(
+    make_main_window: MakeMainWindow, qtbot: QtBot, tmp_path: Path
+) -> None:
+    for name in ("b.dcm", "a.png", ".hidden"):
+        (tmp_path / name).write_bytes(b"x")
+    window = make_main_window()
+
+    with qtbot.waitSignal(window.folder_listed, timeout=LOAD_TIMEOUT_MS):
+        window.open_folder(str(tmp_path))
+
+    panel = window.folder_panel
+    names = [panel.list.item(row).text() for row in range(panel.file_count())]
+    assert names == ["a.png", "b.dcm"]

@@ -1,0 +1,164 @@
+"""Mouse map, linked views, crosshair readout and keyboard shortcuts of the three panes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import MakeMainWindow
+from PySide6.QtCore import QPointF, Qt
+from pytestqt.qtbot import QtBot
+from viewer_fakes import FakeClickEvent, FakeDragEvent, FakeWheelEvent
+
+from viewer.image_pane import Corner
+from viewer.main_window import MainWindow
+
+
+def _center_width(window: MainWindow) -> tuple[float, float]:
+    preset = window.comparison.preset()
+    assert preset is not None
+    return preset.center, preset.width
+
+
+def _drag(window: MainWindow, delta: tuple[float, float]) -> None:
+    view_box = window.comparison.original.view_box
+    event = FakeDragEvent(Qt.MouseButton.LeftButton, delta, finish=True)
+    view_box.mouseDragEvent(event)
+    assert event.accepted
+
+
+@pytest.fixture
+def window(make_main_window: MakeMainWindow, open_sample) -> MainWindow:
+    window = make_main_window()
+    open_sample(window)
+    return window
+
+
+def test_left_drag_right_widens_and_down_raises_the_centre(window: MainWindow) -> None:
+    center, width = _center_width(window)
+    low, high = window.comparison.original.levels()
+
+    _drag(window, (40.0, 0.0))
+    center_after, width_after = _center_width(window)
+    assert width_after > width
+    assert center_after == pytest.approx(center)
+    new_low, new_high = window.comparison.original.levels()
+    assert new_high - new_low > high - low
+
+    _drag(window, (0.0, 30.0))
+    assert _center_width(window)[0] > center
+
+
+def test_invert_direction_setting_reverses_the_drag(window: MainWindow) -> None:
+    window.display_panel.invert_mouse_check.setChecked(True)
+    center, width = _center_width(window)
+
+    _drag(window, (40.0, 30.0))
+
+    center_after, width_after = _center_width(window)
+    assert width_after < width
+    assert center_after < center
+    assert window.settings.invert_mouse_direction is True
+
+
+def test_middle_drag_pans_and_does_not_change_the_window(window: MainWindow) -> None:
+    view_box = window.comparison.original.view_box
+    before_range = view_box.viewRange()
+    before_window = _center_width(window)
+
+    view_box.mouseDragEvent(FakeDragEvent(Qt.MouseButton.MiddleButton, (50.0, 0.0)))
+
+    assert view_box.viewRange()[0] != pytest.approx(before_range[0])
+    assert _center_width(window) == before_window
+
+
+def test_zoom_in_one_pane_is_followed_by_the_others(window: MainWindow) -> None:
+    panes = window.comparison.panes
+    translated = window.comparison.translated.view_box
+    before = translated.viewRange()
+    rows, columns = window.radiograph.shape
+    center = translated.mapFromView(QPointF(columns / 2, rows / 2))
+
+    event = FakeWheelEvent(240, center)
+    translated.wheelEvent(event)
+
+    after = translated.viewRange()
+    assert after[0][1] - after[0][0] < before[0][1] - before[0][0]  # zoomed in
+    # Same scale, same centre (the difference pane is narrower by its colour bar).
+    for pane in panes.values():
+        (x0, x1), (y0, y1) = pane.view_box.viewRange()
+        np.testing.assert_allclose((y0, y1), after[1], rtol=1e-6)
+        assert (x0 + x1) / 2 == pytest.approx(sum(after[0]) / 2)
+        assert pane.zoom_percent() == pytest.approx(window.comparison.translated.zoom_percent())
+
+
+def test_double_click_fits_the_image(window: MainWindow) -> None:
+    view_box = window.comparison.original.view_box
+    view_box.scaleBy((0.25, 0.25))
+    zoomed = view_box.viewRange()
+
+    view_box.mouseClickEvent(FakeClickEvent(Qt.MouseButton.LeftButton, double=True))
+
+    (x0, x1), (y0, y1) = view_box.viewRange()
+    assert (x1 - x0) > zoomed[0][1] - zoomed[0][0]
+    rows, columns = window.radiograph.shape
+    # The whole image is visible (aspect locked: one axis fits exactly, the other has margin).
+    assert x0 <= 0.5
+    assert x1 >= columns - 0.5
+    assert y0 <= 0.5
+    assert y1 >= rows - 0.5
+
+
+def test_crosshair_reads_the_pixel_under_the_cursor_in_every_pane(window: MainWindow) -> None:
+    row, column = 300, 200
+    original = window.comparison.original
+
+    original.graphics.scene().sigMouseMoved.emit(original.scene_point(row + 0.5, column + 0.5))
+
+    value = float(window.radiograph.pixels[row, column])
+    readout = original.corner_text(Corner.BOTTOM_LEFT)
+    assert f"Row {row}" in readout
+    assert f"Col {column}" in readout
+    assert f"{value:.5g}" in readout
+    for pane in window.comparison.panes.values():
+        assert pane.crosshair_visible() == pane.has_image
+    vertical, horizontal = original._crosshair
+    assert vertical.value() == column + 0.5
+    assert horizontal.value() == row + 0.5
+
+
+def test_keys_invert_reset_and_presets(window: MainWindow, qtbot: QtBot) -> None:
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    comparison = window.comparison
+    presets = window.radiograph.presets
+    default = presets[0]
+    auto = next(preset for preset in presets if preset.name == "auto")
+    others = [preset for preset in presets if preset is not auto]
+
+    qtbot.keyClick(window, Qt.Key.Key_I)
+    assert comparison.inverted
+    assert window.comparison.original.image_item.lut[0, 0] == 255
+
+    _drag(window, (60.0, 0.0))
+    qtbot.keyClick(window, Qt.Key.Key_0)
+    assert comparison.preset() is auto
+    qtbot.keyClick(window, Qt.Key.Key_1)
+    assert comparison.preset() is others[0]
+
+    _drag(window, (60.0, 0.0))
+    qtbot.keyClick(window, Qt.Key.Key_R)
+    assert comparison.preset() is default
+    assert not comparison.inverted
+
+    qtbot.keyClick(window, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+    assert "not available yet" in window.statusBar().currentMessage()
+
+
+def test_annotations_show_window_zoom_and_size(window: MainWindow) -> None:
+    original = window.comparison.original
+    top_right = original.corner_text(Corner.TOP_RIGHT)
+    preset = window.radiograph.presets[0]
+    assert f"W {preset.width:.5g}" in top_right
+    assert "Zoom " in top_right
+    info = window.radiograph.info
+    assert f"{info.columns} \u00d7 {info.rows} px" in original.corner_text(Corner.TOP_LEFT)

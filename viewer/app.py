@@ -1,0 +1,138 @@
+"""Start-up: the QApplication, the theme, the qasync event loop and the main window."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import pyqtgraph as pg
+import qasync
+from PySide6.QtCore import QCoreApplication
+from PySide6.QtWidgets import QApplication
+
+from engine.api import sample_radiograph_path
+from viewer.main_window import APP_NAME, MainWindow
+from viewer.settings import APPLICATION, ORGANIZATION, ViewerSettings
+from viewer.theme import apply_dark_theme
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+SELF_TEST_TIMEOUT_S = 60.0
+
+
+def configure_pyqtgraph() -> None:
+    """Global pyqtgraph options; row-major so arrays are (H, W) like everywhere else."""
+    pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
+
+
+def ensure_application(*, offscreen: bool = False) -> QApplication:
+    """The process's QApplication (created once), themed."""
+    if offscreen:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    QCoreApplication.setOrganizationName(ORGANIZATION)
+    QCoreApplication.setApplicationName(APPLICATION)
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(sys.argv[:1])
+    if not isinstance(app, QApplication):
+        raise RuntimeError("a non-GUI QCoreApplication already exists")
+    app.setApplicationDisplayName(APP_NAME)
+    configure_pyqtgraph()
+    apply_dark_theme(app)
+    return app
+
+
+def run_viewer(path: str | None, models: str | None = None, self_test: bool = False) -> int:
+    """Open the viewer on ``path`` (default: the bundled sample); return the exit status.
+
+    ``self_test``: headless (offscreen unless a platform is set), open the sample through the
+    worker, render the window once, close, and return 0 when that worked.
+    """
+    app = ensure_application(offscreen=self_test)
+    if models is not None:
+        log.info("model folder %s noted; the explanation engine is not wired in yet", models)
+    with tempfile.TemporaryDirectory(prefix="cxr-explain-self-test-") as scratch:
+        # The self-test must leave the user's settings alone: it gets a throw-away INI file.
+        settings = (
+            ViewerSettings.in_file(Path(scratch) / "settings.ini")
+            if self_test
+            else ViewerSettings.for_user()
+        )
+        return _run(app, settings, path, self_test)
+
+
+def _run(app: QApplication, settings: ViewerSettings, path: str | None, self_test: bool) -> int:
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    window = MainWindow(settings)
+    previous_hook = sys.excepthook
+    sys.excepthook = _slot_exception_hook(window)
+    try:
+        if self_test:
+            return loop.run_until_complete(_self_test(window))
+        window.show()
+        window.open_path(str(Path(path) if path else sample_radiograph_path()))
+        with loop:
+            loop.run_forever()
+        return EXIT_OK
+    finally:
+        sys.excepthook = previous_hook
+        window.close()
+        window.deleteLater()
+        if not loop.is_closed():
+            loop.close()
+        asyncio.set_event_loop(None)
+
+
+async def _self_test(window: MainWindow) -> int:
+    opened: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    def on_opened(path: str) -> None:
+        if not opened.done():
+            opened.set_result(path)
+
+    def on_error(message: str) -> None:
+        if not opened.done():
+            opened.set_exception(RuntimeError(message))
+
+    window.image_opened.connect(on_opened)
+    window.error_reported.connect(on_error)
+    window.resize(1400, 800)
+    window.show()
+    window.open_sample()
+    try:
+        await asyncio.wait_for(opened, SELF_TEST_TIMEOUT_S)
+    except (RuntimeError, TimeoutError) as error:
+        log.error("self-test failed: %s", error)
+        return EXIT_FAILURE
+    image = window.grab().toImage()
+    if image.isNull() or not window.comparison.original.has_image:
+        log.error("self-test failed: nothing was rendered")
+        return EXIT_FAILURE
+    log.info("self-test passed (%dx%d window)", image.width(), image.height())
+    return EXIT_OK
+
+
+ExceptHook = Callable[[type[BaseException], BaseException, TracebackType | None], Any]
+
+
+def _slot_exception_hook(window: MainWindow) -> ExceptHook:
+    """An excepthook that shows exceptions escaping Qt slots instead of ending the app."""
+
+    def hook(kind: type[BaseException], error: BaseException, tb: TracebackType | None) -> None:
+        if issubclass(kind, KeyboardInterrupt):
+            sys.__excepthook__(kind, error, tb)
+            return
+        log.error("unhandled exception in a slot", exc_info=(kind, error, tb))
+        window.report_unexpected("Unexpected error", error.with_traceback(tb))
+
+    return hook

@@ -1,0 +1,406 @@
+"""Original | translated | difference, side by side, with linked views and one window policy.
+
+The panel owns what is shown and how: the VOI preset of each image pane (shared when the
+window is linked), polarity, the symmetric difference scale, the slider frame, the crosshair and
+the corner annotations. Panes only draw.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import numpy as np
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QHBoxLayout, QWidget
+
+from engine.api import Radiograph, VoiPreset
+from viewer.colormaps import DifferenceMap, difference_colormap
+from viewer.explanation import NO_EXPLANATION_TEXT, Explanation
+from viewer.image_pane import Corner, ImagePane, pixel_under
+from viewer.rendering import (
+    FloatImage,
+    PaneImage,
+    dragged_window,
+    grayscale_lut,
+    render_values,
+    symmetric_limit,
+)
+
+_TIMES = "\u00d7"  # multiplication sign
+_MINUS = "\u2212"  # minus sign
+DIFFERENCE_UNITS = f"Δ modality value (translated {_MINUS} original)"
+NO_IMAGE_TEXT = "Open a radiograph (File ▸ Open, or drop a file here)"
+# The difference is shown with the image's polarity, so these hold for MONOCHROME1 too.
+_DIFFERENCE_LEGENDS = {
+    DifferenceMap.GRAY: "gray = no change<br>brighter = increase · darker = decrease",
+    DifferenceMap.DIVERGING: "white = no change<br>red = increase · blue = decrease",
+}
+# Screen pixels of horizontal drag that double the difference scale.
+_DIFFERENCE_DRAG_PIXELS_PER_OCTAVE = 150.0
+
+
+class PaneRole(StrEnum):
+    ORIGINAL = "original"
+    TRANSLATED = "translated"
+    DIFFERENCE = "difference"
+
+
+class ComparisonPanel(QWidget):
+    """Three linked panes and the display state behind them."""
+
+    levels_changed = Signal(float, float)  # centre, width of the original pane's window
+    difference_scale_changed = Signal(float)  # m of the symmetric scale (-m, +m)
+    frame_shown = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.panes: dict[PaneRole, ImagePane] = {
+            PaneRole.ORIGINAL: ImagePane("ORIGINAL", self),
+            PaneRole.TRANSLATED: ImagePane("TRANSLATED", self),
+            PaneRole.DIFFERENCE: ImagePane("DIFFERENCE", self, colorbar_label=DIFFERENCE_UNITS),
+        }
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        for pane in self.panes.values():
+            layout.addWidget(pane, 1)
+
+        leader = self.original.view_box
+        for role in (PaneRole.TRANSLATED, PaneRole.DIFFERENCE):
+            self.panes[role].view_box.setXLink(leader)
+            self.panes[role].view_box.setYLink(leader)
+        leader.sigRangeChanged.connect(self._on_view_range_changed)
+
+        for role, pane in self.panes.items():
+            pane.view_box.window_dragged.connect(
+                lambda dx, dy, role=role: self._on_pane_window_dragged(role, dx, dy)
+            )
+            pane.view_box.fit_requested.connect(self.fit)
+            pane.cursor_moved.connect(self._on_pane_cursor_moved)
+            pane.cursor_left.connect(self._on_pane_cursor_left)
+
+        self._radiograph: Radiograph | None = None
+        self._value_range = 1.0
+        self._presets: dict[PaneRole, VoiPreset] = {}
+        self._link_window = True
+        self._user_invert = False
+        self._invert_mouse_direction = False
+        self._difference_map = DifferenceMap.GRAY
+        self._explanation: Explanation | None = None
+        self._frame = 0
+        self._difference_limit = 1.0
+        self._auto_difference_limit = 1.0
+        self._placeholder = NO_EXPLANATION_TEXT
+        self.clear()
+
+    # Accessors.
+    @property
+    def original(self) -> ImagePane:
+        return self.panes[PaneRole.ORIGINAL]
+
+    @property
+    def translated(self) -> ImagePane:
+        return self.panes[PaneRole.TRANSLATED]
+
+    @property
+    def difference(self) -> ImagePane:
+        return self.panes[PaneRole.DIFFERENCE]
+
+    @property
+    def radiograph(self) -> Radiograph | None:
+        return self._radiograph
+
+    @property
+    def explanation(self) -> Explanation | None:
+        return self._explanation
+
+    @property
+    def frame(self) -> int:
+        return self._frame
+
+    @property
+    def difference_limit(self) -> float:
+        return self._difference_limit
+
+    @property
+    def inverted(self) -> bool:
+        """Effective polarity: the image's own (MONOCHROME1) combined with the user's toggle."""
+        own = self._radiograph.invert if self._radiograph is not None else False
+        return own != self._user_invert
+
+    def preset(self, role: PaneRole = PaneRole.ORIGINAL) -> VoiPreset | None:
+        return self._presets.get(role)
+
+    # Image.
+    def clear(self) -> None:
+        self._radiograph = None
+        self._explanation = None
+        self._presets.clear()
+        self.original.show_placeholder(NO_IMAGE_TEXT)
+        self.translated.show_placeholder("")
+        self.difference.show_placeholder("")
+        for pane in self.panes.values():
+            for corner in Corner:
+                pane.set_corner(corner, "")
+
+    def set_radiograph(self, radiograph: Radiograph) -> None:
+        """Show a newly opened radiograph with its default preset; drops any explanation."""
+        self._radiograph = radiograph
+        pixels = radiograph.pixels
+        finite = pixels[np.isfinite(pixels)]
+        self._value_range = float(finite.max() - finite.min()) if finite.size else 1.0
+        self._user_invert = False
+        default = radiograph.presets[0]
+        self._presets = {PaneRole.ORIGINAL: default, PaneRole.TRANSLATED: default}
+        self._render(PaneRole.ORIGINAL)
+        self.clear_explanation(self._placeholder)
+        self.fit()
+        self._update_annotations()
+        self.levels_changed.emit(default.center, default.width)
+
+    def apply_preset(self, preset: VoiPreset) -> None:
+        """Window both image panes (or the original only, when unlinked) with ``preset``."""
+        if self._radiograph is None:
+            return
+        self._set_preset(PaneRole.ORIGINAL, preset)
+        if self._link_window or self._explanation is None:
+            self._set_preset(PaneRole.TRANSLATED, preset)
+
+    def reset(self) -> None:
+        """Default preset, image polarity, automatic difference scale, fitted view."""
+        if self._radiograph is None:
+            return
+        self._user_invert = False
+        self._difference_limit = self._auto_difference_limit
+        default = self._radiograph.presets[0]
+        self._set_preset(PaneRole.ORIGINAL, default)
+        self._set_preset(PaneRole.TRANSLATED, default)
+        self._render(PaneRole.DIFFERENCE)
+        self.fit()
+
+    def toggle_invert(self) -> None:
+        self._user_invert = not self._user_invert
+        self._render_all()
+
+    def set_link_window(self, linked: bool) -> None:
+        self._link_window = linked
+        if linked and PaneRole.ORIGINAL in self._presets:
+            self._set_preset(PaneRole.TRANSLATED, self._presets[PaneRole.ORIGINAL])
+
+    def set_invert_mouse_direction(self, inverted: bool) -> None:
+        self._invert_mouse_direction = inverted
+
+    def set_difference_map(self, kind: DifferenceMap) -> None:
+        self._difference_map = kind
+        self._render(PaneRole.DIFFERENCE)
+        self._update_annotations()
+
+    def fit(self) -> None:
+        self.original.fit()
+
+    # Explanation.
+    def clear_explanation(self, text: str) -> None:
+        """Drop the explanation; the translated and difference panes show ``text``."""
+        self._placeholder = text
+        self._explanation = None
+        self._frame = 0
+        if self._radiograph is not None:
+            self.translated.show_placeholder(text)
+            self.difference.show_placeholder(text)
+        self._update_annotations()
+
+    def show_explanation(self, explanation: Explanation) -> None:
+        """Fill the translated and difference panes; the slider starts at the last frame."""
+        if self._radiograph is None:
+            return
+        pixels = self._radiograph.pixels
+        differences = [explanation.difference]
+        differences += [frame.translated - pixels for frame in explanation.frames]
+        self._auto_difference_limit = symmetric_limit(differences)
+        self._difference_limit = self._auto_difference_limit
+        self._explanation = explanation
+        self._frame = max(len(explanation.frames) - 1, 0)
+        self._render(PaneRole.TRANSLATED)
+        self._render(PaneRole.DIFFERENCE)
+        self._update_annotations()
+        self.difference_scale_changed.emit(self._difference_limit)
+
+    def show_frame(self, index: int) -> None:
+        """Show slider frame ``index`` (clamped) in the translated and difference panes."""
+        if self._explanation is None or not self._explanation.frames:
+            return
+        index = min(max(index, 0), len(self._explanation.frames) - 1)
+        self._frame = index
+        self._render(PaneRole.TRANSLATED)
+        self._render(PaneRole.DIFFERENCE)
+        self._update_annotations()
+        self.frame_shown.emit(index)
+
+    def translated_values(self) -> FloatImage | None:
+        if self._explanation is None:
+            return None
+        frames = self._explanation.frames
+        return frames[self._frame].translated if frames else self._explanation.translated
+
+    def difference_values(self) -> FloatImage | None:
+        if self._explanation is None or self._radiograph is None:
+            return None
+        frames = self._explanation.frames
+        if not frames:
+            return self._explanation.difference
+        return frames[self._frame].translated - self._radiograph.pixels
+
+    def frame_probability(self) -> float | None:
+        if self._explanation is None:
+            return None
+        frames = self._explanation.frames
+        return (
+            frames[self._frame].probability if frames else self._explanation.probability_translated
+        )
+
+    # Rendering.
+    def _set_preset(self, role: PaneRole, preset: VoiPreset) -> None:
+        self._presets[role] = preset
+        self._render(role)
+        self._update_annotations()
+        if role is PaneRole.ORIGINAL:
+            self.levels_changed.emit(preset.center, preset.width)
+
+    def _render_all(self) -> None:
+        for role in PaneRole:
+            self._render(role)
+
+    def _render(self, role: PaneRole) -> None:
+        if self._radiograph is None:
+            return
+        pane = self.panes[role]
+        if role is PaneRole.DIFFERENCE:
+            values = self.difference_values()
+            if values is None:
+                return
+            limit = self._difference_limit
+            colormap = difference_colormap(self._difference_map, inverted=self.inverted)
+            pane.show_image(PaneImage(values, (-limit, limit)), values, colormap.getLookupTable())
+            pane.set_colorbar(colormap, (-limit, limit))
+            return
+        values = self._radiograph.pixels if role is PaneRole.ORIGINAL else self.translated_values()
+        if values is None:
+            return
+        pane.show_image(
+            render_values(values, self._presets[role]), values, grayscale_lut(self.inverted)
+        )
+
+    def _on_pane_window_dragged(self, role: PaneRole, dx: float, dy: float) -> None:
+        if self._radiograph is None or not self.panes[role].has_image:
+            return
+        if role is PaneRole.DIFFERENCE:
+            sign = -1.0 if self._invert_mouse_direction else 1.0
+            factor = 2.0 ** (sign * dx / _DIFFERENCE_DRAG_PIXELS_PER_OCTAVE)
+            self._difference_limit = max(self._difference_limit * factor, 1e-6)
+            self._render(PaneRole.DIFFERENCE)
+            self.difference_scale_changed.emit(self._difference_limit)
+            return
+        preset = dragged_window(
+            self._presets[role],
+            dx,
+            dy,
+            self._value_range,
+            invert_direction=self._invert_mouse_direction,
+        )
+        if self._link_window:
+            self._set_preset(PaneRole.ORIGINAL, preset)
+            self._set_preset(PaneRole.TRANSLATED, preset)
+        else:
+            self._set_preset(role, preset)
+
+    # Crosshair and annotations.
+    def _on_pane_cursor_moved(self, row: float, column: float) -> None:
+        pixel = pixel_under(row, column)
+        if self.original.value_at(*pixel) is None:
+            self._on_pane_cursor_left()
+            return
+        for role, pane in self.panes.items():
+            pane.set_crosshair(pixel)
+            value = pane.value_at(*pixel)
+            text = "" if value is None else _readout(role, pixel, value)
+            pane.set_corner(Corner.BOTTOM_LEFT, text)
+
+    def _on_pane_cursor_left(self) -> None:
+        for pane in self.panes.values():
+            pane.set_crosshair(None)
+            pane.set_corner(Corner.BOTTOM_LEFT, "")
+
+    def _on_view_range_changed(self) -> None:
+        self._update_annotations()
+
+    def _update_annotations(self) -> None:
+        radiograph = self._radiograph
+        if radiograph is None:
+            return
+        zoom = f"Zoom {self.original.zoom_percent():.0f}%"
+        self.original.set_corner(Corner.TOP_LEFT, _image_description(radiograph))
+        self.original.set_corner(
+            Corner.TOP_RIGHT, f"{_window_text(self._presets[PaneRole.ORIGINAL])}<br>{zoom}"
+        )
+        explanation = self._explanation
+        if explanation is None:
+            for role in (PaneRole.TRANSLATED, PaneRole.DIFFERENCE):
+                self.panes[role].set_corner(Corner.TOP_LEFT, "")
+                self.panes[role].set_corner(Corner.TOP_RIGHT, "")
+                self.panes[role].set_corner(Corner.BOTTOM_RIGHT, "")
+            self.original.set_corner(Corner.BOTTOM_RIGHT, "")
+            return
+        label = explanation.positive_label
+        self.original.set_corner(
+            Corner.BOTTOM_RIGHT, f"P({label}) {explanation.probability_original:.2f}"
+        )
+        self.translated.set_corner(Corner.TOP_LEFT, f"{explanation.direction.title}")
+        self.translated.set_corner(
+            Corner.TOP_RIGHT, f"{_window_text(self._presets[PaneRole.TRANSLATED])}<br>{zoom}"
+        )
+        probability = self.frame_probability()
+        frame_text = self._frame_text()
+        self.translated.set_corner(
+            Corner.BOTTOM_RIGHT,
+            f"P({label}) {probability:.2f}<br>{frame_text}Model {explanation.model_name}",
+        )
+        legend = _DIFFERENCE_LEGENDS[self._difference_map]
+        self.difference.set_corner(Corner.TOP_LEFT, legend)
+        self.difference.set_corner(Corner.TOP_RIGHT, f"± {self._difference_limit:.4g}<br>{zoom}")
+
+    def _frame_text(self) -> str:
+        explanation = self._explanation
+        if explanation is None or not explanation.frames:
+            return ""
+        frame = explanation.frames[self._frame]
+        count = len(explanation.frames)
+        return f"Frame {self._frame + 1}/{count} · strength {frame.strength:.2f}<br>"
+
+
+def _readout(role: PaneRole, pixel: tuple[int, int], value: float) -> str:
+    row, column = pixel
+    shown = f"Δ {value:+.4g}" if role is PaneRole.DIFFERENCE else f"Value {value:.5g}"
+    return f"Row {row}  Col {column}<br>{shown}"
+
+
+def _window_text(preset: VoiPreset) -> str:
+    name = "" if preset.name == "user" else f" ({preset.name})"
+    return f"W {preset.width:.5g}  C {preset.center:.5g}{name}"
+
+
+def _image_description(radiograph: Radiograph) -> str:
+    info = radiograph.info
+    parts = [f"{info.columns} {_TIMES} {info.rows} px"]
+    if info.modality:
+        parts.append(info.modality)
+    if info.view_position:
+        parts.append(info.view_position)
+    lines = [" · ".join(parts)]
+    if info.spacing is not None:
+        spacing = info.spacing
+        lines.append(
+            f"{spacing.row_mm:.3g} {_TIMES} {spacing.column_mm:.3g} mm ({spacing.kind.value})"
+        )
+    if radiograph.invert:
+        lines.append("MONOCHROME1")
+    return "<br>".join(lines)

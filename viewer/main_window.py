@@ -1,0 +1,491 @@
+"""The main window: menus, docks, status bar, and the jobs that load and explain images.
+
+Every engine call runs on the ``JobRunner``'s worker thread; the slots here await it through
+qasync and touch widgets only after the await, on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+from qasync import asyncSlot
+
+from engine.api import EngineError, Radiograph, VoiPreset, load_radiograph, sample_radiograph_path
+from viewer.colormaps import DifferenceMap
+from viewer.comparison_panel import ComparisonPanel
+from viewer.display_panel import DisplayPanel
+from viewer.explanation import NO_EXPLANATION_TEXT, Explanation, ExplanationProvider
+from viewer.explanation_panel import ExplanationPanel
+from viewer.folder_panel import FolderPanel, list_image_candidates
+from viewer.settings import ViewerSettings
+from viewer.worker import JobChannel, JobRunner, SupersededError
+
+log = logging.getLogger(__name__)
+
+APP_NAME = "cxr-explain"
+RESEARCH_NOTICE = "Research use only; default models trained on synthetic data"
+OPEN_FILTERS = (
+    "Images (*.dcm *.dicom *.png *.jpg *.jpeg *.tif *.tiff)",
+    "DICOM (*.dcm *.dicom)",
+    "PNG (*.png)",
+    "JPEG (*.jpg *.jpeg)",
+    "TIFF (*.tif *.tiff)",
+    "All files (*)",
+)
+PRESET_KEYS = 10  # key 0 = auto, keys 1..9 = the other presets in header order
+
+Loader = Callable[[Path], Radiograph]
+
+
+class MainWindow(QMainWindow):
+    """Original | translated | difference with explanation controls.
+
+    ``loader`` reads one image (the engine's ``load_radiograph`` unless a test injects another);
+    ``explainer`` computes an explanation, or None while no models are loaded.
+    """
+
+    image_opened = Signal(str)
+    explanation_shown = Signal()
+    folder_listed = Signal(str)
+    error_reported = Signal(str)
+
+    def __init__(
+        self,
+        settings: ViewerSettings,
+        *,
+        loader: Loader = load_radiograph,
+        explainer: ExplanationProvider | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.settings = settings
+        self._loader = loader
+        self._explainer = explainer
+        self._path: Path | None = None
+        self.jobs = JobRunner(self)
+
+        self.setWindowTitle(APP_NAME)
+        self.setAcceptDrops(True)
+        self.setDockOptions(QMainWindow.DockOption.AnimatedDocks)
+        self.comparison = ComparisonPanel(self)
+        self.setCentralWidget(self.comparison)
+        self.explanation_panel = ExplanationPanel()
+        self.display_panel = DisplayPanel()
+        self.folder_panel = FolderPanel()
+        self._controls_dock = self._build_controls_dock()
+        self._folder_dock = self._build_folder_dock()
+        self._build_status_bar()
+        self.error_dialog = QMessageBox(self)
+        self.error_dialog.setIcon(QMessageBox.Icon.Warning)
+        self.error_dialog.setWindowTitle(APP_NAME)
+        self.about_dialog = QMessageBox(self)
+        self._build_menus()
+        self._connect()
+        self._restore_settings()
+        self.explanation_panel.set_explanation(None, self._no_explanation_text())
+
+    # Construction.
+    def _build_controls_dock(self) -> QDockWidget:
+        container = QWidget()
+        layout = QVBoxLayout(container)
+        layout.setContentsMargins(8, 8, 8, 8)
+        layout.addWidget(self.explanation_panel)
+        layout.addWidget(self.display_panel)
+        layout.addStretch(1)
+        dock = QDockWidget("Explanation", self)
+        dock.setObjectName("explanationDock")
+        dock.setWidget(container)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetClosable
+        )
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        return dock
+
+    def _build_folder_dock(self) -> QDockWidget:
+        dock = QDockWidget("Folder", self)
+        dock.setObjectName("folderDock")
+        dock.setWidget(self.folder_panel)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+        dock.hide()
+        return dock
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setFixedWidth(160)
+        self.progress_bar.setTextVisible(False)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.cancel_button.setToolTip("Cancel the running job (Esc)")
+        notice = QLabel("RESEARCH USE ONLY")
+        notice.setObjectName("researchNotice")
+        notice.setToolTip(RESEARCH_NOTICE)
+        bar.addPermanentWidget(self.progress_bar)
+        bar.addPermanentWidget(self.cancel_button)
+        bar.addPermanentWidget(notice)
+        self.progress_bar.hide()
+        self.cancel_button.hide()
+
+    def _action(
+        self,
+        menu: QMenu,
+        text: str,
+        slot: Callable[[], object],
+        shortcuts: tuple[QKeySequence | QKeySequence.StandardKey | str, ...] = (),
+    ) -> QAction:
+        action = QAction(text, self)
+        action.setShortcuts([QKeySequence(key) for key in shortcuts])
+        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.triggered.connect(lambda _checked=False: slot())
+        menu.addAction(action)
+        self.addAction(action)  # shortcuts work while the menu bar is hidden, too
+        return action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        self._action(
+            file_menu, "&Open…", self._on_open_action_triggered, (QKeySequence.StandardKey.Open,)
+        )
+        self._action(
+            file_menu, "Open &Folder…", self._on_open_folder_action_triggered, ("Ctrl+Shift+O",)
+        )
+        self._action(file_menu, "Open &Sample", self.open_sample)
+        self.recent_menu = file_menu.addMenu("&Recent Files")
+        file_menu.addSeparator()
+        self._action(file_menu, "&Export…", self.export, ("Ctrl+E",))
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", self.close, (QKeySequence.StandardKey.Quit,))
+
+        view_menu = bar.addMenu("&View")
+        self._action(view_menu, "&Fit to Window", self.comparison.fit, ("F",))
+        self._action(view_menu, "&Reset View", self.comparison.reset, ("R",))
+        self._action(view_menu, "&Invert", self.comparison.toggle_invert, ("I",))
+        presets_menu = view_menu.addMenu("Window &Presets")
+        self.preset_actions = [
+            self._action(
+                presets_menu,
+                f"Preset {key}",
+                lambda key=key: self.apply_preset_key(key),
+                (str(key),),
+            )
+            for key in range(PRESET_KEYS)
+        ]
+        view_menu.addSeparator()
+        self._action(
+            view_menu, "&Play / Pause", self.explanation_panel.toggle_playing, ("Space", "C")
+        )
+        self._action(view_menu, "&Next Frame", lambda: self.explanation_panel.step(1), ("Right",))
+        self._action(
+            view_menu, "Pre&vious Frame", lambda: self.explanation_panel.step(-1), ("Left",)
+        )
+        self._action(view_menu, "&Cancel Job", self.cancel_jobs, ("Esc",))
+        view_menu.addSeparator()
+        view_menu.addAction(self._controls_dock.toggleViewAction())
+        view_menu.addAction(self._folder_dock.toggleViewAction())
+
+        help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "&About cxr-explain", self.show_about)
+        self._update_preset_actions()
+
+    def _connect(self) -> None:
+        self.jobs.busy_changed.connect(self._on_jobs_busy_changed)
+        self.jobs.progress_changed.connect(self._on_jobs_progress_changed)
+        self.cancel_button.clicked.connect(self.cancel_jobs)
+        self.explanation_panel.frame_changed.connect(self.comparison.show_frame)
+        self.explanation_panel.direction_changed.connect(self._on_explanation_direction_changed)
+        self.display_panel.link_window_toggled.connect(self._on_display_link_window_toggled)
+        self.display_panel.diverging_toggled.connect(self._on_display_diverging_toggled)
+        self.display_panel.invert_mouse_toggled.connect(self._on_display_invert_mouse_toggled)
+        self.folder_panel.file_activated.connect(self.open_path)
+
+    def _restore_settings(self) -> None:
+        settings = self.settings
+        if settings.geometry is not None:
+            self.restoreGeometry(settings.geometry)
+        else:
+            self.resize(1500, 860)
+        if settings.window_state is not None:
+            self.restoreState(settings.window_state)
+        self.display_panel.set_values(
+            link_window=settings.link_window,
+            diverging=settings.diverging_difference,
+            invert_mouse=settings.invert_mouse_direction,
+        )
+        self.comparison.set_link_window(settings.link_window)
+        self.comparison.set_difference_map(_difference_map(settings.diverging_difference))
+        self.comparison.set_invert_mouse_direction(settings.invert_mouse_direction)
+        self._rebuild_recent_menu()
+
+    # Public operations.
+    @property
+    def path(self) -> Path | None:
+        """The file shown now."""
+        return self._path
+
+    @property
+    def radiograph(self) -> Radiograph | None:
+        return self.comparison.radiograph
+
+    @asyncSlot(str)
+    async def open_path(self, path: str) -> None:
+        """Load ``path`` on the worker and show it; a newer open supersedes this one."""
+        file_path = Path(path)
+        self.statusBar().showMessage(f"Opening {file_path.name}…")
+        loader = self._loader
+        try:
+            radiograph = await self.jobs.submit(JobChannel.IMAGE, lambda _job: loader(file_path))
+        except SupersededError:
+            return
+        except EngineError as error:
+            self.report_error(f"Cannot open {file_path.name}: {error}")
+            return
+        except Exception as error:  # a bug, not a bad file: still never fatal
+            self.report_unexpected(f"Opening {file_path.name} failed", error)
+            return
+        self._show_radiograph(file_path, radiograph)
+
+    def open_sample(self) -> None:
+        self.open_path(str(sample_radiograph_path()))
+
+    @asyncSlot(str)
+    async def open_folder(self, folder: str) -> None:
+        """List ``folder``'s files in the folder dock (on the worker)."""
+        folder_path = Path(folder)
+        try:
+            files = await self.jobs.submit(
+                JobChannel.FOLDER, lambda _job: list_image_candidates(folder_path)
+            )
+        except SupersededError:
+            return
+        except OSError as error:
+            self.report_error(f"Cannot list {folder_path}: {error.strerror or error}")
+            return
+        except Exception as error:
+            self.report_unexpected(f"Listing {folder_path} failed", error)
+            return
+        self.settings.last_folder = str(folder_path)
+        self.folder_panel.set_folder(folder_path, files)
+        self._folder_dock.show()
+        self.statusBar().showMessage(f"{len(files)} files in {folder_path.name}", 5000)
+        self.folder_listed.emit(str(folder_path))
+
+    def show_explanation(self, explanation: Explanation) -> None:
+        """Show a finished explanation of the current image (the engine's wire-in point)."""
+        self.comparison.show_explanation(explanation)
+        self.explanation_panel.set_explanation(explanation)
+        self.statusBar().showMessage("Explanation ready", 3000)
+        self.explanation_shown.emit()
+
+    def apply_preset_key(self, key: int) -> None:
+        preset = self._preset_for_key(key)
+        if preset is not None:
+            self.comparison.apply_preset(preset)
+
+    def cancel_jobs(self) -> None:
+        if self.jobs.busy:
+            self.jobs.cancel()
+            self.statusBar().showMessage("Cancelled", 3000)
+
+    def export(self) -> None:
+        self.statusBar().showMessage("Export is not available yet", 5000)
+
+    def show_about(self) -> None:
+        self.about_dialog.setWindowTitle(f"About {APP_NAME}")
+        self.about_dialog.setTextFormat(Qt.TextFormat.RichText)
+        self.about_dialog.setText(
+            f"<h3>{APP_NAME}</h3>"
+            "<p>Explains a chest X-ray classifier: original, CycleGAN-translated counterfactual "
+            "and their signed difference, side by side.</p>"
+            f"<p><b style='color:#e0a030'>{RESEARCH_NOTICE}.</b> Not a medical device; "
+            "not for diagnosis.</p>"
+        )
+        self.about_dialog.open()
+
+    def report_error(self, message: str) -> None:
+        """Show a one-line error in the status bar and in a (non-blocking) dialog."""
+        log.info("error shown to the user: %s", message)
+        self.statusBar().showMessage(message, 10000)
+        self.error_dialog.setText(message)
+        self.error_dialog.setDetailedText("")
+        self.error_dialog.open()
+        self.error_reported.emit(message)
+
+    def report_unexpected(self, context: str, error: BaseException) -> None:
+        """An exception that is a bug: one line for the user, the traceback in the details."""
+        log.error("%s", context, exc_info=error)
+        message = f"{context}: {type(error).__name__}: {error}"
+        self.report_error(message)
+        details = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        self.error_dialog.setDetailedText(details)
+
+    # Explanation jobs.
+    @asyncSlot()
+    async def request_explanation(self) -> None:
+        """Compute the explanation of the current image in the chosen direction."""
+        radiograph = self.comparison.radiograph
+        explainer = self._explainer
+        if radiograph is None or explainer is None:
+            return
+        direction = self.explanation_panel.direction
+        self.statusBar().showMessage("Computing the explanation…")
+        try:
+            result = await self.jobs.submit(
+                JobChannel.EXPLANATION, lambda job: explainer(radiograph, direction, job.cancel)
+            )
+        except SupersededError:
+            return
+        except EngineError as error:
+            self.report_error(f"No explanation: {error}")
+            return
+        except Exception as error:
+            self.report_unexpected("Computing the explanation failed", error)
+            return
+        if self.comparison.radiograph is radiograph:  # the user may have opened another image
+            self.show_explanation(result)
+
+    # Slots.
+    def _show_radiograph(self, path: Path, radiograph: Radiograph) -> None:
+        self._path = path
+        self.comparison.set_radiograph(radiograph)
+        self.explanation_panel.set_explanation(None, self._no_explanation_text())
+        self._update_preset_actions()
+        self.setWindowTitle(f"{path.name} — {APP_NAME}")
+        self.settings.last_folder = str(path.parent)
+        self.settings.add_recent_file(str(path))
+        self._rebuild_recent_menu()
+        notes = "; ".join(radiograph.warnings)
+        self.statusBar().showMessage(notes or f"Opened {path.name}", 0 if notes else 5000)
+        self.image_opened.emit(str(path))
+        if self._explainer is not None:
+            self.request_explanation()
+
+    def _no_explanation_text(self) -> str:
+        return NO_EXPLANATION_TEXT if self._explainer is None else "Computing…"
+
+    def _preset_for_key(self, key: int) -> VoiPreset | None:
+        radiograph = self.comparison.radiograph
+        if radiograph is None:
+            return None
+        auto = next((preset for preset in radiograph.presets if preset.name == "auto"), None)
+        others = [preset for preset in radiograph.presets if preset is not auto]
+        if key == 0:
+            return auto or radiograph.presets[0]
+        return others[key - 1] if key - 1 < len(others) else None
+
+    def _update_preset_actions(self) -> None:
+        for key, action in enumerate(self.preset_actions):
+            preset = self._preset_for_key(key)
+            action.setVisible(preset is not None or key == 0)
+            action.setEnabled(preset is not None)
+            if preset is not None:
+                action.setText(f"{preset.name}  (W {preset.width:.5g} C {preset.center:.5g})")
+            elif key == 0:
+                action.setText("Auto window")
+
+    def _rebuild_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        files = self.settings.recent_files
+        for path in files:
+            action = self.recent_menu.addAction(Path(path).name)
+            action.setToolTip(path)
+            action.triggered.connect(lambda _checked=False, path=path: self.open_path(path))
+        if files:
+            self.recent_menu.addSeparator()
+            self.recent_menu.addAction("Clear Recent Files", self._on_clear_recent_triggered)
+        self.recent_menu.setEnabled(bool(files))
+
+    def _on_clear_recent_triggered(self) -> None:
+        self.settings.clear_recent_files()
+        self._rebuild_recent_menu()
+
+    def _on_open_action_triggered(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open radiograph", self.settings.last_folder, ";;".join(OPEN_FILTERS)
+        )
+        if path:
+            self.open_path(path)
+
+    def _on_open_folder_action_triggered(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open folder", self.settings.last_folder)
+        if folder:
+            self.open_folder(folder)
+
+    def _on_explanation_direction_changed(self, _direction: str) -> None:
+        if self._explainer is not None and self.comparison.radiograph is not None:
+            self.comparison.clear_explanation("Computing…")
+            self.explanation_panel.set_explanation(None, "Computing…")
+            self.request_explanation()
+
+    def _on_display_link_window_toggled(self, linked: bool) -> None:
+        self.settings.link_window = linked
+        self.comparison.set_link_window(linked)
+
+    def _on_display_diverging_toggled(self, diverging: bool) -> None:
+        self.settings.diverging_difference = diverging
+        self.comparison.set_difference_map(_difference_map(diverging))
+
+    def _on_display_invert_mouse_toggled(self, inverted: bool) -> None:
+        self.settings.invert_mouse_direction = inverted
+        self.comparison.set_invert_mouse_direction(inverted)
+
+    def _on_jobs_busy_changed(self, busy: bool) -> None:
+        self.progress_bar.setRange(0, 0)  # indeterminate until a job reports progress
+        self.progress_bar.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+
+    def _on_jobs_progress_changed(self, fraction: float) -> None:
+        self.progress_bar.setRange(0, 1000)
+        self.progress_bar.setValue(round(fraction * 1000))
+
+    # Qt events.
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt override)
+        if _local_paths(event):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 (Qt override)
+        paths = _local_paths(event)
+        if not paths:
+            return
+        event.acceptProposedAction()
+        if paths[0].is_dir():
+            self.open_folder(str(paths[0]))
+        else:
+            self.open_path(str(paths[0]))
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
+        self.explanation_panel.set_playing(False)
+        self.settings.geometry = self.saveGeometry()
+        self.settings.window_state = self.saveState()
+        self.settings.sync()
+        self.jobs.shutdown()
+        super().closeEvent(event)
+
+
+def _difference_map(diverging: bool) -> DifferenceMap:
+    return DifferenceMap.DIVERGING if diverging else DifferenceMap.GRAY
+
+
+def _local_paths(event: QDragEnterEvent | QDropEvent) -> list[Path]:
+    mime = event.mimeData()
+    if not mime.hasUrls():
+        return []
+    return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]
