@@ -8,11 +8,16 @@ import sys
 from collections.abc import Sequence
 
 from engine import __version__
-from engine.cli import explain, info, phantoms
+from engine.cli import batch, explain, info, phantoms
 from engine.cli.base import EXIT_BAD_INPUT, Subcommand, run_guarded
 
 # Explicit registry: a subcommand exists when it is listed here.
-SUBCOMMANDS: tuple[Subcommand, ...] = (info.COMMAND, phantoms.COMMAND, explain.COMMAND)
+SUBCOMMANDS: tuple[Subcommand, ...] = (
+    info.COMMAND,
+    phantoms.COMMAND,
+    explain.COMMAND,
+    batch.COMMAND,
+)
 
 
 class _OneLineErrorParser(argparse.ArgumentParser):

@@ -1,0 +1,58 @@
+"""``cxr-explain batch DIR --out DIR``: cohort statistics and the paper's two histograms."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from engine.cli.base import EXIT_OK, Subcommand
+from engine.errors import InputError
+from engine.explain.batch import run_batch
+from engine.explain.pipeline import Direction
+from engine.inference.model_set import load_model_set
+from engine.resources import default_models_dir
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "folder", help="folder of radiographs (class subfolders are kept as labels)"
+    )
+    parser.add_argument("--out", required=True, help="output folder; rerun to resume")
+    parser.add_argument(
+        "--direction", choices=[d.value for d in Direction], default=Direction.BOTH.value
+    )
+    parser.add_argument("--models", help="folder of model bundles (default: the shipped models)")
+
+
+def _run(args: argparse.Namespace) -> int:
+    root = Path(args.folder)
+    if not root.is_dir():
+        raise InputError("the input is not a folder")
+    models = load_model_set(Path(args.models) if args.models else default_models_dir())
+    bar = tqdm(total=0, unit="image", file=sys.stderr, disable=None)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        summary = run_batch(
+            root, Path(args.out), models, Direction(args.direction), progress=progress
+        )
+    finally:
+        bar.close()
+    report = {"images": summary.n_images, "failed": summary.n_failed, "out": str(summary.out)}
+    sys.stdout.write(json.dumps(report) + "\n")
+    return EXIT_OK
+
+
+COMMAND = Subcommand(
+    name="batch",
+    help="explain every image of a folder: CSV, summary JSON and the cohort histograms",
+    add_arguments=_add_arguments,
+    run=_run,
+)

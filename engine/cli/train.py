@@ -1,0 +1,304 @@
+"""``cxr-explain train segmenter|cyclegan|classifier`` and ``cxr-explain train-defaults``.
+
+Every option maps onto one field of the model's config dataclass (``--batch-size`` ->
+``batch_size``); options left out keep the dataclass default, which ``--help`` shows. Under
+torchrun, before this module is registered in ``engine.cli.main``::
+
+    torchrun --nproc_per_node=2 -m engine.cli.train train classifier --data D --out O
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from engine.cli.base import EXIT_OK, Subcommand
+from engine.training.classifier import ClassifierConfig, train_classifier
+from engine.training.cyclegan import CycleGANConfig, train_cyclegan
+from engine.training.data import LungField
+from engine.training.segmenter import SegmenterConfig, train_segmenter
+from engine.training.trainer import DeviceChoice, ModelKind, TrainConfig, TrainResult
+
+_TRAINERS: dict[ModelKind, tuple[type[TrainConfig], Callable[..., TrainResult], str]] = {
+    ModelKind.SEGMENTER: (
+        SegmenterConfig,
+        train_segmenter,
+        "U-Net lung segmenter (image -> left/right lung masks)",
+    ),
+    ModelKind.CLASSIFIER: (
+        ClassifierConfig,
+        train_classifier,
+        "healthy vs pneumoconiosis classifier (the CNN being explained)",
+    ),
+    ModelKind.CYCLEGAN: (
+        CycleGANConfig,
+        train_cyclegan,
+        "CycleGAN healthy <-> pneumoconiosis generators",
+    ),
+}
+
+
+def _default(config: type[TrainConfig], name: str) -> Any:
+    return config.__dataclass_fields__[name].default
+
+
+def _option(
+    parser: argparse.ArgumentParser,
+    config: type[TrainConfig],
+    name: str,
+    help_text: str,
+    **options: Any,
+) -> None:
+    """``--name-with-dashes`` for the config field ``name``; absent = the dataclass default."""
+    default = _default(config, name)
+    if isinstance(default, Path):
+        default = str(default)
+    shown = getattr(default, "value", default)
+    parser.add_argument(
+        "--" + name.replace("_", "-"),
+        dest=name,
+        default=argparse.SUPPRESS,
+        help=f"{help_text} (default: {shown})" if shown is not None else help_text,
+        **options,
+    )
+
+
+def _add_common(parser: argparse.ArgumentParser, config: type[TrainConfig]) -> None:
+    parser.add_argument("--data", type=Path, required=True, metavar="DIR", help="data folder")
+    parser.add_argument(
+        "--out", type=Path, required=True, metavar="DIR", help="run folder (checkpoint, metrics)"
+    )
+    _option(parser, config, "bundle_dir", "write the final bundles here", type=Path, metavar="DIR")
+    _option(parser, config, "size", "square model input side in px", type=int)
+    _option(parser, config, "epochs", "epochs", type=int)
+    _option(parser, config, "batch_size", "images per step (per process)", type=int)
+    _option(parser, config, "lr", "Adam learning rate", type=float)
+    _option(parser, config, "beta1", "Adam beta1", type=float)
+    _option(parser, config, "beta2", "Adam beta2", type=float)
+    _option(parser, config, "seed", "random seed (weights, data order, pools)", type=int)
+    _option(
+        parser,
+        config,
+        "device",
+        "auto = CUDA, then MPS, then CPU",
+        choices=[d.value for d in DeviceChoice],
+    )
+    if config is not SegmenterConfig:
+        _option(
+            parser,
+            config,
+            "lung_field",
+            "mask: train on the lung-field image; none: the whole image",
+            choices=[m.value for m in LungField],
+        )
+        _option(
+            parser,
+            config,
+            "segmenter",
+            "predict lung masks with this segmenter bundle instead of DIR/masks",
+            type=Path,
+            metavar="BUNDLE_DIR",
+        )
+    _option(
+        parser,
+        config,
+        "augment_shift",
+        "largest random shift as a fraction of --size (0 = off; never flipped)",
+        type=float,
+    )
+    _option(
+        parser,
+        config,
+        "checkpoint_every",
+        "steps between mid-epoch checkpoints (0 = end of each epoch only)",
+        type=int,
+    )
+    _option(parser, config, "sample_every", "epochs between sample grids (0 = none)", type=int)
+    parser.add_argument(
+        "--no-progress",
+        dest="progress_bar",
+        action="store_false",
+        default=argparse.SUPPRESS,
+        help="no progress bar on stderr",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="continue the checkpoint in --out exactly where it stopped",
+    )
+
+
+def _add_segmenter(parser: argparse.ArgumentParser) -> None:
+    _add_common(parser, SegmenterConfig)
+    _option(parser, SegmenterConfig, "width", "U-Net channels at the first level", type=int)
+    _option(parser, SegmenterConfig, "depth", "U-Net down-samplings", type=int)
+    _option(parser, SegmenterConfig, "dice_weight", "weight of the Dice loss", type=float)
+
+
+def _add_classifier(parser: argparse.ArgumentParser) -> None:
+    _add_common(parser, ClassifierConfig)
+    _option(parser, ClassifierConfig, "width", "channels of the stem", type=int)
+    _option(parser, ClassifierConfig, "stages", "residual stages", type=int)
+    _option(parser, ClassifierConfig, "feature_dim", "width of the feature layer", type=int)
+    _option(parser, ClassifierConfig, "dropout", "dropout before the logit", type=float)
+    _option(parser, ClassifierConfig, "weight_decay", "Adam weight decay", type=float)
+
+
+def _add_cyclegan(parser: argparse.ArgumentParser) -> None:
+    config = CycleGANConfig
+    _add_common(parser, config)
+    _option(parser, config, "ngf", "generator width (paper: 64)", type=int)
+    _option(parser, config, "ndf", "discriminator width (paper: 64)", type=int)
+    _option(parser, config, "residual_blocks", "generator residual blocks (paper: 9)", type=int)
+    parser.add_argument(
+        "--no-attention",
+        dest="attention",
+        action="store_false",
+        default=argparse.SUPPRESS,
+        help="leave out the generator's self-attention layer",
+    )
+    _option(parser, config, "discriminator", "critic architecture", choices=["paper", "patchgan"])
+    _option(parser, config, "cycle_weight", "cycle-consistency weight", type=float)
+    _option(
+        parser, config, "identity_weight", "identity weight, times the cycle weight", type=float
+    )
+    _option(parser, config, "pool_size", "image pool size (0 = off)", type=int)
+    _option(parser, config, "decay_epochs", "epochs of linear lr decay (default: half)", type=int)
+    _option(
+        parser,
+        config,
+        "classifier",
+        "classifier bundle: flip-rate metric and guidance",
+        type=Path,
+        metavar="BUNDLE_DIR",
+    )
+    _option(
+        parser,
+        config,
+        "classifier_guidance",
+        "weight of the classifier-guided loss (0 = off)",
+        type=float,
+    )
+    _option(
+        parser,
+        config,
+        "mask_consistency",
+        "weight of the penalty on changes outside the lung field (0 = off)",
+        type=float,
+    )
+
+
+_ADDERS: dict[ModelKind, Callable[[argparse.ArgumentParser], None]] = {
+    ModelKind.SEGMENTER: _add_segmenter,
+    ModelKind.CLASSIFIER: _add_classifier,
+    ModelKind.CYCLEGAN: _add_cyclegan,
+}
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    models = parser.add_subparsers(dest="model", metavar="MODEL", required=True)
+    for kind in ModelKind:
+        _, _, help_text = _TRAINERS[kind]
+        model_parser = models.add_parser(kind.value, help=help_text, description=help_text)
+        _ADDERS[kind](model_parser)
+
+
+def _summary(result: TrainResult) -> str:
+    return json.dumps(
+        {
+            "bundles": [str(p) for p in result.bundles],
+            "metrics": dict(result.metrics),
+            "steps": result.steps,
+        },
+        indent=2,
+    )
+
+
+def _run(args: argparse.Namespace) -> int:
+    kind = ModelKind(args.model)
+    config_class, trainer, _ = _TRAINERS[kind]
+    names = {field.name for field in dataclasses.fields(config_class)}
+    config = config_class(**{k: v for k, v in vars(args).items() if k in names})
+    result = trainer(config)
+    if result.bundles:  # rank 0 of a torchrun job, or the only process
+        sys.stdout.write(_summary(result) + "\n")
+    return EXIT_OK
+
+
+COMMAND = Subcommand(
+    name="train",
+    help="train the segmenter, the classifier or the CycleGAN from a data folder",
+    add_arguments=_add_arguments,
+    run=_run,
+)
+
+
+def _add_defaults_arguments(parser: argparse.ArgumentParser) -> None:
+    from engine.resources import default_models_dir
+
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=default_models_dir(),
+        metavar="DIR",
+        help="where the bundles go (default: resources/models)",
+    )
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=Path("build/train-defaults"),
+        metavar="DIR",
+        help="phantoms, checkpoints, metrics and samples (default: build/train-defaults); "
+        "a rerun resumes what is there",
+    )
+    parser.add_argument("--quick", action="store_true", help="tiny smoke run (16 images, 32 px)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument(
+        "--device",
+        choices=[d.value for d in DeviceChoice],
+        default=DeviceChoice.AUTO.value,
+        help="auto = CUDA, then MPS, then CPU",
+    )
+    parser.add_argument("--no-progress", dest="progress_bar", action="store_false")
+
+
+def _run_defaults(args: argparse.Namespace) -> int:
+    from engine.training.defaults import train_defaults
+
+    result = train_defaults(
+        args.out,
+        args.work,
+        quick=args.quick,
+        seed=args.seed,
+        device=args.device,
+        progress_bar=args.progress_bar,
+    )
+    bundles = [
+        str(path)
+        for run in (result.segmenter, result.classifier, result.cyclegan)
+        for path in run.bundles
+    ]
+    sys.stdout.write(json.dumps({"data": str(result.data), "bundles": bundles}, indent=2) + "\n")
+    return EXIT_OK
+
+
+TRAIN_DEFAULTS_COMMAND = Subcommand(
+    name="train-defaults",
+    help="generate phantoms and train the shipped default models (the recorded recipe)",
+    add_arguments=_add_defaults_arguments,
+    run=_run_defaults,
+)
+
+
+if __name__ == "__main__":  # torchrun -m engine.cli.train ...
+    from engine.cli.main import SUBCOMMANDS, main
+
+    registered = {command.name for command in SUBCOMMANDS}
+    extra = tuple(c for c in (COMMAND, TRAIN_DEFAULTS_COMMAND) if c.name not in registered)
+    raise SystemExit(main(sys.argv[1:], extra=extra))
