@@ -231,7 +231,7 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMAND = Subcommand(
+COMMAND: Subcommand = Subcommand(
     name="train",
     help="train the segmenter, the classifier or the CycleGAN from a data folder",
     add_arguments=_add_arguments,
@@ -288,7 +288,7 @@ def _run_defaults(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-TRAIN_DEFAULTS_COMMAND = Subcommand(
+TRAIN_DEFAULTS_COMMAND: Subcommand = Subcommand(
     name="train-defaults",
     help="generate phantoms and train the shipped default models (the recorded recipe)",
     add_arguments=_add_defaults_arguments,
@@ -297,8 +297,6 @@ TRAIN_DEFAULTS_COMMAND = Subcommand(
 
 
 if __name__ == "__main__":  # torchrun -m engine.cli.train ...
-    from engine.cli.main import SUBCOMMANDS, main
+    from engine.cli.main import main
 
-    registered = {command.name for command in SUBCOMMANDS}
-    extra = tuple(c for c in (COMMAND, TRAIN_DEFAULTS_COMMAND) if c.name not in registered)
-    raise SystemExit(main(sys.argv[1:], extra=extra))
+    raise SystemExit(main(sys.argv[1:]))

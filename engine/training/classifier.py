@@ -1,0 +1,204 @@
+"""The classifier being explained: ClassifierNet on the lung-field image, BCE with logits.
+
+Test metrics: ROC AUC (None when the test split holds one class only), accuracy at probability
+0.5, the mean test loss and the number of test images.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import numpy.typing as npt
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from engine.networks import Architecture, ClassifierNet
+from engine.training.trainer import (
+    BundleSpec,
+    ModelKind,
+    PreparedData,
+    ProgressCallback,
+    Runtime,
+    TrainConfig,
+    TrainingTask,
+    TrainResult,
+    adam,
+    check_finite,
+    check_option,
+    run_task,
+    to_display,
+)
+
+MODEL_ID = "classifier"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClassifierConfig(TrainConfig):
+    """ClassifierNet options: ``width`` stem channels, ``stages`` residual stages."""
+
+    KIND: ClassVar[ModelKind] = ModelKind.CLASSIFIER
+
+    epochs: int = 30
+    batch_size: int = 8
+    lr: float = 1e-3
+    width: int = 16
+    stages: int = 4
+    feature_dim: int = 64
+    dropout: float = 0.2
+    weight_decay: float = 1e-4
+
+    def __post_init__(self) -> None:
+        TrainConfig.__post_init__(self)
+        check_option(self.width >= 1, "width", "must be >= 1", self.width)
+        check_option(self.stages >= 1, "stages", "must be >= 1", self.stages)
+        check_option(self.feature_dim >= 1, "feature-dim", "must be >= 1", self.feature_dim)
+        check_option(0.0 <= self.dropout < 1.0, "dropout", "must be in [0, 1)", self.dropout)
+        check_option(self.weight_decay >= 0, "weight-decay", "must be >= 0", self.weight_decay)
+        minimum = 2 ** (self.stages + 1)
+        check_option(
+            self.size >= minimum,
+            "size",
+            f"must be >= {minimum} for {self.stages} stages",
+            self.size,
+        )
+
+    @property
+    def architecture_kwargs(self) -> dict[str, Any]:
+        return {
+            "in_channels": 1,
+            "base_width": self.width,
+            "n_stages": self.stages,
+            "feature_dim": self.feature_dim,
+            "dropout": self.dropout,
+        }
+
+
+def roc_auc(labels: npt.ArrayLike, scores: npt.ArrayLike) -> float | None:
+    """Area under the ROC curve (Mann-Whitney U with tie correction); None with one class only."""
+    y = np.asarray(labels).astype(bool).ravel()
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    if n_pos == 0 or n_neg == 0:
+        return None
+    order = np.argsort(s, kind="mergesort")
+    ranks = np.empty(len(s), dtype=np.float64)
+    sorted_scores = s[order]
+    # average ranks of ties (1-based)
+    start = 0
+    while start < len(s):
+        stop = start
+        while stop + 1 < len(s) and sorted_scores[stop + 1] == sorted_scores[start]:
+            stop += 1
+        ranks[order[start : stop + 1]] = (start + stop) / 2.0 + 1.0
+        start = stop + 1
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+class ClassifierTask(TrainingTask):
+    loss_names = ("loss",)
+
+    def __init__(self, config: ClassifierConfig, runtime: Runtime, data: PreparedData) -> None:
+        super().__init__(config, runtime, data.train, data.test)
+        self.clf_config = config
+        self.network = runtime.place(ClassifierNet(**config.architecture_kwargs))
+        self.wrapped = runtime.wrap(self.network)
+        self.optimizer = adam(self.network.parameters(), config, config.weight_decay)
+
+    def modules(self) -> Mapping[str, nn.Module]:
+        return {"classifier": self.network}
+
+    def optimizers(self) -> Mapping[str, torch.optim.Optimizer]:
+        return {"classifier": self.optimizer}
+
+    def epoch_length(self) -> int:
+        return len(self.train_set)
+
+    def batch(self, indices: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        index = np.asarray(indices, dtype=np.int64)
+        (images,) = self.augment(torch.from_numpy(self.train_set.images[index]))
+        labels = torch.from_numpy(self.train_set.labels[index]).float()
+        return self.runtime.tensor(images), self.runtime.tensor(labels)
+
+    def loss(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        with self.runtime.autocast():
+            logits = self.wrapped(images)
+        return F.binary_cross_entropy_with_logits(logits.float(), labels)
+
+    def train_step(self, indices: Sequence[int], epoch: int, step: int) -> dict[str, float]:
+        images, labels = self.batch(indices)
+        loss = self.loss(images, labels)
+        self.optimizer.zero_grad(set_to_none=True)
+        values = check_finite({"loss": loss}, step)
+        loss.backward()
+        self.optimizer.step()
+        return values
+
+    def logits(self, images: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        out = []
+        for start in range(0, len(images), 16):
+            with self.runtime.autocast():
+                logit = self.network(self.runtime.tensor(images[start : start + 16]))
+            out.append(logit.float().cpu().numpy())
+        return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+
+    def evaluate(self) -> dict[str, Any]:
+        test = self.test_set
+        if not len(test):
+            return {"test_auc": None, "test_accuracy": None, "test_loss": None, "test_images": 0}
+        logits = self.logits(test.images)
+        labels = test.labels.astype(np.float32)
+        loss = F.binary_cross_entropy_with_logits(
+            torch.from_numpy(logits), torch.from_numpy(labels)
+        )
+        return {
+            "test_auc": roc_auc(labels, logits),
+            "test_accuracy": float(np.mean((logits > 0) == (labels > 0.5))),
+            "test_loss": float(loss),
+            "test_images": len(test),
+        }
+
+    def sample_rows(self) -> list[list[npt.NDArray[np.float32]]]:
+        """Row 0: healthy inputs, row 1: pneumoconiosis inputs, as the classifier sees them."""
+        source = self.test_set if len(self.test_set) else self.train_set
+        rows = []
+        for label in (0, 1):
+            images = source.of_label(label).images[:4]
+            rows.append([to_display(torch.from_numpy(image)) for image in images])
+        return rows
+
+    def bundles(self, metrics: Mapping[str, Any]) -> list[BundleSpec]:
+        return [
+            BundleSpec(
+                model_id=MODEL_ID,
+                module=self.network,
+                architecture=Architecture.CLASSIFIER,
+                kwargs=self.clf_config.architecture_kwargs,
+                description=(
+                    "Chest X-ray classifier (the CNN being explained). Output: one logit; "
+                    "sigmoid(logit) = probability of pneumoconiosis."
+                ),
+                value_ranges={"input": [-1, 1], "output": "logit"},
+                metrics=metrics,
+            )
+        ]
+
+
+def train_classifier(
+    config: ClassifierConfig,
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> TrainResult:
+    """Train the classifier described by ``config`` (see :func:`engine.training.trainer.fit`)."""
+
+    def build(config: TrainConfig, runtime: Runtime, data: PreparedData) -> TrainingTask:
+        if not isinstance(config, ClassifierConfig):
+            raise TypeError("train_classifier needs a ClassifierConfig")
+        return ClassifierTask(config, runtime, data)
+
+    return run_task(config, build, progress=progress, cancel=cancel)

@@ -1,0 +1,472 @@
+"""CycleGAN between healthy (domain A) and pneumoconiosis (domain B) lung-field images.
+
+Networks: ``G_to_disease`` (A -> B), ``G_to_healthy`` (B -> A), ``D_healthy`` (judges domain A),
+``D_disease`` (judges domain B); the discriminator kind is the paper's VGG-like critic or the
+reference 70 x 70 PatchGAN. Losses per step, as in the reference CycleGAN:
+
+- generators: least-squares adversarial ``(D(G(x)) - 1)^2`` for each direction, cycle
+  ``cycle_weight * |G_BA(G_AB(a)) - a|_1`` (and for b), identity
+  ``identity_weight * cycle_weight * |G_AB(b) - b|_1`` (and for a); optional extras, both off by
+  default: classifier guidance ``w * BCE(C(G_AB(a)), 1) + w * BCE(C(G_BA(b)), 0)`` with a frozen
+  classifier ``C`` (pushes translations across the decision boundary) and lung-mask consistency
+  ``w * mean(|G(x) - x| * (1 - lung))`` (changes outside the lung field penalised);
+- discriminators: ``0.5 * ((D(real) - 1)^2 + D(pool(fake))^2)`` with an image pool of 50.
+
+Both optimizers are Adam (2e-4, betas 0.5/0.999); the learning rate is constant for the first
+``epochs - decay_epochs`` epochs and then falls linearly towards 0 (reference schedule), with
+``decay_epochs = epochs // 2`` by default: the paper's 700 epochs decay over the last 350.
+
+Test metrics: cycle reconstruction error (mean absolute error in display units [0, 1]) per
+direction, the mean lung-field intensity change per direction (the paper's finding: to-disease
+brightens, to-healthy darkens), and with a classifier bundle the flip rates: the share of healthy
+test images the classifier calls diseased after translation, and vice versa.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import numpy.typing as npt
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from engine.errors import InputError
+from engine.networks import (
+    DISCRIMINATOR_ARCHITECTURES,
+    Architecture,
+    CycleGANGenerator,
+    DiscriminatorKind,
+    build_network,
+)
+from engine.training.data import ImageSet
+from engine.training.image_pool import ImagePool
+from engine.training.trainer import (
+    BundleSpec,
+    ModelKind,
+    PreparedData,
+    ProgressCallback,
+    Runtime,
+    TrainConfig,
+    TrainingTask,
+    TrainResult,
+    adam,
+    check_finite,
+    check_option,
+    run_task,
+    to_display,
+)
+
+log = logging.getLogger(__name__)
+
+TO_DISEASE_ID = "generator_to_disease"
+TO_HEALTHY_ID = "generator_to_healthy"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CycleGANConfig(TrainConfig):
+    """CycleGAN options; the training defaults are the paper's (700 epochs, batch 1, Adam 2e-4).
+
+    ``ngf`` / ``ndf``: first-layer width of generators / discriminators (paper: 64 / 64; the
+    shipped default is 16 for CPUs). ``decay_epochs``: epochs of linear learning-rate decay at
+    the end (None: half of ``epochs``). ``classifier``: a classifier bundle folder, used for the
+    flip-rate metric and, with ``classifier_guidance > 0``, for the guidance loss.
+    """
+
+    KIND: ClassVar[ModelKind] = ModelKind.CYCLEGAN
+
+    epochs: int = 700
+    batch_size: int = 1
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    ngf: int = 16
+    ndf: int = 16
+    residual_blocks: int = 9
+    attention: bool = True
+    discriminator: DiscriminatorKind = DiscriminatorKind.PAPER
+    cycle_weight: float = 10.0
+    identity_weight: float = 0.5
+    pool_size: int = 50
+    decay_epochs: int | None = None
+    classifier: Path | None = None
+    classifier_guidance: float = 0.0
+    mask_consistency: float = 0.0
+
+    def __post_init__(self) -> None:
+        TrainConfig.__post_init__(self)
+        set_ = object.__setattr__
+        try:
+            set_(self, "discriminator", DiscriminatorKind(self.discriminator))
+        except ValueError:
+            raise InputError(
+                f"--discriminator must be paper or patchgan, got {self.discriminator!r}"
+            ) from None
+        set_(self, "classifier", None if self.classifier is None else Path(self.classifier))
+        for name in ("ngf", "ndf", "residual_blocks"):
+            value = getattr(self, name)
+            check_option(value >= 1, name.replace("_", "-"), "must be >= 1", value)
+        for name in ("cycle_weight", "identity_weight", "classifier_guidance", "mask_consistency"):
+            value = getattr(self, name)
+            check_option(value >= 0, name.replace("_", "-"), "must be >= 0", value)
+        check_option(self.pool_size >= 0, "pool-size", "must be >= 0", self.pool_size)
+        if self.decay_epochs is not None:
+            check_option(
+                0 <= self.decay_epochs <= self.epochs,
+                "decay-epochs",
+                f"must be in [0, epochs = {self.epochs}]",
+                self.decay_epochs,
+            )
+        multiple, minimum = (16, 48) if self.discriminator is DiscriminatorKind.PAPER else (8, 24)
+        check_option(
+            self.size % multiple == 0 and self.size >= minimum,
+            "size",
+            f"must be a multiple of {multiple} and >= {minimum} for the "
+            f"{self.discriminator.value} discriminator",
+            self.size,
+        )
+        if self.classifier_guidance > 0 and self.classifier is None:
+            raise InputError("--classifier-guidance needs --classifier BUNDLE_DIR")
+
+    @property
+    def generator_kwargs(self) -> dict[str, Any]:
+        return {
+            "in_channels": 1,
+            "out_channels": 1,
+            "base_width": self.ngf,
+            "n_residual_blocks": self.residual_blocks,
+            "attention": self.attention,
+        }
+
+    @property
+    def discriminator_architecture(self) -> Architecture:
+        return DISCRIMINATOR_ARCHITECTURES[self.discriminator]
+
+    @property
+    def discriminator_kwargs(self) -> dict[str, Any]:
+        return {"in_channels": 1, "base_width": self.ndf}
+
+    @property
+    def resolved_decay_epochs(self) -> int:
+        return self.epochs // 2 if self.decay_epochs is None else self.decay_epochs
+
+
+def lsgan(prediction: torch.Tensor, real: bool) -> torch.Tensor:
+    """Least-squares GAN loss of patch scores against the target 1 (real) or 0 (fake)."""
+    prediction = prediction.float()
+    target = torch.ones_like(prediction) if real else torch.zeros_like(prediction)
+    return F.mse_loss(prediction, target)
+
+
+def _set_requires_grad(modules: Sequence[nn.Module], flag: bool) -> None:
+    for module in modules:
+        for parameter in module.parameters():
+            parameter.requires_grad_(flag)
+
+
+class CycleGANTask(TrainingTask):
+    """Domain A = healthy (label 0), B = pneumoconiosis (label 1), train split."""
+
+    def __init__(self, config: CycleGANConfig, runtime: Runtime, data: PreparedData) -> None:
+        super().__init__(config, runtime, data.train, data.test)
+        self.gan_config = config
+        self.domain_a = data.train.of_label(0)
+        self.domain_b = data.train.of_label(1)
+        if config.mask_consistency > 0 and data.train.lungs is None:
+            raise InputError(
+                "--mask-consistency needs lung masks (masks/ in the data folder or --segmenter)"
+            )
+        place = runtime.place
+        self.g_ab = place(CycleGANGenerator(**config.generator_kwargs))
+        self.g_ba = place(CycleGANGenerator(**config.generator_kwargs))
+        architecture = config.discriminator_architecture
+        self.d_a = place(build_network(architecture, config.discriminator_kwargs))
+        self.d_b = place(build_network(architecture, config.discriminator_kwargs))
+        self.wrapped = {
+            name: runtime.wrap(module)
+            for name, module in (
+                ("g_ab", self.g_ab),
+                ("g_ba", self.g_ba),
+                ("d_a", self.d_a),
+                ("d_b", self.d_b),
+            )
+        }
+        self.optimizer_g = adam(
+            itertools.chain(self.g_ab.parameters(), self.g_ba.parameters()), config
+        )
+        self.optimizer_d = adam(
+            itertools.chain(self.d_a.parameters(), self.d_b.parameters()), config
+        )
+        self.pool_a = ImagePool(config.pool_size)
+        self.pool_b = ImagePool(config.pool_size)
+        self.classifier: nn.Module | None = None
+        if config.classifier is not None:
+            from engine.models import load_bundle
+
+            loaded = load_bundle(
+                config.classifier,
+                expected_architecture=Architecture.CLASSIFIER,
+                device=runtime.device,
+            )
+            field = loaded.config.normalisation.get("lung_field")
+            if field not in (None, config.lung_field.value):
+                log.warning(
+                    "classifier %s was trained with lung_field %s, this run uses %s",
+                    loaded.config.model_id,
+                    field,
+                    config.lung_field.value,
+                )
+            self.classifier = loaded.module.eval()
+            _set_requires_grad([self.classifier], False)
+        names = ["g_gan_to_disease", "g_gan_to_healthy", "cycle_healthy", "cycle_disease"]
+        if config.identity_weight > 0:
+            names += ["identity_healthy", "identity_disease"]
+        if config.classifier_guidance > 0:
+            names.append("guidance")
+        if config.mask_consistency > 0:
+            names.append("mask_consistency")
+        self.generator_loss_names = tuple(names)
+        self.loss_names = (*names, "g_total", "d_healthy", "d_disease")
+
+    def modules(self) -> Mapping[str, nn.Module]:
+        return {
+            "G_to_disease": self.g_ab,
+            "G_to_healthy": self.g_ba,
+            "D_healthy": self.d_a,
+            "D_disease": self.d_b,
+        }
+
+    def optimizers(self) -> Mapping[str, torch.optim.Optimizer]:
+        return {"generators": self.optimizer_g, "discriminators": self.optimizer_d}
+
+    def pools(self) -> Mapping[str, ImagePool]:
+        return {"healthy": self.pool_a, "disease": self.pool_b}
+
+    def set_train_mode(self, training: bool) -> None:
+        super().set_train_mode(training)
+        if self.classifier is not None:
+            self.classifier.eval()  # always frozen
+
+    def epoch_length(self) -> int:
+        return max(len(self.domain_a), len(self.domain_b))
+
+    def lr_factor(self, epoch: int) -> float:
+        decay = self.gan_config.resolved_decay_epochs
+        start = self.gan_config.epochs - decay
+        if epoch < start:
+            return 1.0
+        return 1.0 - (epoch - start + 1) / float(decay + 1)
+
+    def _domain_order(self, epoch: int, domain: int, n: int) -> torch.Tensor:
+        generator = torch.Generator().manual_seed(self.config.seed * 1_000_003 + epoch * 2 + domain)
+        return torch.randperm(n, generator=generator)
+
+    def batch(
+        self, indices: Sequence[int], epoch: int
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """Unpaired batch: item ``i`` pairs A[order_A[i % n_A]] with B[order_B[i % n_B]]."""
+        a, b = self.domain_a, self.domain_b
+        order_a = self._domain_order(epoch, 0, len(a))
+        order_b = self._domain_order(epoch, 1, len(b))
+        index_a = np.asarray([int(order_a[i % len(a)]) for i in indices], dtype=np.int64)
+        index_b = np.asarray([int(order_b[i % len(b)]) for i in indices], dtype=np.int64)
+
+        def take(images: ImageSet, index: npt.NDArray[np.int64]) -> tuple[torch.Tensor, ...]:
+            image = torch.from_numpy(images.images[index])
+            if images.lungs is None:
+                return self.augment(image)
+            return self.augment(image, torch.from_numpy(images.lungs[index]))
+
+        parts_a, parts_b = take(a, index_a), take(b, index_b)
+        tensor = self.runtime.tensor
+        lungs_a = tensor(parts_a[1]) if len(parts_a) > 1 else None
+        lungs_b = tensor(parts_b[1]) if len(parts_b) > 1 else None
+        return tensor(parts_a[0]), tensor(parts_b[0]), lungs_a, lungs_b
+
+    def generator_losses(
+        self,
+        real_a: torch.Tensor,
+        real_b: torch.Tensor,
+        lungs_a: torch.Tensor | None = None,
+        lungs_b: torch.Tensor | None = None,
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
+        """The generator objective's terms, and the fakes (to disease, to healthy)."""
+        config, w = self.gan_config, self.wrapped
+        with self.runtime.autocast():
+            fake_b = w["g_ab"](real_a)
+            fake_a = w["g_ba"](real_b)
+            rec_a = w["g_ba"](fake_b)
+            rec_b = w["g_ab"](fake_a)
+            # the discriminators' gradients are not needed here: the unwrapped modules keep
+            # DistributedDataParallel out of this backward pass
+            losses = {
+                "g_gan_to_disease": lsgan(self.d_b(fake_b), True),
+                "g_gan_to_healthy": lsgan(self.d_a(fake_a), True),
+            }
+            losses["cycle_healthy"] = config.cycle_weight * F.l1_loss(rec_a.float(), real_a)
+            losses["cycle_disease"] = config.cycle_weight * F.l1_loss(rec_b.float(), real_b)
+            if config.identity_weight > 0:
+                weight = config.cycle_weight * config.identity_weight
+                losses["identity_healthy"] = weight * F.l1_loss(w["g_ba"](real_a).float(), real_a)
+                losses["identity_disease"] = weight * F.l1_loss(w["g_ab"](real_b).float(), real_b)
+            if config.classifier_guidance > 0 and self.classifier is not None:
+                logit_b = self.classifier(fake_b).float()
+                logit_a = self.classifier(fake_a).float()
+                losses["guidance"] = config.classifier_guidance * (
+                    F.binary_cross_entropy_with_logits(logit_b, torch.ones_like(logit_b))
+                    + F.binary_cross_entropy_with_logits(logit_a, torch.zeros_like(logit_a))
+                )
+            if config.mask_consistency > 0 and lungs_a is not None and lungs_b is not None:
+                outside_a, outside_b = 1.0 - lungs_a, 1.0 - lungs_b
+                losses["mask_consistency"] = config.mask_consistency * (
+                    ((fake_b.float() - real_a).abs() * outside_a).mean()
+                    + ((fake_a.float() - real_b).abs() * outside_b).mean()
+                )
+        return losses, fake_b, fake_a
+
+    def train_step(self, indices: Sequence[int], epoch: int, step: int) -> dict[str, float]:
+        real_a, real_b, lungs_a, lungs_b = self.batch(indices, epoch)
+        discriminators = [self.d_a, self.d_b]
+        _set_requires_grad(discriminators, False)
+        losses, fake_b, fake_a = self.generator_losses(real_a, real_b, lungs_a, lungs_b)
+        total_g = torch.stack([losses[name] for name in self.generator_loss_names]).sum()
+        losses["g_total"] = total_g
+        values = check_finite(losses, step)
+        self.optimizer_g.zero_grad(set_to_none=True)
+        total_g.backward()
+        self.optimizer_g.step()
+        _set_requires_grad(discriminators, True)
+        pooled_b = self.pool_b.query(fake_b)
+        pooled_a = self.pool_a.query(fake_a)
+        with self.runtime.autocast():
+            d_b = 0.5 * (
+                lsgan(self.wrapped["d_b"](real_b), True)
+                + lsgan(self.wrapped["d_b"](pooled_b), False)
+            )
+            d_a = 0.5 * (
+                lsgan(self.wrapped["d_a"](real_a), True)
+                + lsgan(self.wrapped["d_a"](pooled_a), False)
+            )
+        values |= check_finite({"d_healthy": d_a, "d_disease": d_b}, step)
+        self.optimizer_d.zero_grad(set_to_none=True)
+        (d_a + d_b).backward()
+        self.optimizer_d.step()
+        return values
+
+    # ------------------------------------------------------------------ evaluation
+
+    def _translate(self, module: nn.Module, images: npt.NDArray[np.float32]) -> torch.Tensor:
+        out = []
+        for start in range(0, len(images), 8):
+            with self.runtime.autocast():
+                out.append(module(self.runtime.tensor(images[start : start + 8])).float())
+        return torch.cat(out) if out else torch.zeros(0)
+
+    def evaluate(self) -> dict[str, Any]:
+        metrics: dict[str, Any] = {}
+        for label, name, forward, backward in (
+            (0, "to_disease", self.g_ab, self.g_ba),
+            (1, "to_healthy", self.g_ba, self.g_ab),
+        ):
+            images = self.test_set.of_label(label)
+            metrics[f"test_images_{'healthy' if label == 0 else 'disease'}"] = len(images)
+            if not len(images):
+                metrics[f"test_cycle_mae_{name}"] = None
+                metrics[f"test_mean_lung_change_{name}"] = None
+                if self.classifier is not None:
+                    metrics[f"test_flip_rate_{name}"] = None
+                continue
+            real = self.runtime.tensor(images.images).float()
+            fake = self._translate(forward, images.images)
+            reconstructed = self._translate(backward, fake.cpu().numpy())
+            # display units: model units / 2
+            metrics[f"test_cycle_mae_{name}"] = float((reconstructed - real).abs().mean() / 2)
+            if images.lungs is not None:
+                lungs = self.runtime.tensor(images.lungs).float()
+                change = ((fake - real) / 2 * lungs).sum() / lungs.sum().clamp(min=1)
+                metrics[f"test_mean_lung_change_{name}"] = float(change)
+            else:
+                metrics[f"test_mean_lung_change_{name}"] = None
+            if self.classifier is not None:
+                logits = torch.cat(
+                    [self.classifier(fake[i : i + 8]).float() for i in range(0, len(fake), 8)]
+                )
+                flipped = logits > 0 if label == 0 else logits < 0
+                metrics[f"test_flip_rate_{name}"] = float(flipped.float().mean())
+        values = [
+            metrics[key] for key in ("test_cycle_mae_to_disease", "test_cycle_mae_to_healthy")
+        ]
+        present = [v for v in values if v is not None]
+        metrics["test_cycle_mae"] = float(np.mean(present)) if present else None
+        return metrics
+
+    def sample_rows(self) -> list[list[npt.NDArray[np.float32]]]:
+        """Per image: original, translated, reconstructed, difference (gray = no change)."""
+        source = self.test_set if len(self.test_set) else self.train_set
+        rows = []
+        for label, forward, backward in ((0, self.g_ab, self.g_ba), (1, self.g_ba, self.g_ab)):
+            images = source.of_label(label).images[:2]
+            if not len(images):
+                continue
+            fake = self._translate(forward, images)
+            reconstructed = self._translate(backward, fake.cpu().numpy())
+            for i in range(len(images)):
+                real = to_display(torch.from_numpy(images[i]))
+                translated = to_display(fake[i])
+                difference = np.clip(0.5 + (translated - real), 0.0, 1.0).astype(np.float32)
+                rows.append([real, translated, to_display(reconstructed[i]), difference])
+        return rows
+
+    def bundles(self, metrics: Mapping[str, Any]) -> list[BundleSpec]:
+        kwargs = self.gan_config.generator_kwargs
+        common: dict[str, Any] = {
+            "architecture": Architecture.GENERATOR,
+            "kwargs": kwargs,
+            "value_ranges": {"input": [-1, 1], "output": [-1, 1]},
+            "metrics": metrics,
+        }
+        return [
+            BundleSpec(
+                model_id=TO_DISEASE_ID,
+                module=self.g_ab,
+                description=(
+                    "CycleGAN generator healthy -> pneumoconiosis (translates a lung-field image "
+                    "into the disease domain). Output in model units [-1, 1]."
+                ),
+                normalisation={"direction": "healthy->pneumoconiosis"},
+                **common,
+            ),
+            BundleSpec(
+                model_id=TO_HEALTHY_ID,
+                module=self.g_ba,
+                description=(
+                    "CycleGAN generator pneumoconiosis -> healthy (translates a lung-field image "
+                    "into the healthy domain). Output in model units [-1, 1]."
+                ),
+                normalisation={"direction": "pneumoconiosis->healthy"},
+                **common,
+            ),
+        ]
+
+
+def train_cyclegan(
+    config: CycleGANConfig,
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> TrainResult:
+    """Train the CycleGAN described by ``config`` (see :func:`engine.training.trainer.fit`)."""
+
+    def build(config: TrainConfig, runtime: Runtime, data: PreparedData) -> TrainingTask:
+        if not isinstance(config, CycleGANConfig):
+            raise TypeError("train_cyclegan needs a CycleGANConfig")
+        return CycleGANTask(config, runtime, data)
+
+    return run_task(config, build, progress=progress, cancel=cancel)

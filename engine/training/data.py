@@ -1,0 +1,333 @@
+"""Training data: scan a class-labelled folder, load, letterbox and cache it in memory.
+
+Folder layout (written by ``cxr-explain phantoms``; also the layout for real data)::
+
+    DIR/healthy/<id>.png|dcm            class 0
+    DIR/pneumoconiosis/<id>.png|dcm     class 1
+    DIR/masks/<id>_lung.png             optional, 0/255 union lung mask
+    DIR/masks/<id>_left.png             optional, the patient's left lung (image right)
+    DIR/masks/<id>_right.png            optional, the patient's right lung (image left)
+    DIR/manifest.csv                    optional, columns id,label,split,... (split train|test)
+
+Masks are keyed by id, so a paired set (the same id in both class folders: one anatomy, healthy
+and diseased) shares its masks. The split is by id: a test anatomy never appears in training.
+Without a manifest row, an id goes to the test split when the first 8 bytes of its SHA-256, as
+an integer, modulo 100 fall below :data:`HASH_TEST_PERCENT` (deterministic, order-free).
+
+Model input convention (the whole engine): ``display [0, 1] * 2 - 1`` in ``[-1, 1]``, 1 =
+brightest. The *lung-field image* (paper, section 2) sets everything outside the lung mask to
+the background ``-1``. Mask channels for the segmenter follow the U-Net's convention: channel 0
+is the lung on the image left (the patient's right, ``<id>_right.png``), channel 1 the lung on
+the image right (``<id>_left.png``).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from PIL import Image
+
+from engine.errors import CancelledError, InputError
+from engine.geometry import Letterbox, resize, to_model
+from engine.io import load_radiograph
+from engine.networks import CLASSIFIER_LABELS
+
+log = logging.getLogger(__name__)
+
+#: Class folder names in label-index order (index 1 = the class the classifier's logit favours).
+LABELS: tuple[str, ...] = tuple(CLASSIFIER_LABELS)
+MASK_FOLDER = "masks"
+MANIFEST_FILE = "manifest.csv"
+IMAGE_SUFFIXES = frozenset({".png", ".dcm", ".dicom", ".jpg", ".jpeg", ".tif", ".tiff"})
+HASH_TEST_PERCENT = 10
+BACKGROUND = -1.0  # model units of display 0 (black)
+
+
+class Split(StrEnum):
+    TRAIN = "train"
+    TEST = "test"
+
+
+class LungField(StrEnum):
+    """What the classifier and the CycleGAN see."""
+
+    MASK = "mask"  # outside the lung mask set to the background (paper)
+    NONE = "none"  # the whole letterboxed image
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One image of the folder. ``label`` indexes :data:`LABELS`; mask paths exist or are None."""
+
+    id: str
+    path: Path
+    label: int
+    split: Split
+    lung_mask: Path | None = None
+    left_mask: Path | None = None  # the patient's left lung (image right)
+    right_mask: Path | None = None  # the patient's right lung (image left)
+
+    @property
+    def has_lung_mask(self) -> bool:
+        return self.lung_mask is not None or (
+            self.left_mask is not None and self.right_mask is not None
+        )
+
+    @property
+    def has_side_masks(self) -> bool:
+        return self.left_mask is not None and self.right_mask is not None
+
+
+def hash_split(sample_id: str) -> Split:
+    """The split of an id without a manifest row: ~:data:`HASH_TEST_PERCENT` % go to test."""
+    digest = hashlib.sha256(sample_id.encode("utf-8")).digest()
+    bucket = int.from_bytes(digest[:8], "big") % 100
+    return Split.TEST if bucket < HASH_TEST_PERCENT else Split.TRAIN
+
+
+def _read_manifest(path: Path) -> dict[tuple[str, str | None], Split]:
+    """``(id, label or None) -> split`` from ``manifest.csv``; InputError on a malformed file."""
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            fields = set(reader.fieldnames or ())
+            if not {"id", "split"} <= fields:
+                raise InputError(f"{path.name} must have columns id and split (and label)")
+            splits: dict[tuple[str, str | None], Split] = {}
+            for line, row in enumerate(reader, start=2):
+                try:
+                    split = Split((row.get("split") or "").strip().lower())
+                except ValueError:
+                    raise InputError(
+                        f"{path.name} line {line}: split must be train or test, "
+                        f"got {row.get('split')!r}"
+                    ) from None
+                label = (row.get("label") or "").strip() or None
+                splits[((row.get("id") or "").strip(), label)] = split
+            return splits
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise InputError(f"cannot read {path}: {error}") from None
+
+
+def scan_dataset(directory: str | Path) -> tuple[Sample, ...]:
+    """Every image of the folder layout, sorted by (label, id); InputError for an unusable folder.
+
+    Both class folders must exist and hold at least one image.
+    """
+    root = Path(directory)
+    if not root.is_dir():
+        raise InputError(f"data folder {root} does not exist")
+    manifest_path = root / MANIFEST_FILE
+    manifest = _read_manifest(manifest_path) if manifest_path.is_file() else {}
+    masks = root / MASK_FOLDER
+    samples: list[Sample] = []
+    for label_index, label in enumerate(LABELS):
+        folder = root / label
+        if not folder.is_dir():
+            raise InputError(f"data folder {root.name} has no class folder {label}/")
+        files = sorted(
+            p
+            for p in folder.iterdir()
+            if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES
+        )
+        if not files:
+            raise InputError(f"class folder {root.name}/{label}/ holds no PNG or DICOM images")
+        for path in files:
+            sample_id = path.stem
+            split = manifest.get((sample_id, label)) or manifest.get((sample_id, None))
+            if split is None:
+                split = hash_split(sample_id)
+
+            def existing(suffix: str, sample_id: str = sample_id) -> Path | None:
+                candidate = masks / f"{sample_id}_{suffix}.png"
+                return candidate if candidate.is_file() else None
+
+            samples.append(
+                Sample(
+                    id=sample_id,
+                    path=path,
+                    label=label_index,
+                    split=split,
+                    lung_mask=existing("lung"),
+                    left_mask=existing("left"),
+                    right_mask=existing("right"),
+                )
+            )
+    return tuple(samples)
+
+
+def of_split(samples: Sequence[Sample], split: Split) -> tuple[Sample, ...]:
+    return tuple(s for s in samples if s.split is split)
+
+
+def split_counts(samples: Sequence[Sample]) -> dict[str, dict[str, int]]:
+    """``{split: {label: n}}`` for the provenance record."""
+    return {
+        split.value: {
+            label: sum(1 for s in samples if s.split is split and s.label == index)
+            for index, label in enumerate(LABELS)
+        }
+        for split in Split
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class ImageSet:
+    """Cached, letterboxed model inputs of some samples.
+
+    ``images``: ``(N, 1, S, S)`` float32 in ``[-1, 1]`` (the lung-field image when loaded with
+    :attr:`LungField.MASK`). ``labels``: ``(N,)`` int64 label indices. ``lungs``: ``(N, 1, S, S)``
+    float32 0/1 lung masks or None. ``sides``: ``(N, 2, S, S)`` float32 0/1 (image-left,
+    image-right lung) or None. ``whole``: ``(N, 1, S, S)`` the image before the lung field.
+    """
+
+    samples: tuple[Sample, ...]
+    images: npt.NDArray[np.float32]
+    whole: npt.NDArray[np.float32]
+    labels: npt.NDArray[np.int64]
+    lungs: npt.NDArray[np.float32] | None
+    sides: npt.NDArray[np.float32] | None
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def subset(self, indices: Sequence[int]) -> ImageSet:
+        index = np.asarray(indices, dtype=np.int64)
+        return ImageSet(
+            samples=tuple(self.samples[i] for i in index),
+            images=self.images[index],
+            whole=self.whole[index],
+            labels=self.labels[index],
+            lungs=None if self.lungs is None else self.lungs[index],
+            sides=None if self.sides is None else self.sides[index],
+        )
+
+    def of_label(self, label: int) -> ImageSet:
+        return self.subset([i for i, s in enumerate(self.samples) if s.label == label])
+
+
+#: ``(whole images (N, 1, S, S) in [-1, 1]) -> lung masks (N, 1, S, S) 0/1``.
+MaskPredictor = Callable[[npt.NDArray[np.float32]], npt.NDArray[np.float32]]
+
+
+def _read_mask(path: Path, shape: tuple[int, int]) -> npt.NDArray[np.float32]:
+    try:
+        with Image.open(path) as image:
+            array = np.asarray(image.convert("L"), dtype=np.uint8)
+    except (OSError, ValueError) as error:
+        raise InputError(f"cannot read mask {path.name}: {error}") from None
+    mask = (array > 127).astype(np.float32)
+    if mask.shape != shape:
+        mask = (resize(mask, shape, nearest=True) > 0.5).astype(np.float32)
+    return mask
+
+
+def load_images(
+    samples: Sequence[Sample],
+    size: int,
+    *,
+    lung_field: LungField = LungField.MASK,
+    mask_predictor: MaskPredictor | None = None,
+    with_sides: bool = False,
+    cancel: Callable[[], bool] | None = None,
+) -> ImageSet:
+    """Load, letterbox to ``size`` and cache ``samples`` (see :class:`ImageSet`).
+
+    Lung masks come from the folder, or from ``mask_predictor`` when given. With
+    ``lung_field=MASK`` a missing mask is an InputError naming the image; ``with_sides`` needs
+    the left/right masks of every sample (segmenter targets).
+    """
+    n = len(samples)
+    whole = np.empty((n, 1, size, size), dtype=np.float32)
+    lungs = np.zeros((n, 1, size, size), dtype=np.float32)
+    sides = np.zeros((n, 2, size, size), dtype=np.float32) if with_sides else None
+    have_lungs = mask_predictor is None and all(s.has_lung_mask for s in samples)
+    for index, sample in enumerate(samples):
+        if cancel is not None and cancel():
+            raise CancelledError("loading the training images was cancelled")
+        display = load_radiograph(sample.path).display()
+        box = Letterbox.fit((int(display.shape[0]), int(display.shape[1])), size)
+        whole[index, 0] = to_model(display, box, fill=0.0) * 2.0 - 1.0
+        if with_sides:
+            if not sample.has_side_masks or sides is None:
+                raise InputError(
+                    f"image {sample.id} has no {MASK_FOLDER}/{sample.id}_left.png and "
+                    "_right.png; the segmenter trains on left/right lung masks"
+                )
+            for channel, path in enumerate((sample.right_mask, sample.left_mask)):
+                if path is not None:  # both exist: has_side_masks
+                    mask = _read_mask(path, display.shape)
+                    sides[index, channel] = to_model(mask, box, fill=0.0, nearest=True)
+        if have_lungs:
+            parts = (
+                (sample.lung_mask,) if sample.lung_mask else (sample.left_mask, sample.right_mask)
+            )
+            mask = np.zeros(display.shape, dtype=np.float32)
+            for part in parts:
+                if part is not None:  # all exist: has_lung_mask
+                    mask = np.maximum(mask, _read_mask(part, display.shape))
+            lungs[index, 0] = to_model(mask, box, fill=0.0, nearest=True)
+    if mask_predictor is not None and n:
+        lungs = np.asarray(mask_predictor(whole), dtype=np.float32)
+        have_lungs = True
+    if lung_field is LungField.MASK:
+        if not have_lungs:
+            missing = next(s.id for s in samples if not s.has_lung_mask)
+            raise InputError(
+                f"image {missing} has no lung mask in {MASK_FOLDER}/ ({missing}_lung.png or "
+                "_left/_right.png); give --segmenter BUNDLE_DIR or --lung-field none"
+            )
+        images = np.where(lungs > 0.5, whole, np.float32(BACKGROUND)).astype(np.float32)
+    else:
+        images = whole
+    return ImageSet(
+        samples=tuple(samples),
+        images=images,
+        whole=whole,
+        labels=np.asarray([s.label for s in samples], dtype=np.int64),
+        lungs=lungs if have_lungs else None,
+        sides=sides,
+    )
+
+
+def segmenter_predictor(bundle_dir: str | Path, device: torch.device) -> MaskPredictor:
+    """A :data:`MaskPredictor` from a trained segmenter bundle (union of its channels > 0.5).
+
+    The images are resized to the bundle's input size and the masks back (nearest), which is
+    exact for letterboxed squares.
+    """
+    from engine.models import load_bundle  # models depend on networks only; lazy for start-up
+    from engine.networks import Architecture
+
+    loaded = load_bundle(bundle_dir, expected_architecture=Architecture.UNET, device=device)
+    height, width = loaded.config.input_size
+    module = loaded.module
+
+    def predict(images: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        size = images.shape[-1]
+        out = np.empty((images.shape[0], 1, size, size), dtype=np.float32)
+        with torch.no_grad():
+            for start in range(0, images.shape[0], 8):
+                batch = torch.from_numpy(images[start : start + 8]).to(device)
+                if (height, width) != (size, size):
+                    batch = torch.nn.functional.interpolate(
+                        batch, size=(height, width), mode="bilinear", antialias=True
+                    )
+                probabilities = torch.sigmoid(module(batch)).amax(dim=1, keepdim=True)
+                if (height, width) != (size, size):
+                    probabilities = torch.nn.functional.interpolate(
+                        probabilities, size=(size, size), mode="nearest-exact"
+                    )
+                out[start : start + 8] = (probabilities > 0.5).float().cpu().numpy()
+        return out
+
+    return predict

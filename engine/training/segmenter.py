@@ -1,0 +1,213 @@
+"""Lung-field segmenter: U-Net on the whole image -> left/right lung masks, BCE + Dice loss.
+
+Input: the whole letterboxed radiograph in model units (no lung field: the segmenter makes it).
+Targets: ``masks/<id>_right.png`` (channel 0, the image-left lung) and ``<id>_left.png``
+(channel 1). Both classes are used: the lungs must be found in diseased images too. In a paired
+phantom set one anatomy appears twice (healthy and diseased), which is what a segmenter should
+be robust to. Test metric: mean Dice of the thresholded masks (per image and channel).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import numpy.typing as npt
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from engine.networks import Architecture, UNet
+from engine.training.data import LungField
+from engine.training.trainer import (
+    BundleSpec,
+    ModelKind,
+    PreparedData,
+    ProgressCallback,
+    Runtime,
+    TrainConfig,
+    TrainingTask,
+    TrainResult,
+    adam,
+    check_finite,
+    check_option,
+    run_task,
+    to_display,
+)
+
+MODEL_ID = "segmenter"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SegmenterConfig(TrainConfig):
+    """U-Net options: ``width`` channels at the first level, ``depth`` down-samplings."""
+
+    KIND: ClassVar[ModelKind] = ModelKind.SEGMENTER
+
+    epochs: int = 40
+    batch_size: int = 8
+    lr: float = 1e-3
+    lung_field: LungField = LungField.NONE  # the segmenter sees the whole image
+    width: int = 16
+    depth: int = 4
+    dice_weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        TrainConfig.__post_init__(self)
+        check_option(self.width >= 1, "width", "must be >= 1", self.width)
+        check_option(self.depth >= 1, "depth", "must be >= 1", self.depth)
+        check_option(
+            self.size % 2**self.depth == 0,
+            "size",
+            f"must be a multiple of 2**depth = {2**self.depth}",
+            self.size,
+        )
+        check_option(self.dice_weight >= 0, "dice-weight", "must be >= 0", self.dice_weight)
+
+    @property
+    def architecture_kwargs(self) -> dict[str, Any]:
+        return {"in_channels": 1, "out_channels": 2, "base_width": self.width, "depth": self.depth}
+
+
+def soft_dice_loss(logits: torch.Tensor, target: torch.Tensor, eps: float = 1.0) -> torch.Tensor:
+    """``1 - mean soft Dice`` over images and channels; ``(B, C, H, W)`` logits and 0/1 targets."""
+    probabilities = torch.sigmoid(logits)
+    intersection = (probabilities * target).sum(dim=(2, 3))
+    total = probabilities.sum(dim=(2, 3)) + target.sum(dim=(2, 3))
+    return 1.0 - ((2.0 * intersection + eps) / (total + eps)).mean()
+
+
+def dice_scores(
+    predicted: npt.NDArray[np.bool_], target: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.float64]:
+    """Hard Dice per image and channel, ``(B, C)``; 1 where both masks are empty."""
+    intersection = np.logical_and(predicted, target).sum(axis=(2, 3))
+    total = predicted.sum(axis=(2, 3)) + target.sum(axis=(2, 3))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total == 0, 1.0, 2.0 * intersection / np.maximum(total, 1))
+
+
+class SegmenterTask(TrainingTask):
+    loss_names = ("loss", "bce", "dice")
+
+    def __init__(self, config: SegmenterConfig, runtime: Runtime, data: PreparedData) -> None:
+        super().__init__(config, runtime, data.train, data.test)
+        self.seg_config = config
+        self.network = runtime.place(UNet(**config.architecture_kwargs))
+        self.wrapped = runtime.wrap(self.network)
+        self.optimizer = adam(self.network.parameters(), config)
+
+    def modules(self) -> Mapping[str, nn.Module]:
+        return {"unet": self.network}
+
+    def optimizers(self) -> Mapping[str, torch.optim.Optimizer]:
+        return {"unet": self.optimizer}
+
+    def epoch_length(self) -> int:
+        return len(self.train_set)
+
+    def losses(self, images: torch.Tensor, targets: torch.Tensor) -> dict[str, torch.Tensor]:
+        with self.runtime.autocast():
+            logits = self.wrapped(images)
+        logits = logits.float()
+        bce = F.binary_cross_entropy_with_logits(logits, targets)
+        dice = soft_dice_loss(logits, targets)
+        return {"loss": bce + self.seg_config.dice_weight * dice, "bce": bce, "dice": dice}
+
+    def batch(self, indices: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        sides = self.train_set.sides
+        if sides is None:
+            raise RuntimeError("segmenter data loaded without side masks")
+        index = np.asarray(indices, dtype=np.int64)
+        images, targets = self.augment(
+            torch.from_numpy(self.train_set.whole[index]), torch.from_numpy(sides[index])
+        )
+        return self.runtime.tensor(images), self.runtime.tensor(targets)
+
+    def train_step(self, indices: Sequence[int], epoch: int, step: int) -> dict[str, float]:
+        images, targets = self.batch(indices)
+        losses = self.losses(images, targets)
+        self.optimizer.zero_grad(set_to_none=True)
+        values = check_finite(losses, step)
+        losses["loss"].backward()
+        self.optimizer.step()
+        return values
+
+    def _predict(self, images: npt.NDArray[np.float32]) -> npt.NDArray[np.bool_]:
+        out = []
+        for start in range(0, len(images), 8):
+            batch = self.runtime.tensor(images[start : start + 8])
+            with self.runtime.autocast():
+                logits = self.network(batch)
+            out.append(logits.float().cpu().numpy() > 0.0)
+        return np.concatenate(out) if out else np.zeros((0, 2, 1, 1), dtype=bool)
+
+    def evaluate(self) -> dict[str, Any]:
+        test = self.test_set
+        if not len(test) or test.sides is None:
+            return {"test_dice": None, "test_dice_image_left": None, "test_dice_image_right": None}
+        scores = dice_scores(self._predict(test.whole), test.sides > 0.5)
+        return {
+            "test_dice": float(scores.mean()),
+            "test_dice_image_left": float(scores[:, 0].mean()),
+            "test_dice_image_right": float(scores[:, 1].mean()),
+            "test_images": len(test),
+        }
+
+    def sample_rows(self) -> list[list[npt.NDArray[np.float32]]]:
+        source = self.test_set if len(self.test_set) else self.train_set
+        count = min(4, len(source))
+        if count == 0 or source.sides is None:
+            return []
+        predicted = self._predict(source.whole[:count])
+        rows = []
+        for i in range(count):
+            image = to_display(torch.from_numpy(source.whole[i]))
+            truth = source.sides[i].max(axis=0)
+            guess = predicted[i].max(axis=0).astype(np.float32)
+            rows.append([image, truth, guess, np.clip(0.6 * image + 0.4 * guess, 0, 1)])
+        return rows
+
+    def bundles(self, metrics: Mapping[str, Any]) -> list[BundleSpec]:
+        return [
+            BundleSpec(
+                model_id=MODEL_ID,
+                module=self.network,
+                architecture=Architecture.UNET,
+                kwargs=self.seg_config.architecture_kwargs,
+                description=(
+                    "U-Net lung-field segmenter. Input: the whole letterboxed radiograph. Output: "
+                    "2 logit channels, channel 0 = lung on the image left (patient's right), "
+                    "channel 1 = lung on the image right (patient's left); sigmoid > 0.5 = lung."
+                ),
+                value_ranges={"input": [-1, 1], "output": "logits"},
+                metrics=metrics,
+                normalisation={"lung_field": LungField.NONE.value},
+            )
+        ]
+
+
+def train_segmenter(
+    config: SegmenterConfig,
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> TrainResult:
+    """Train the lung segmenter ``config`` describes (see :func:`engine.training.trainer.fit`)."""
+
+    def build(config: TrainConfig, runtime: Runtime, data: PreparedData) -> TrainingTask:
+        if not isinstance(config, SegmenterConfig):
+            raise TypeError("train_segmenter needs a SegmenterConfig")
+        return SegmenterTask(config, runtime, data)
+
+    return run_task(
+        config,
+        build,
+        lung_field=LungField.NONE,
+        with_sides=True,
+        progress=progress,
+        cancel=cancel,
+    )

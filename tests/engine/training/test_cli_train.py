@@ -1,0 +1,200 @@
+"""``cxr-explain train ...`` and ``cxr-explain train-defaults`` end to end, at tiny sizes."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pytest
+import torch
+
+from engine.cli.main import main
+from engine.models import load_bundle
+from engine.networks import Architecture
+
+REPO = Path(__file__).resolve().parents[3]
+TINY_GAN = ["--size", "32", "--ngf", "4", "--ndf", "4", "--residual-blocks", "1"]
+TINY_GAN += ["--discriminator", "patchgan", "--epochs", "1", "--no-progress"]
+
+
+def run_cli(argv: Sequence[str]) -> int:
+    return main(list(argv))
+
+
+def _one_error_line(stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+def test_cli_trains_all_three_and_bundles_load_back(
+    shared_dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    common = ["--data", str(shared_dataset), "--size", "32", "--epochs", "1", "--no-progress"]
+    segmenter = ["train", "segmenter", *common, "--out", str(tmp_path / "seg")]
+    assert run_cli([*segmenter, "--width", "4", "--depth", "2"]) == 0
+    classifier = ["train", "classifier", *common, "--out", str(tmp_path / "clf")]
+    assert run_cli([*classifier, "--width", "4", "--stages", "2", "--batch-size", "4"]) == 0
+    gan = ["train", "cyclegan", "--data", str(shared_dataset), "--out", str(tmp_path / "gan")]
+    clf_bundle = str(tmp_path / "clf" / "classifier")
+    capsys.readouterr()
+    assert run_cli([*gan, *TINY_GAN, "--classifier", clf_bundle]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert "test_flip_rate_to_disease" in summary["metrics"]
+
+    expected = {
+        "seg/segmenter": Architecture.UNET,
+        "clf/classifier": Architecture.CLASSIFIER,
+        "gan/generator_to_disease": Architecture.GENERATOR,
+        "gan/generator_to_healthy": Architecture.GENERATOR,
+    }
+    for folder, architecture in expected.items():
+        loaded = load_bundle(tmp_path / folder, expected_architecture=architecture)
+        config = loaded.config
+        assert config.input_size == (32, 32)
+        assert config.labels == ("healthy", "pneumoconiosis")
+        assert config.normalisation["input"] == "display [0,1] * 2 - 1"
+        training = config.training
+        assert training["data"] == "data"  # the folder name, never the full path
+        assert str(tmp_path) not in json.dumps(dict(training["options"]))
+        assert training["images"]["test"] == {"healthy": 1, "pneumoconiosis": 1}
+        assert training["seed"] == 0
+        assert training["command"].startswith("cxr-explain train ")
+        assert config.metrics
+        card = (tmp_path / folder / "README.md").read_text()
+        assert "## Test metrics" in card
+        assert "Research only" in card
+        with torch.no_grad():
+            out = loaded.module(torch.zeros(1, 1, 32, 32))
+        assert torch.isfinite(out).all()
+    seg = load_bundle(tmp_path / "seg/segmenter").config
+    assert seg.normalisation["lung_field"] == "none"
+    assert seg.architecture_kwargs["out_channels"] == 2
+    assert load_bundle(tmp_path / "clf/classifier").config.normalisation["lung_field"] == "mask"
+
+
+def test_lung_masks_predicted_by_a_segmenter_bundle(
+    shared_dataset: Path, make_dataset: Callable[..., Path], tmp_path: Path
+) -> None:
+    common = ["--size", "32", "--epochs", "1", "--no-progress"]
+    segmenter = ["train", "segmenter", "--data", str(shared_dataset), "--out", str(tmp_path / "s")]
+    assert run_cli([*segmenter, *common, "--width", "4", "--depth", "2"]) == 0
+    unmasked = make_dataset("unmasked", n_ids=3, masks=False)
+    classifier = ["train", "classifier", "--data", str(unmasked), "--out", str(tmp_path / "c")]
+    classifier += ["--segmenter", str(tmp_path / "s" / "segmenter"), "--width", "4"]
+    assert run_cli([*classifier, *common, "--stages", "2", "--batch-size", "2"]) == 0
+    options = load_bundle(tmp_path / "c" / "classifier").config.training["options"]
+    assert options["segmenter"] == "segmenter"
+
+
+def test_cli_resume_of_a_finished_run_rewrites_the_bundles(
+    shared_dataset: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "gan"
+    argv = ["train", "cyclegan", "--data", str(shared_dataset), "--out", str(out), *TINY_GAN]
+    assert run_cli(argv) == 0
+    assert run_cli([*argv, "--resume"]) == 0  # finished: re-evaluates and rewrites the bundles
+    with (out / "metrics.csv").open() as handle:
+        assert [row[1] for row in csv.reader(handle)][1:] == ["1", "2", "3", "4"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "classifier", "--data", "{tmp}/missing", "--out", "{tmp}/o"], "does not exist"),
+        (["train", "classifier", "--data", "{empty}", "--out", "{tmp}/o"], "holds no PNG or DICOM"),
+        (["train", "classifier", "--data", "{data}", "--out", "{tmp}/o", "--epochs", "0"],
+         "--epochs must be >= 1"),
+        (["train", "cyclegan", "--data", "{data}", "--out", "{tmp}/o", "--size", "40"],
+         "--size must be a multiple of 16"),
+        (["train", "segmenter", "--data", "{nomasks}", "--out", "{tmp}/o"], "_left.png"),
+    ],
+)  # fmt: skip
+def test_bad_inputs_give_one_line_and_exit_2(
+    argv: list[str],
+    message: str,
+    make_dataset: Callable[..., Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    data = make_dataset("data", n_ids=2)
+    empty = make_dataset("empty", n_ids=1)
+    for path in (empty / "pneumoconiosis").iterdir():
+        path.unlink()
+    nomasks = make_dataset("nomasks", n_ids=2, masks=False)
+    names = {"tmp": tmp_path, "data": data, "empty": empty, "nomasks": nomasks}
+    assert run_cli([a.format(**names) for a in argv]) == 2
+    assert message in _one_error_line(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "transformer", "--data", "d", "--out", "o"], "invalid choice: 'transformer'"),
+        (["train", "classifier", "--out", "o"], "required: --data"),
+        (["train"], "required: MODEL"),
+    ],
+)
+def test_bad_arguments_give_one_line_and_exit_2(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(argv)
+    assert exit_info.value.code == 2
+    assert message in _one_error_line(capsys.readouterr().err)
+
+
+def test_two_process_gloo_ddp_run(shared_dataset: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ddp"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    command += ["--nproc_per_node=2", "-m", "engine.cli.train", "train", "classifier"]
+    command += ["--data", str(shared_dataset), "--out", str(out), "--size", "32"]
+    command += ["--width", "4", "--stages", "2", "--batch-size", "2", "--epochs", "1"]
+    command += ["--no-progress", "--device", "cpu"]
+    env = os.environ | {"OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "error::FutureWarning"}
+    done = subprocess.run(
+        command, cwd=REPO, env=env, capture_output=True, text=True, timeout=180, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count('"bundles"') == 1  # only rank 0 reports and writes
+    index = json.loads((out / "checkpoint" / "latest.json").read_text())
+    assert index["world_size"] == 2
+    assert index["step"] == 2  # 8 train images / 2 ranks / batch 2
+    with (out / "metrics.csv").open() as handle:
+        assert len(list(csv.reader(handle))) == 1 + 2
+    loaded = load_bundle(out / "classifier", expected_architecture=Architecture.CLASSIFIER)
+    assert loaded.config.training["world_size"] == 2
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("engine.phantoms") is None,
+    reason="engine.phantoms (the phantom generator) is not importable yet",
+)
+def test_train_defaults_quick_end_to_end(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    models = tmp_path / "models"
+    argv = ["train-defaults", "--quick", "--out", str(models), "--work", str(tmp_path / "work")]
+    assert run_cli([*argv, "--no-progress"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert sorted(Path(p).name for p in report["bundles"]) == [
+        "classifier",
+        "generator_to_disease",
+        "generator_to_healthy",
+        "segmenter",
+    ]
+    for name in ("segmenter", "classifier", "generator_to_disease", "generator_to_healthy"):
+        loaded = load_bundle(models / name)
+        assert loaded.config.training["synthetic"] is True
+        assert "synthetic phantoms" in (models / name / "README.md").read_text()
+    gan = load_bundle(models / "generator_to_disease").config
+    assert "test_flip_rate_to_disease" in gan.metrics
+    # a rerun resumes the finished runs instead of refusing or retraining
+    assert run_cli([*argv, "--no-progress"]) == 0
