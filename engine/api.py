@@ -14,6 +14,15 @@ from engine.errors import (
     ModelError,
     UnsupportedFormatError,
 )
+from engine.explain.pipeline import (
+    Counterfactual,
+    Direction,
+    ExplainRequest,
+    ExplanationResult,
+    explain,
+)
+from engine.explain.units import modality_change
+from engine.inference.model_set import ModelSet, load_model_set
 from engine.io import DecodeBudget, load_radiograph
 from engine.resources import default_models_dir, resource_path, sample_radiograph_path
 from engine.types import (
@@ -31,13 +40,18 @@ from engine.types import (
 __all__ = [
     "CancelledError",
     "CorruptFileError",
+    "Counterfactual",
     "DecodeBudget",
+    "Direction",
     "EngineError",
+    "ExplainRequest",
+    "ExplanationResult",
     "ImageInfo",
     "ImageTooLargeError",
     "InputError",
     "MissingDecoderError",
     "ModelError",
+    "ModelSet",
     "PatientIdentity",
     "PixelSpacing",
     "Radiograph",
@@ -48,7 +62,10 @@ __all__ = [
     "VoiPreset",
     "apply_window",
     "default_models_dir",
+    "explain",
+    "load_model_set",
     "load_radiograph",
+    "modality_change",
     "resource_path",
     "sample_radiograph_path",
 ]

@@ -17,7 +17,9 @@ import qasync
 from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QApplication
 
-from engine.api import sample_radiograph_path
+from engine.api import default_models_dir, sample_radiograph_path
+from viewer.engine_bridge import engine_explainer
+from viewer.explanation import ExplanationProvider
 from viewer.main_window import APP_NAME, MainWindow
 from viewer.settings import APPLICATION, ORGANIZATION, ViewerSettings
 from viewer.theme import apply_dark_theme
@@ -58,8 +60,7 @@ def run_viewer(path: str | None, models: str | None = None, self_test: bool = Fa
     worker, render the window once, close, and return 0 when that worked.
     """
     app = ensure_application(offscreen=self_test)
-    if models is not None:
-        log.info("model folder %s noted; the explanation engine is not wired in yet", models)
+    explainer = _explainer_for(models)
     with tempfile.TemporaryDirectory(prefix="cxr-explain-self-test-") as scratch:
         # The self-test must leave the user's settings alone: it gets a throw-away INI file.
         settings = (
@@ -67,13 +68,28 @@ def run_viewer(path: str | None, models: str | None = None, self_test: bool = Fa
             if self_test
             else ViewerSettings.for_user()
         )
-        return _run(app, settings, path, self_test)
+        return _run(app, settings, path, self_test, explainer)
 
 
-def _run(app: QApplication, settings: ViewerSettings, path: str | None, self_test: bool) -> int:
+def _explainer_for(models: str | None) -> ExplanationProvider | None:
+    """The engine explainer when the model folder holds a model set, else None (panes say so)."""
+    folder = Path(models) if models else default_models_dir()
+    if not (folder / "classifier").is_dir():
+        log.warning("no models in %s: explanations are off", folder.name)
+        return None
+    return engine_explainer(folder)
+
+
+def _run(
+    app: QApplication,
+    settings: ViewerSettings,
+    path: str | None,
+    self_test: bool,
+    explainer: ExplanationProvider | None,
+) -> int:
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
-    window = MainWindow(settings)
+    window = MainWindow(settings, explainer=explainer)
     previous_hook = sys.excepthook
     sys.excepthook = _slot_exception_hook(window)
     try:

@@ -2,51 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
-from engine.inference.model_set import (
-    CLASSIFIER_ID,
-    SEGMENTER_ID,
-    TO_DISEASE_ID,
-    TO_HEALTHY_ID,
-    ModelSet,
-    load_model_set,
-)
+from engine.inference.model_set import ModelSet, load_model_set
 from engine.io import load_radiograph
-from engine.models import BundleConfig, save_bundle
-from engine.networks import Architecture, build_network
+from engine.testing import write_tiny_models
 from engine.types import Radiograph
-
-TINY = {
-    SEGMENTER_ID: (Architecture.UNET, {"out_channels": 2, "base_width": 4, "depth": 2}),
-    CLASSIFIER_ID: (
-        Architecture.CLASSIFIER,
-        {"base_width": 4, "n_stages": 2, "feature_dim": 8},
-    ),
-    TO_DISEASE_ID: (Architecture.GENERATOR, {"base_width": 4, "n_residual_blocks": 1}),
-    TO_HEALTHY_ID: (Architecture.GENERATOR, {"base_width": 4, "n_residual_blocks": 1}),
-}
-
-
-def write_tiny_models(folder: Path, size: int = 32) -> Path:
-    torch.manual_seed(0)
-    for model_id, (architecture, kwargs) in TINY.items():
-        network = build_network(architecture, kwargs)
-        config = BundleConfig(
-            model_id=model_id,
-            architecture=architecture,
-            architecture_kwargs=kwargs,
-            input_size=(size, size),
-            normalisation={"input": "display [0,1] * 2 - 1"},
-            labels=("healthy", "pneumoconiosis"),
-        )
-        save_bundle(network, folder, config)
-    return folder
 
 
 @pytest.fixture(scope="session")

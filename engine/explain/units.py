@@ -1,0 +1,32 @@
+"""Converting a change in display units back to modality units for a radiograph.
+
+The models work on the display image (default VOI, polarity applied, ``[0, 1]``). The viewer shows
+the translated image with the original's window/level and reads pixel values in modality units,
+so a display change ``d`` becomes a modality change ``d * scale``, where ``scale`` is the inverse
+slope of the default VOI at its centre (negative for inverted polarity).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.types import FloatImage, Radiograph, VoiFunction
+
+
+def display_to_modality_scale(radiograph: Radiograph) -> float:
+    """Modality units per display unit at the default preset's centre (signed by polarity)."""
+    preset = radiograph.presets[0]
+    if preset.lut is None and preset.function is not VoiFunction.SIGMOID:
+        span = preset.width - 1.0 if preset.function is VoiFunction.LINEAR else preset.width
+        scale = max(span, 1e-6)
+    else:  # numerical inverse slope of a LUT or sigmoid around the centre
+        step = max(preset.width / 100.0, 1e-3)
+        probe = np.array([[preset.center - step, preset.center + step]], dtype=np.float32)
+        rise = float(np.diff(preset.apply(probe)[0])[0])
+        scale = 2.0 * step / rise if rise > 1e-9 else max(preset.width, 1e-6)
+    return -scale if radiograph.invert else scale
+
+
+def modality_change(radiograph: Radiograph, display_change: FloatImage) -> FloatImage:
+    """``display_change`` expressed in the radiograph's modality units."""
+    return (display_change * np.float32(display_to_modality_scale(radiograph))).astype(np.float32)

@@ -1,0 +1,48 @@
+"""The real explanation engine behind the viewer (tiny random models, not model quality)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.api import Direction as EngineDirection
+from engine.api import (
+    ExplainRequest,
+    explain,
+    load_model_set,
+    load_radiograph,
+    sample_radiograph_path,
+)
+from engine.testing import write_tiny_models
+from viewer.engine_bridge import bridge, engine_explainer
+from viewer.explanation import Direction
+
+
+@pytest.fixture(scope="module")
+def models_dir(tmp_path_factory):
+    return write_tiny_models(tmp_path_factory.mktemp("models"))
+
+
+def test_bridge_expresses_changes_in_modality_units(models_dir):
+    radiograph = load_radiograph(sample_radiograph_path())
+    result = explain(radiograph, load_model_set(models_dir), ExplainRequest(n_frames=3))
+    bridged = bridge(radiograph, result)
+    assert bridged.translated.shape == radiograph.shape
+    np.testing.assert_allclose(bridged.translated - radiograph.pixels, bridged.difference, atol=0.5)
+    lung = result.right_lung | result.left_lung
+    assert np.all(bridged.difference[~lung] == 0)
+    assert len(bridged.frames) == 3
+    np.testing.assert_array_equal(bridged.frames[0].translated, radiograph.pixels)
+    assert bridged.probability_original == result.probability
+    expected = {
+        EngineDirection.TO_HEALTHY: Direction.TO_HEALTHY,
+        EngineDirection.TO_DISEASE: Direction.TO_DISEASE,
+    }[result.primary.direction]
+    assert bridged.direction is expected
+
+
+def test_window_shows_the_engine_explanation(make_main_window, qtbot, models_dir):
+    window = make_main_window(explainer=engine_explainer(models_dir))
+    with qtbot.waitSignal(window.explanation_shown, timeout=60_000):
+        window.open_path(str(sample_radiograph_path()))
+    assert window.explanation_panel.model_label.text().startswith(models_dir.name)
