@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from engine import __version__
-from engine.cli import batch, explain, info, phantoms, train
+from engine.cli import batch, explain, info, phantoms, train, validate
 from engine.cli.base import EXIT_BAD_INPUT, Subcommand, run_guarded
 
 # Explicit registry: a subcommand exists when it is listed here.
@@ -17,6 +17,7 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     phantoms.COMMAND,
     explain.COMMAND,
     batch.COMMAND,
+    validate.COMMAND,
     train.COMMAND,
     train.TRAIN_DEFAULTS_COMMAND,
 )
