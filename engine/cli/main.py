@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from engine import __version__
-from engine.cli import batch, explain, info, phantoms, train, validate
+from engine.cli import batch, bench, explain, info, phantoms, train, validate
 from engine.cli.base import EXIT_BAD_INPUT, Subcommand, run_guarded
 
 # Explicit registry: a subcommand exists when it is listed here.
@@ -18,6 +18,7 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     explain.COMMAND,
     batch.COMMAND,
     validate.COMMAND,
+    bench.COMMAND,
     train.COMMAND,
     train.TRAIN_DEFAULTS_COMMAND,
 )

@@ -116,3 +116,13 @@ def test_explain_bad_frame_count(tmp_path, models_dir, capsys):
     )
     assert code == 2
     assert "n_frames" in capsys.readouterr().err
+
+
+def test_bench_reports_every_stage(tiny_models, capsys):
+    code = main(["bench", "--size", "96", "--repeats", "1", "--models", str(tiny_models.directory)])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    for stage in ("load", "segment", "classify", "attributions", "gif", "end_to_end"):
+        assert report["stages_s"][stage] >= 0, stage
+    assert report["matmul_gflops"] > 0
+    assert report["peak_rss_mb"] > 0
