@@ -7,8 +7,7 @@ the JSON holds only display-safe fields.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from engine.atomic import atomic_path
 from engine.explain.difference import render_difference, symmetric_limit
 from engine.explain.gif import GifOptions, write_gif
 from engine.explain.pipeline import Counterfactual, ExplanationResult
@@ -101,15 +101,9 @@ def _to_uint8(image: FloatImage) -> np.ndarray:
     return np.rint(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
-def _atomic_write(path: Path, write: Any) -> Path:
-    handle, temporary = tempfile.mkstemp(prefix=".partial-", suffix=path.suffix, dir=path.parent)
-    os.close(handle)
-    try:
+def _atomic_write(path: Path, write: Callable[[Path], object]) -> Path:
+    with atomic_path(path) as temporary:
         write(temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
     return path
 
 

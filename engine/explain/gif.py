@@ -7,7 +7,6 @@ along; no patient-identifying text unless the caller passes it explicitly as ``h
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageDraw, ImageFont
 
+from engine.atomic import atomic_path
 from engine.errors import InputError
 from engine.explain.difference import DifferenceColourMap, render_difference
 from engine.explain.frames import FrameSequence
@@ -110,11 +110,8 @@ def _labelled(strip: npt.NDArray[np.uint8], caption: str, options: GifOptions) -
 
 
 def _save_atomically(path: Path, images: Sequence[Image.Image], frame_ms: int) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=".partial-", suffix=".gif", dir=path.parent)
-    os.close(handle)
-    try:
-        first, *rest = images
+    first, *rest = images
+    with atomic_path(path) as temporary:
         first.save(
             temporary,
             format="GIF",
@@ -125,8 +122,4 @@ def _save_atomically(path: Path, images: Sequence[Image.Image], frame_ms: int) -
             optimize=False,
             disposal=1,
         )
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
     return path

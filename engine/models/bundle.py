@@ -25,14 +25,12 @@ one-line message.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
 import os
 import re
-import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,6 +43,7 @@ from safetensors.torch import load as load_safetensors_bytes
 from safetensors.torch import save_file
 from torch import nn
 
+from engine.atomic import atomic_path, write_text_atomically
 from engine.errors import ModelError
 from engine.networks import Architecture, architecture_of, build_network
 
@@ -258,26 +257,6 @@ def sha256_of(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
-@contextlib.contextmanager
-def _atomic_target(final: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``final``; on success fsync it and ``os.replace`` it."""
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{final.name}.", dir=final.parent)
-    os.close(descriptor)
-    temporary_path = Path(temporary)
-    try:
-        yield temporary_path
-        with temporary_path.open("rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(temporary_path, final)
-    finally:
-        temporary_path.unlink(missing_ok=True)
-
-
-def _write_text_atomically(final: Path, text: str) -> None:
-    with _atomic_target(final) as temporary:
-        temporary.write_text(text, encoding="utf-8")
-
-
 def save_bundle(
     model: nn.Module,
     directory: str | os.PathLike[str],
@@ -310,14 +289,14 @@ def save_bundle(
     bundle = Path(directory) / config.model_id
     try:
         bundle.mkdir(parents=True, exist_ok=True)
-        with _atomic_target(bundle / WEIGHTS_FILE) as temporary:
+        with atomic_path(bundle / WEIGHTS_FILE) as temporary:
             save_file(tensors, str(temporary), metadata={"model_id": config.model_id})
             digest = sha256_of(temporary)
         created = config.created or datetime.now(UTC).isoformat(timespec="seconds")
         final_config = replace(config, sha256=digest, created=created)
-        _write_text_atomically(bundle / CONFIG_FILE, final_config.to_json())
+        write_text_atomically(bundle / CONFIG_FILE, final_config.to_json())
         if model_card is not None:
-            _write_text_atomically(bundle / MODEL_CARD_FILE, model_card)
+            write_text_atomically(bundle / MODEL_CARD_FILE, model_card)
     except OSError as error:
         raise ModelError(f"cannot write model bundle {bundle}: {error.strerror or error}") from None
     log.info("saved model bundle %s (sha256 %s)", bundle, digest[:12])

@@ -36,7 +36,6 @@ import math
 import os
 import shlex
 import sys
-import tempfile
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -59,6 +58,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler
 from tqdm import tqdm
 
+from engine.atomic import atomic_path
 from engine.errors import CancelledError, EngineError, InputError, ModelError
 from engine.networks import Architecture
 from engine.training.data import (
@@ -499,22 +499,6 @@ def prepare_data(
 # --------------------------------------------------------------------------- files
 
 
-@contextlib.contextmanager
-def _atomic(final: Path) -> Iterator[Path]:
-    """A temporary path beside ``final``, moved over it (``os.replace``) if the block succeeds."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, name = tempfile.mkstemp(prefix=f".{final.name}.", dir=final.parent)
-    os.close(descriptor)
-    temporary = Path(name)
-    try:
-        yield temporary
-        with temporary.open("rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(temporary, final)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -536,7 +520,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def write_json(path: Path, data: Mapping[str, Any]) -> None:
-    with _atomic(path) as temporary:
+    with atomic_path(path) as temporary:
         temporary.write_text(
             json.dumps(_jsonable(data), indent=2, allow_nan=False) + "\n", encoding="utf-8"
         )
@@ -558,7 +542,7 @@ def write_grid(path: Path, rows: Sequence[Sequence[npt.NDArray[np.float32]]]) ->
             top, left = r * (size + gap), c * (size + gap)
             canvas[top : top + size, left : left + size] = image
     pixels = np.round(np.clip(canvas, 0.0, 1.0) * 255.0).astype(np.uint8)
-    with _atomic(path) as temporary:
+    with atomic_path(path) as temporary:
         Image.fromarray(pixels).save(temporary, format="PNG")
 
 
@@ -596,7 +580,7 @@ class MetricsLog:
         with self.path.open(newline="", encoding="utf-8") as handle:
             rows = list(csv.reader(handle))
         kept = [rows[0]] + [r for r in rows[1:] if len(r) > 1 and int(r[1]) <= step] if rows else []
-        with _atomic(self.path) as temporary, temporary.open("w", newline="") as handle:
+        with atomic_path(self.path) as temporary, temporary.open("w", newline="") as handle:
             csv.writer(handle).writerows(kept)
 
     def write(
@@ -676,7 +660,7 @@ def save_checkpoint(task: TrainingTask, out: Path, position: Position) -> Path:
     tensors.update(_rng_tensors())
     tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
     weights_name = f"step_{position.step:08d}.safetensors"
-    with _atomic(folder / weights_name) as temporary:
+    with atomic_path(folder / weights_name) as temporary:
         save_file(tensors, str(temporary), metadata={"format": str(CHECKPOINT_FORMAT)})
         digest = _sha256(temporary)
     index = {

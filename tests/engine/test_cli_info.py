@@ -9,31 +9,25 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
 
 from engine.resources import sample_radiograph_path
+from engine.testing import fake_dicom
 from viewer.cli import main
 
 
 def _fake_patient_dicom(path: Path) -> Path:
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID = SecondaryCaptureImageStorage
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-    ds.PatientName = "DOE^JANE^SECRET"
-    ds.PatientID = "MRN-31337"
-    ds.Modality = "CR"
-    ds.Rows, ds.Columns = 8, 8
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME1"
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
-    ds.ImagerPixelSpacing = [0.139, 0.139]
-    ds.PixelData = np.arange(64, dtype=np.uint16).tobytes()
-    ds.save_as(path, enforce_file_format=True)
+    identity = {"PatientName": "DOE^JANE^SECRET", "PatientID": "MRN-31337"}
+    pixels = np.arange(64, dtype=np.uint16).reshape(8, 8)
+    dataset = fake_dicom(
+        pixels,
+        identity,
+        Modality="CR",
+        PhotometricInterpretation="MONOCHROME1",
+        BitsStored=12,
+        HighBit=11,
+        ImagerPixelSpacing=[0.139, 0.139],
+    )
+    dataset.save_as(path, enforce_file_format=True)
     return path
 
 

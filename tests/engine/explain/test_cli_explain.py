@@ -7,34 +7,25 @@ import json
 import numpy as np
 import pytest
 from PIL import Image
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
 
 from engine.cli.main import main
 from engine.explain.export import OUTPUT_FILES
+from engine.testing import fake_dicom
 
 SECRETS = ("DOE^JOHN^SECRET", "MRN-55501", "19450203", "ACC-777123", "Secret Clinic Hospital")
 
 
 def _dicom_with_identity(path):
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID = SecondaryCaptureImageStorage
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-    ds.PatientName, ds.PatientID, ds.PatientBirthDate = SECRETS[0], SECRETS[1], SECRETS[2]
-    ds.AccessionNumber, ds.InstitutionName = SECRETS[3], SECRETS[4]
-    ds.Modality = "DX"
+    identity = dict(
+        zip(
+            ("PatientName", "PatientID", "PatientBirthDate", "AccessionNumber", "InstitutionName"),
+            SECRETS,
+            strict=True,
+        )
+    )
     rows, columns = np.mgrid[0:48, 0:40]
     pixels = (1000 + 2000 * (np.hypot(rows - 24, columns - 20) > 12)).astype(np.uint16)
-    ds.Rows, ds.Columns = pixels.shape
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
-    ds.PixelData = pixels.tobytes()
-    ds.save_as(path, enforce_file_format=True)
+    fake_dicom(pixels, identity, BitsStored=12, HighBit=11).save_as(path, enforce_file_format=True)
     return path
 
 
@@ -71,7 +62,7 @@ def test_explain_writes_every_output_and_no_identifier(tmp_path, models_dir, cap
         data = path.read_bytes()
         for secret in SECRETS:
             assert secret.encode() not in data, (path.name, secret)
-    assert not [p for p in out.iterdir() if p.name.startswith(".partial")]
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary left
 
 
 def test_explain_bad_input_is_one_error_line(tmp_path, models_dir, capsys):

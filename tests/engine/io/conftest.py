@@ -8,8 +8,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+from pydicom.dataset import Dataset
+
+from engine.testing import fake_dicom
 
 FAKE_IDENTITY = {
     "PatientName": "TESTPATIENT^SECRET",
@@ -23,31 +24,8 @@ MakeDicom = Callable[..., Path]
 
 
 def build_dataset(pixels: np.ndarray, **attributes: Any) -> Dataset:
-    """A minimal valid grayscale DICOM dataset around ``pixels`` (uint16/int16/uint8, 2-D)."""
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.preamble = b"\0" * 128
-    ds.SOPClassUID = SecondaryCaptureImageStorage
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-    ds.Modality = "DX"
-    for keyword, value in FAKE_IDENTITY.items():
-        setattr(ds, keyword, value)
-    ds.Rows, ds.Columns = pixels.shape[:2]
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    bits = pixels.dtype.itemsize * 8
-    ds.BitsAllocated = bits
-    ds.BitsStored = bits
-    ds.HighBit = bits - 1
-    ds.PixelRepresentation = 1 if pixels.dtype.kind == "i" else 0
-    ds.PixelData = np.ascontiguousarray(pixels).tobytes()
-    for keyword, value in attributes.items():
-        setattr(ds, keyword, value)
-    return ds
+    """A minimal valid grayscale DICOM dataset around ``pixels`` with the fake identity."""
+    return fake_dicom(pixels, FAKE_IDENTITY, **attributes)
 
 
 @pytest.fixture
