@@ -21,6 +21,7 @@ from engine.explain.pipeline import (
     ExplanationResult,
     explain,
 )
+from engine.explain.gif import GifOptions, write_gif
 from engine.explain.units import modality_change
 from engine.inference.model_set import ModelSet, load_model_set
 from engine.io import DecodeBudget, load_radiograph
@@ -46,6 +47,7 @@ __all__ = [
     "EngineError",
     "ExplainRequest",
     "ExplanationResult",
+    "GifOptions",
     "ImageInfo",
     "ImageTooLargeError",
     "InputError",
@@ -66,6 +68,7 @@ __all__ = [
     "load_model_set",
     "load_radiograph",
     "modality_change",
+    "write_gif",
     "resource_path",
     "sample_radiograph_path",
 ]

@@ -27,7 +27,16 @@ from PySide6.QtWidgets import (
 )
 from qasync import asyncSlot
 
-from engine.api import EngineError, Radiograph, VoiPreset, load_radiograph, sample_radiograph_path
+from engine.api import (
+    EngineError,
+    ExplanationResult,
+    GifOptions,
+    Radiograph,
+    VoiPreset,
+    load_radiograph,
+    sample_radiograph_path,
+    write_gif,
+)
 from viewer.colormaps import DifferenceMap
 from viewer.comparison_panel import ComparisonPanel
 from viewer.display_panel import DisplayPanel
@@ -63,6 +72,7 @@ class MainWindow(QMainWindow):
 
     image_opened = Signal(str)
     explanation_shown = Signal()
+    exported = Signal(str)  # path of the written file
     folder_listed = Signal(str)
     error_reported = Signal(str)
 
@@ -306,7 +316,40 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Cancelled", 3000)
 
     def export(self) -> None:
-        self.statusBar().showMessage("Export is not available yet", 5000)
+        """Ask where to save the explanation GIF (a fixed default name, never patient data)."""
+        if self._engine_result() is None:
+            self.statusBar().showMessage("Nothing to export: no explanation is shown", 5000)
+            return
+        suggested = str(Path(self.settings.last_folder or Path.home()) / "explanation.gif")
+        path, _ = QFileDialog.getSaveFileName(self, "Export explanation", suggested, "GIF (*.gif)")
+        if path:
+            self.export_gif(path)
+
+    def _engine_result(self) -> ExplanationResult | None:
+        result = getattr(self.comparison.explanation, "result", None)
+        return result if isinstance(result, ExplanationResult) else None
+
+    @asyncSlot(str)
+    async def export_gif(self, path: str) -> None:
+        """Write the shown explanation as a GIF on the worker (atomic; no identifiers)."""
+        result = self._engine_result()
+        if result is None:
+            self.statusBar().showMessage("Nothing to export: no explanation is shown", 5000)
+            return
+        target = Path(path).with_suffix(".gif")
+        counterfactual = result.primary
+        try:
+            await self.jobs.submit(
+                JobChannel.EXPORT,
+                lambda job: write_gif(target, result.original, counterfactual.frames, GifOptions()),
+            )
+        except SupersededError:
+            return
+        except (EngineError, OSError) as error:
+            self.report_error(f"Export failed: {error}")
+            return
+        self.statusBar().showMessage(f"Exported {target.name}", 5000)
+        self.exported.emit(str(target))
 
     def show_about(self) -> None:
         self.about_dialog.setWindowTitle(f"About {APP_NAME}")

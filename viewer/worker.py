@@ -34,6 +34,7 @@ class JobChannel(StrEnum):
     IMAGE = "image"
     EXPLANATION = "explanation"
     FOLDER = "folder"
+    EXPORT = "export"
 
 
 class SupersededError(Exception):

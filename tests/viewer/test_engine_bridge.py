@@ -46,3 +46,28 @@ def test_window_shows_the_engine_explanation(make_main_window, qtbot, models_dir
     with qtbot.waitSignal(window.explanation_shown, timeout=60_000):
         window.open_path(str(sample_radiograph_path()))
     assert window.explanation_panel.model_label.text().startswith(models_dir.name)
+
+
+def test_export_writes_a_gif_without_identifiers(make_main_window, qtbot, models_dir, tmp_path):
+    from PIL import Image
+
+    window = make_main_window(explainer=engine_explainer(models_dir))
+    with qtbot.waitSignal(window.explanation_shown, timeout=60_000):
+        window.open_path(str(sample_radiograph_path()))
+    target = tmp_path / "export.gif"
+    with qtbot.waitSignal(window.exported, timeout=60_000) as signal:
+        window.export_gif(str(target))
+    assert signal.args == [str(target)]
+    with Image.open(target) as gif:
+        assert gif.n_frames > 2
+    data = target.read_bytes()
+    radiograph = load_radiograph(sample_radiograph_path())
+    for secret in radiograph.identity.values():
+        if len(secret) >= 6:
+            assert secret.encode() not in data, secret
+
+
+def test_export_without_an_explanation_says_so(make_main_window, qtbot):
+    window = make_main_window()
+    window.export()
+    assert "Nothing to export" in window.statusBar().currentMessage()

@@ -151,7 +151,7 @@ def test_keys_invert_reset_and_presets(window: MainWindow, qtbot: QtBot) -> None
     assert not comparison.inverted
 
     qtbot.keyClick(window, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
-    assert "not available yet" in window.statusBar().currentMessage()
+    assert "Nothing to export" in window.statusBar().currentMessage()  # Ctrl+E reached export
 
 
 def test_annotations_show_window_zoom_and_size(window: MainWindow) -> None:
