@@ -14,6 +14,7 @@ from engine.errors import (
     ModelError,
     UnsupportedFormatError,
 )
+from engine.explain.gif import GifOptions, write_gif
 from engine.explain.pipeline import (
     Counterfactual,
     Direction,
@@ -21,7 +22,6 @@ from engine.explain.pipeline import (
     ExplanationResult,
     explain,
 )
-from engine.explain.gif import GifOptions, write_gif
 from engine.explain.units import modality_change
 from engine.inference.model_set import ModelSet, load_model_set
 from engine.io import DecodeBudget, load_radiograph
@@ -68,7 +68,7 @@ __all__ = [
     "load_model_set",
     "load_radiograph",
     "modality_change",
-    "write_gif",
     "resource_path",
     "sample_radiograph_path",
+    "write_gif",
 ]
