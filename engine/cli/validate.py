@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from engine.cli.base import EXIT_OK, Subcommand
 from engine.errors import InputError
-from engine.explain.validate import MAPS, ValidationConfig, validate, write_report
+from engine.explain.validate import HEADLINE_METRICS, MAPS, ValidationConfig, validate, write_report
 from engine.inference.model_set import load_model_set
 from engine.resources import default_models_dir
 
@@ -38,17 +38,7 @@ def _run(args: argparse.Namespace) -> int:
     with tqdm(total=config.n, unit="pair", file=sys.stderr, disable=None) as bar:
         report = validate(models, config, progress=lambda done, total: bar.update(done - bar.n))
     write_report(report, Path(args.out))
-    keys = [
-        "n_images",
-        "flip_rate_to_healthy",
-        "flip_rate_to_disease",
-        "signed_ncc",
-        "mean_change_relative_error",
-        "leakage_outside_lungs",
-        "share_darker_to_healthy",
-        "share_brighter_to_disease",
-        *[f"iou_at_lesion_area_{m}" for m in MAPS],
-    ]
+    keys = ["n_images", *HEADLINE_METRICS, *[f"iou_at_lesion_area_{m}" for m in MAPS]]
     sys.stdout.write(json.dumps({key: report[key] for key in keys}, indent=2) + "\n")
     return EXIT_OK
 

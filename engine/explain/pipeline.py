@@ -131,18 +131,15 @@ def explain(
     if lung.mean() < 0.02:
         warnings.append("almost no lung field found: is this a frontal chest radiograph?")
     clock.stage("segment", 0.25)
-    probability = float(classify(models.classifier, [_lung_field(original, lung)])[0])
+    lung_field = _lung_field(original, lung)
+    probability = float(classify(models.classifier, [lung_field])[0])
     clock.stage("classify", 0.35)
     directions = _directions(request.direction, probability, request.threshold)
     counterfactuals = []
     for index, direction in enumerate(directions):
         counterfactuals.append(_counterfactual(original, right, left, models, direction, request))
         clock.stage(f"translate {direction.value}", 0.35 + 0.45 * (index + 1) / len(directions))
-    found = (
-        attributions(models.classifier, _lung_field(original, lung))
-        if request.with_attributions
-        else None
-    )
+    found = attributions(models.classifier, lung_field) if request.with_attributions else None
     clock.stage("attributions", 1.0)
     for counterfactual in counterfactuals:
         if not counterfactual.valid:
@@ -181,6 +178,7 @@ def _lung_field(image: FloatImage, lung: np.ndarray) -> FloatImage:
 
 def _counterfactual(
     original: FloatImage,
+    lung_field: FloatImage,
     right: np.ndarray,
     left: np.ndarray,
     models: ModelSet,
@@ -189,7 +187,7 @@ def _counterfactual(
 ) -> Counterfactual:
     lung = right | left
     generator = models.to_healthy if direction is Direction.TO_HEALTHY else models.to_disease
-    change = translation_change(generator, _lung_field(original, lung))
+    change = translation_change(generator, lung_field)
     translated = np.clip(original + np.where(lung, change, np.float32(0.0)), 0.0, 1.0)
     translated = translated.astype(np.float32)
     positions = strength_positions(request.n_frames, request.exaggerate)

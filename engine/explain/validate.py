@@ -37,6 +37,16 @@ from engine.types import ImageInfo, Radiograph, SourceFormat, VoiFunction, VoiPr
 
 _LESION_THRESHOLD = 1e-4  # display units: what counts as "the disease added something here"
 MAPS = ("difference", "gradcam", "gradient")
+#: The headline numbers, in report order (the per-map localisation follows them).
+HEADLINE_METRICS = (
+    "flip_rate_to_healthy",
+    "flip_rate_to_disease",
+    "signed_ncc",
+    "mean_change_relative_error",
+    "leakage_outside_lungs",
+    "share_darker_to_healthy",
+    "share_brighter_to_disease",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,15 +227,7 @@ def _markdown(report: dict[str, Any]) -> str:
         "| metric | value |",
         "|---|---:|",
     ]
-    for key in (
-        "flip_rate_to_healthy",
-        "flip_rate_to_disease",
-        "signed_ncc",
-        "mean_change_relative_error",
-        "leakage_outside_lungs",
-        "share_darker_to_healthy",
-        "share_brighter_to_disease",
-    ):
+    for key in HEADLINE_METRICS:
         lines.append(f"| {key} | {_fmt(report[key])} |")
     lines += [
         "",
