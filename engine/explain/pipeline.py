@@ -137,7 +137,9 @@ def explain(
     directions = _directions(request.direction, probability, request.threshold)
     counterfactuals = []
     for index, direction in enumerate(directions):
-        counterfactuals.append(_counterfactual(original, right, left, models, direction, request))
+        counterfactuals.append(
+            _counterfactual(original, lung_field, right, left, models, direction, request)
+        )
         clock.stage(f"translate {direction.value}", 0.35 + 0.45 * (index + 1) / len(directions))
     found = attributions(models.classifier, lung_field) if request.with_attributions else None
     clock.stage("attributions", 1.0)
