@@ -7,7 +7,7 @@ Test metrics: ROC AUC (None when the test split holds one class only), accuracy 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -30,6 +30,7 @@ from engine.training.trainer import (
     adam,
     check_finite,
     check_option,
+    recalibrate_batchnorm,
     run_task,
     to_display,
 )
@@ -146,10 +147,16 @@ class ClassifierTask(TrainingTask):
             out.append(logit.float().cpu().numpy())
         return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
 
+    def _train_batches(self) -> Iterator[torch.Tensor]:
+        images = self.train_set.images
+        for start in range(0, len(images), self.config.batch_size):
+            yield self.runtime.tensor(images[start : start + self.config.batch_size])
+
     def evaluate(self) -> dict[str, Any]:
         test = self.test_set
         if not len(test):
             return {"test_auc": None, "test_accuracy": None, "test_loss": None, "test_images": 0}
+        recalibrate_batchnorm(self.network, self._train_batches())
         logits = self.logits(test.images)
         labels = test.labels.astype(np.float32)
         loss = F.binary_cross_entropy_with_logits(

@@ -39,7 +39,7 @@ import sys
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -437,6 +437,33 @@ class TrainingTask(ABC):
             ]
             shifted.append(out)
         return tuple(shifted)
+
+
+def recalibrate_batchnorm(module: nn.Module, batches: Iterable[torch.Tensor]) -> None:
+    """Re-estimate BatchNorm running statistics as the exact average over ``batches``.
+
+    The exponential moving average kept during training was seen to lag the final weights badly
+    for the classifier (eval-mode accuracy 0.50 against 0.83 after this pass on the same weights),
+    because brightness, the very feature the disease changes, shifts batch statistics. Only the
+    BatchNorm layers run in train mode here (dropout stays off); no gradient, no RNG use.
+    """
+    layers = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not layers:
+        return
+    modes = [m.training for m in module.modules()]
+    momenta = [layer.momentum for layer in layers]
+    module.eval()
+    for layer in layers:
+        layer.reset_running_stats()
+        layer.momentum = None  # cumulative average
+        layer.train()
+    with torch.no_grad():
+        for batch in batches:
+            module(batch)
+    for layer, momentum in zip(layers, momenta, strict=True):
+        layer.momentum = momentum
+    for child, mode in zip(module.modules(), modes, strict=True):
+        child.training = mode
 
 
 def adam(

@@ -349,3 +349,21 @@ def test_cuda_bf16_channels_last_run(shared_dataset: Path, tmp_path: Path) -> No
     tensors = load_file(tmp_path / "gan" / CHECKPOINT_FOLDER / index["tensors"])
     assert any(key.startswith("rng/cuda/") for key in tensors)
     assert all(torch.isfinite(t).all() for t in tensors.values() if t.is_floating_point())
+
+
+def test_recalibrated_batchnorm_holds_the_exact_data_statistics() -> None:
+    from engine.networks import ClassifierNet
+    from engine.training.trainer import recalibrate_batchnorm
+
+    torch.manual_seed(0)
+    network = ClassifierNet(base_width=4, n_stages=2, feature_dim=8)
+    network.train()
+    data = [torch.rand(4, 1, 32, 32) * 2 - 1 for _ in range(3)]
+    recalibrate_batchnorm(network, data)
+    assert network.training  # modes restored
+    stem_bn = network.stem[1]
+    with torch.no_grad():
+        outputs = torch.cat([network.stem[0](batch) for batch in data])
+    expected = outputs.mean(dim=(0, 2, 3))
+    torch.testing.assert_close(stem_bn.running_mean, expected, rtol=1e-4, atol=1e-5)
+    assert stem_bn.momentum == 0.1
