@@ -25,6 +25,7 @@ import numpy as np
 
 from engine.errors import EngineError, InputError
 from engine.networks import DiscriminatorKind
+from engine.phantoms import DiseaseParams, IloType, generate_pair
 from engine.training.classifier import ClassifierConfig, train_classifier
 from engine.training.cyclegan import CycleGANConfig, train_cyclegan
 from engine.training.data import LABELS, MASK_FOLDER
@@ -101,16 +102,10 @@ def write_phantom_dataset(
 ) -> Path:
     """Write ``count`` paired phantoms (healthy + diseased per anatomy) in the folder layout.
 
-    TODO(phantoms): switch to the data-set writer of ``cxr-explain phantoms`` once
-    ``engine.phantoms`` exports one, so the layout is written in one place only; until then this
-    uses the public ``generate_pair`` API.
+    This still writes the layout itself instead of calling ``engine.phantoms.dataset.write_dataset``
+    because the recipe draws the haze per image from a range, which ``DatasetConfig`` (one fixed
+    haze) cannot express; moving that sampling into ``DatasetConfig`` would let this go.
     """
-    try:
-        from engine.phantoms import DiseaseParams, IloType, generate_pair
-    except ImportError as error:
-        raise EngineError(
-            f"train-defaults needs the phantom generator (engine.phantoms): {error}"
-        ) from None
     for label in LABELS:
         (directory / label).mkdir(parents=True, exist_ok=True)
     (directory / MASK_FOLDER).mkdir(exist_ok=True)
