@@ -8,7 +8,7 @@ CONSTRAINTS := requirements/constraints.txt
 QT_SYSTEM_LIBS := libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup run test lint bench lock clean system-deps
+.PHONY: setup run test lint bench package lock clean system-deps
 
 setup: $(STAMP)
 
@@ -44,10 +44,17 @@ lint: setup
 bench: setup
 	$(BIN)/python benchmarks/bench_loading.py
 
+# The desktop bundle dist/cxr-explain/ (executable dist/cxr-explain/cxr-explain) from the same
+# locked venv as `make test` (CPU torch); prints the bundle's size report at the end.
+package: $(STAMP)
+	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e ".[package]"
+	$(BIN)/pyinstaller --noconfirm --log-level WARN --distpath dist \
+		--workpath build/pyinstaller packaging/cxr-explain.spec
+
 # Re-resolve the lock from pyproject.toml (needs the package registry).
 lock:
 	rm -rf /tmp/cxr-lock && $(PYTHON) -m venv /tmp/cxr-lock
-	/tmp/cxr-lock/bin/pip install --quiet torch==2.13.0 -e ".[dev]"
+	/tmp/cxr-lock/bin/pip install --quiet torch==2.13.0 -e ".[dev,package,fuzz]"
 	{ head -3 $(CONSTRAINTS); /tmp/cxr-lock/bin/pip freeze | grep -v '^-e' \
 		| sed 's/^torch==\([0-9.]*\)+cpu/torch==\1/'; } > $(CONSTRAINTS).new
 	mv $(CONSTRAINTS).new $(CONSTRAINTS)

@@ -47,23 +47,36 @@ PHANTOM_MARKER = "phantoms.json"
 class DefaultsPlan:
     """Sizes of the default models. ``phantoms``: anatomies (each healthy and diseased)."""
 
-    # Measured on a 2-core CPU at 128 px: a CycleGAN step (batch 1, ngf 16, 6 residual blocks)
-    # takes ~0.6 s, a segmenter step (batch 8, width 8) ~0.2 s, a classifier step ~0.03 s. With
-    # 216 training anatomies that is ~45 min for the CycleGAN, ~4 min for the segmenter and
-    # ~1 min for the classifier.
-    phantoms: int = 240
+    # Measured on a 2-core CPU at 128 px (torch with both cores to itself): a CycleGAN step
+    # (batch 1, ngf 16, 6 residual blocks) takes ~0.6-0.8 s, a segmenter step (batch 8, width 8)
+    # ~0.2 s, a classifier step ~0.1 s. With 900 training anatomies (1800 images): ~45-60 min
+    # for the CycleGAN's 4 epochs, ~5 min for the segmenter, ~4 min for the classifier.
+    phantoms: int = 1000
     phantom_size: int = 256
     test_fraction: float = 0.1
     size: int = 128
-    segmenter_epochs: int = 20
+    segmenter_epochs: int = 5
     segmenter_width: int = 8
-    classifier_epochs: int = 20
+    classifier_epochs: int = 10
     classifier_width: int = 16
-    cyclegan_epochs: int = 20
+    classifier_augment_shift: float = 0.05
+    cyclegan_epochs: int = 4
     ngf: int = 16
     ndf: int = 16
     residual_blocks: int = 6
+    # Off in the paper's recipe, on here: with a few epochs on a CPU the classifier-guided loss
+    # is what makes the translations cross the decision boundary, and the mask term keeps the
+    # background of the lung-field image untouched.
+    classifier_guidance: float = 1.0
+    mask_consistency: float = 1.0
     batch_size: int = 8
+    # The disease recipe, per anatomy: ILO profusion 1-3 and a type from ``opacity_types``,
+    # diffuse haze and opacity contrast drawn uniformly from the ranges. At the 128 px model
+    # input an opacity of documented contrast is sub-pixel and all but invisible, so the
+    # default models learn from phantoms with denser opacities (see docs/training.md).
+    opacity_types: tuple[str, ...] = ("p", "q", "r")
+    haze_range: tuple[float, float] = (0.1, 0.3)
+    opacity_density_range: tuple[float, float] = (2.5, 4.0)
 
     @classmethod
     def quick(cls) -> DefaultsPlan:
@@ -77,6 +90,7 @@ class DefaultsPlan:
             segmenter_width=4,
             classifier_epochs=2,
             classifier_width=4,
+            classifier_augment_shift=0.0,
             cyclegan_epochs=1,
             ngf=4,
             ndf=4,
@@ -94,10 +108,8 @@ def _write_png(path: Path, image: np.ndarray) -> None:
 
 def write_phantom_dataset(
     directory: Path,
-    count: int,
-    size: int,
+    plan: DefaultsPlan,
     seed: int,
-    test_fraction: float,
     cancel: Callable[[], bool] | None = None,
 ) -> Path:
     """Write ``count`` paired phantoms (healthy + diseased per anatomy) in the folder layout.
@@ -110,18 +122,21 @@ def write_phantom_dataset(
         (directory / label).mkdir(parents=True, exist_ok=True)
     (directory / MASK_FOLDER).mkdir(exist_ok=True)
     rng = np.random.default_rng(seed)
-    n_test = max(1, round(count * test_fraction))
+    n_test = max(1, round(plan.phantoms * plan.test_fraction))
     rows = []
-    for index in range(count):
+    for index in range(plan.phantoms):
         if cancel is not None and cancel():
             raise EngineError("phantom generation was cancelled")
         sample_id = f"phantom_{index:04d}"
         disease = DiseaseParams(
             profusion=int(rng.integers(1, 4)),
-            opacity_type=IloType(str(rng.choice(["p", "q", "r"]))),
-            haze=float(rng.uniform(0.0, 0.25)),
+            opacity_type=IloType(str(rng.choice(list(plan.opacity_types)))),
+            haze=float(rng.uniform(*plan.haze_range)),
+            opacity_density=float(rng.uniform(*plan.opacity_density_range)),
         )
-        phantom = generate_pair(seed=seed * 100_003 + index, disease=disease, size=size)
+        phantom = generate_pair(
+            seed=seed * 100_003 + index, disease=disease, size=plan.phantom_size
+        )
         _write_png(directory / LABELS[0] / f"{sample_id}.png", np.asarray(phantom.healthy_image))
         _write_png(directory / LABELS[1] / f"{sample_id}.png", np.asarray(phantom.image))
         for suffix, mask in (
@@ -132,18 +147,51 @@ def write_phantom_dataset(
             _write_png(
                 directory / MASK_FOLDER / f"{sample_id}_{suffix}.png", np.asarray(mask, float)
             )
-        split = "test" if index >= count - n_test else "train"
+        split = "test" if index >= plan.phantoms - n_test else "train"
         rows += [{"id": sample_id, "label": label, "split": split} for label in LABELS]
     with (directory / "manifest.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=["id", "label", "split"])
         writer.writeheader()
         writer.writerows(rows)
     (directory / PHANTOM_MARKER).write_text(
-        json.dumps({"count": count, "size": size, "seed": seed, "writer": __name__}, indent=2)
-        + "\n",
-        encoding="utf-8",
+        json.dumps(_recipe(plan, seed), indent=2) + "\n", encoding="utf-8"
     )
     return directory
+
+
+def _recipe(plan: DefaultsPlan, seed: int) -> dict[str, Any]:
+    """What determines the phantom data set; a rerun reuses a data set only when this matches."""
+    return {
+        "count": plan.phantoms,
+        "size": plan.phantom_size,
+        "seed": seed,
+        "test_fraction": plan.test_fraction,
+        "opacity_types": list(plan.opacity_types),
+        "haze_range": list(plan.haze_range),
+        "opacity_density_range": list(plan.opacity_density_range),
+        "writer": __name__,
+    }
+
+
+def _reusable(data: Path, plan: DefaultsPlan, seed: int) -> bool:
+    """True when ``data`` holds a finished data set of this recipe; InputError for another one."""
+    marker = data / PHANTOM_MARKER
+    if not marker.is_file():
+        if data.exists() and any(data.iterdir()):
+            raise InputError(
+                f"{data} exists but is not a finished phantom data set (an interrupted run?); "
+                "delete it or choose another --work"
+            )
+        return False
+    try:
+        recorded = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        recorded = None
+    if recorded != _recipe(plan, seed):
+        raise InputError(
+            f"{data} holds phantoms of another recipe or seed; delete it or choose another --work"
+        )
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,22 +218,10 @@ def train_defaults(
     work = Path(work)
     out = Path(out)
     data = work / "phantoms"
-    if (data / PHANTOM_MARKER).is_file():
+    if _reusable(data, plan, seed):
         log.info("reusing the phantom data set in %s", data)
-    elif data.exists() and any(data.iterdir()):
-        raise InputError(
-            f"{data} exists but is not a finished phantom data set (an interrupted run?); "
-            "delete it or choose another --work"
-        )
     else:
-        write_phantom_dataset(
-            data,
-            plan.phantoms,
-            plan.phantom_size,
-            seed,
-            plan.test_fraction,
-            cancel.is_set if cancel is not None else None,
-        )
+        write_phantom_dataset(data, plan, seed, cancel.is_set if cancel is not None else None)
     common: dict[str, Any] = {
         "data": data,
         "bundle_dir": out,
@@ -218,6 +254,7 @@ def train_defaults(
             width=plan.classifier_width,
             stages=min(4, (plan.size // 8).bit_length() - 1),
             batch_size=plan.batch_size,
+            augment_shift=plan.classifier_augment_shift,
             **common,
         ),
         cancel=cancel,
@@ -232,6 +269,8 @@ def train_defaults(
             residual_blocks=plan.residual_blocks,
             discriminator=DiscriminatorKind.PATCHGAN if plan.size < 48 else DiscriminatorKind.PAPER,
             classifier=classifier.bundles[0] if classifier.bundles else None,
+            classifier_guidance=plan.classifier_guidance if classifier.bundles else 0.0,
+            mask_consistency=plan.mask_consistency,
             **common,
         ),
         cancel=cancel,
