@@ -23,6 +23,7 @@ from engine.explain.difference import signed_difference, symmetric_limit
 from engine.explain.frames import Frame, FrameSequence, blend, is_monotonic, strength_positions
 from engine.explain.statistics import LungStatistics, lung_statistics
 from engine.inference.model_set import ModelSet
+from engine.inference.ood import display_features
 from engine.inference.run import classify, segment_lungs, translation_change
 from engine.types import FloatImage, Radiograph, readonly
 
@@ -80,6 +81,13 @@ class ExplanationResult:
     attributions: Attributions | None
     timings: tuple[tuple[str, float], ...]
     warnings: tuple[str, ...]
+    # Classifier-feature distance from the training data / the largest training distance
+    # (engine.inference.ood); > 1: outside the training data. None: the models have no density.
+    ood_score: float | None = None
+
+    @property
+    def out_of_distribution(self) -> bool:
+        return self.ood_score is not None and self.ood_score > 1.0
 
     @property
     def primary(self) -> Counterfactual:
@@ -133,6 +141,12 @@ def explain(
     clock.stage("segment", 0.25)
     lung_field = _lung_field(original, lung)
     probability = float(classify(models.classifier, [lung_field])[0])
+    ood_score = _ood_score(models, lung_field)
+    if ood_score is not None and ood_score > 1.0:
+        warnings.append(
+            f"out of distribution (score {ood_score:.2f} > 1): the image is unlike the models' "
+            "training data; do not trust this explanation"
+        )
     clock.stage("classify", 0.35)
     directions = _directions(request.direction, probability, request.threshold)
     counterfactuals = []
@@ -162,7 +176,15 @@ def explain(
         attributions=found,
         timings=tuple(clock.timings),
         warnings=tuple(warnings),
+        ood_score=ood_score,
     )
+
+
+def _ood_score(models: ModelSet, lung_field: FloatImage) -> float | None:
+    if models.feature_density is None:
+        return None
+    features = display_features(models.classifier, lung_field)
+    return float(models.feature_density.scores(features)[0])
 
 
 def _directions(requested: Direction, probability: float, threshold: float) -> list[Direction]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import ModelError
+from engine.inference.ood import FeatureDensity, load_feature_density
 from engine.models import LoadedModel, load_bundle
 from engine.networks import Architecture
 
@@ -19,13 +20,15 @@ TO_HEALTHY_ID = "generator_to_healthy"
 @dataclass(frozen=True, slots=True)
 class ModelSet:
     """Segmenter (optional: without it the whole image is the lung field), classifier, and the
-    two CycleGAN generators."""
+    two CycleGAN generators; the classifier's training-feature density when it has one (the
+    out-of-distribution score)."""
 
     segmenter: LoadedModel | None
     classifier: LoadedModel
     to_disease: LoadedModel
     to_healthy: LoadedModel
     directory: Path
+    feature_density: FeatureDensity | None = None
 
     def version_label(self) -> str:
         """Display-safe model identification: folder name and weight checksums (short)."""
@@ -51,4 +54,5 @@ def load_model_set(directory: str | os.PathLike[str], device: str = "cpu") -> Mo
         to_disease=load_bundle(root / TO_DISEASE_ID, Architecture.GENERATOR, device),
         to_healthy=load_bundle(root / TO_HEALTHY_ID, Architecture.GENERATOR, device),
         directory=root,
+        feature_density=load_feature_density(root / CLASSIFIER_ID),
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -17,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from engine.inference.ood import fit_feature_density, save_feature_density
 from engine.networks import Architecture, ClassifierNet
 from engine.training.trainer import (
     BundleSpec,
@@ -168,6 +170,29 @@ class ClassifierTask(TrainingTask):
             "test_loss": float(loss),
             "test_images": len(test),
         }
+
+    def after_bundles(self, bundles: Sequence[Path]) -> None:
+        """Store the feature density of the training images (the OOD score) with the bundle."""
+        if not bundles or not len(self.train_set):
+            return
+        self.network.eval()
+        train = self._features(self.train_set.images)
+        density = fit_feature_density(train)
+        extra: dict[str, Any] = {"data": self.clf_config.data.name}
+        if len(self.test_set):
+            flagged = density.scores(self._features(self.test_set.images)) > 1.0
+            extra["test_images"] = len(self.test_set)
+            extra["test_share_flagged"] = float(np.mean(flagged))
+        save_feature_density(bundles[0], density, extra)
+
+    def _features(self, images: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+        rows = []
+        for start in range(0, len(images), 16):
+            _, features = self.network.forward_features(
+                self.runtime.tensor(images[start : start + 16])
+            )
+            rows.append(features.double().cpu().numpy())
+        return np.concatenate(rows)
 
     def sample_rows(self) -> list[list[npt.NDArray[np.float32]]]:
         """Row 0: healthy inputs, row 1: pneumoconiosis inputs, as the classifier sees them."""

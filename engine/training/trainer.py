@@ -103,6 +103,7 @@ class ModelKind(StrEnum):
     SEGMENTER = "segmenter"
     CLASSIFIER = "classifier"
     CYCLEGAN = "cyclegan"
+    FIGAN = "figan"
 
 
 # --------------------------------------------------------------------------- configuration
@@ -415,6 +416,9 @@ class TrainingTask(ABC):
 
     @abstractmethod
     def bundles(self, metrics: Mapping[str, Any]) -> list[BundleSpec]: ...
+
+    def after_bundles(self, bundles: Sequence[Path]) -> None:  # noqa: B027 (optional hook)
+        """Add files to the written bundle folders (e.g. the classifier's feature density)."""
 
     # helpers for subclasses
 
@@ -1016,6 +1020,8 @@ def fit(
                 metrics = task.evaluate()
             write_json(out / TEST_METRICS_JSON, metrics)
             bundles = write_bundles(task, data, metrics, final, time.monotonic() - started)
+            with torch.no_grad():
+                task.after_bundles(bundles)
         return TrainResult(
             out=out, bundles=bundles, metrics=metrics, steps=step, epochs=config.epochs
         )

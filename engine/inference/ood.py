@@ -1,0 +1,169 @@
+"""Out-of-distribution score: how far an image's classifier features lie from the training data.
+
+A counterfactual explanation of an image unlike anything the models were trained on looks just as
+convincing as a valid one, so the explanation carries a score that says when not to trust it.
+The classifier's feature vector (the layer the PLS analysis also uses) of every training image is
+summarised by a Gaussian (mean, Ledoit-Wolf shrunk covariance: the feature dimension is not small
+against the number of images); an image's score is its Mahalanobis distance divided by the
+largest distance among the training images. Score > 1: farther out than every training image.
+
+Stored next to the classifier weights, as everything else: ``feature_density.safetensors``
+(mean, precision, training distances) and ``feature_density.json`` (its SHA-256, counts, the
+held-out flag rate). A classifier bundle without them simply has no score.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from engine.atomic import atomic_path, write_text_atomically
+from engine.errors import ModelError
+from engine.geometry import Letterbox
+from engine.models import LoadedModel
+from engine.models.bundle import sha256_of
+
+DENSITY_WEIGHTS = "feature_density.safetensors"
+DENSITY_CONFIG = "feature_density.json"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class FeatureDensity:
+    """Gaussian summary of training features. ``reference``: the largest training distance."""
+
+    mean: npt.NDArray[np.float64]  # (F,)
+    precision: npt.NDArray[np.float64]  # (F, F), inverse of the shrunk covariance
+    reference: float
+    training_images: int
+
+    def distances(self, features: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """Mahalanobis distance of each row of ``features`` ``(N, F)``."""
+        centred = np.atleast_2d(np.asarray(features, dtype=np.float64)) - self.mean
+        squared = np.einsum("nf,fg,ng->n", centred, self.precision, centred)
+        return np.sqrt(np.maximum(squared, 0.0))
+
+    def scores(self, features: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """Distance / the largest training distance: > 1 is outside everything seen in training."""
+        return self.distances(features) / self.reference
+
+
+def fit_feature_density(features: npt.ArrayLike) -> FeatureDensity:
+    """Fit the density to training features ``(N, F)``; N >= 2."""
+    from sklearn.covariance import LedoitWolf
+
+    matrix = np.asarray(features, dtype=np.float64)
+    if matrix.ndim != 2 or matrix.shape[0] < 2 or not np.all(np.isfinite(matrix)):
+        raise ModelError("a feature density needs at least two finite feature vectors")
+    estimate = LedoitWolf().fit(matrix)
+    precision = np.asarray(estimate.precision_, dtype=np.float64)
+    mean = np.asarray(estimate.location_, dtype=np.float64)
+    draft = FeatureDensity(mean=mean, precision=precision, reference=1.0, training_images=0)
+    reference = float(draft.distances(matrix).max())
+    return FeatureDensity(
+        mean=mean,
+        precision=precision,
+        reference=max(reference, 1e-12),
+        training_images=int(matrix.shape[0]),
+    )
+
+
+@torch.no_grad()
+def classifier_features(model: LoadedModel, model_inputs: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Feature vectors ``(N, F)`` of model inputs ``(N, 1, S, S)`` in ``[-1, 1]``."""
+    network: Any = model.module
+    inputs = np.asarray(model_inputs, dtype=np.float32)
+    rows = []
+    for start in range(0, len(inputs), 16):
+        batch = torch.from_numpy(inputs[start : start + 16]).to(_device_of(network))
+        _, features = network.forward_features(batch)
+        rows.append(features.double().cpu().numpy())
+    return np.concatenate(rows) if rows else np.zeros((0, 0))
+
+
+@torch.no_grad()
+def display_features(
+    model: LoadedModel, display: npt.NDArray[np.float32]
+) -> npt.NDArray[np.float64]:
+    """The feature vector ``(1, F)`` of one display image in ``[0, 1]``."""
+    from engine.inference.run import model_size, to_tensor
+
+    box = Letterbox.fit(display.shape, model_size(model))
+    return classifier_features(model, to_tensor([display], box).numpy())
+
+
+def _device_of(network: torch.nn.Module) -> torch.device:
+    parameter = next(network.parameters(), None)
+    return parameter.device if parameter is not None else torch.device("cpu")
+
+
+def save_feature_density(
+    bundle_dir: str | os.PathLike[str], density: FeatureDensity, extra: dict[str, Any]
+) -> None:
+    """Write the two files into the classifier bundle folder, each atomically, weights first."""
+    from safetensors.numpy import save_file
+
+    folder = Path(bundle_dir)
+    weights = folder / DENSITY_WEIGHTS
+    with atomic_path(weights) as temporary:
+        save_file(
+            {
+                "mean": density.mean.astype(np.float64),
+                "precision": density.precision.astype(np.float64),
+            },
+            str(temporary),
+        )
+    record = {
+        "format_version": FORMAT_VERSION,
+        "method": "Mahalanobis distance of classifier features (Ledoit-Wolf covariance)",
+        "score": "distance / largest training distance; > 1 = outside the training data",
+        "reference_distance": density.reference,
+        "training_images": density.training_images,
+        "sha256": sha256_of(weights),
+        **extra,
+    }
+    write_text_atomically(folder / DENSITY_CONFIG, json.dumps(record, indent=2) + "\n")
+
+
+def load_feature_density(bundle_dir: str | os.PathLike[str]) -> FeatureDensity | None:
+    """The density stored with a classifier bundle; None when the bundle has none."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load
+
+    folder = Path(bundle_dir)
+    config_path, weights_path = folder / DENSITY_CONFIG, folder / DENSITY_WEIGHTS
+    if not config_path.is_file() and not weights_path.is_file():
+        return None
+    name = folder.name
+    try:
+        record = json.loads(config_path.read_text(encoding="utf-8"))
+        payload = weights_path.read_bytes()
+    except (OSError, ValueError) as error:
+        raise ModelError(f"{name}: cannot read the feature density: {error}") from None
+    if not isinstance(record, dict) or record.get("format_version") != FORMAT_VERSION:
+        raise ModelError(f"{name}: feature_density.json has an unknown format")
+    if hashlib.sha256(payload).hexdigest() != record.get("sha256"):
+        raise ModelError(f"{name}: feature_density.safetensors does not match its checksum")
+    try:
+        tensors = load(payload)
+        mean, precision = tensors["mean"], tensors["precision"]
+        reference = float(record["reference_distance"])
+        count = int(record["training_images"])
+    except (SafetensorError, KeyError, TypeError, ValueError) as error:
+        raise ModelError(f"{name}: the feature density is malformed: {error}") from None
+    if mean.ndim != 1 or precision.shape != (mean.size, mean.size) or not reference > 0:
+        raise ModelError(f"{name}: the feature density has inconsistent shapes")
+    return FeatureDensity(
+        mean=mean.astype(np.float64),
+        precision=precision.astype(np.float64),
+        reference=reference,
+        training_images=count,
+    )

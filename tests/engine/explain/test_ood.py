@@ -1,0 +1,92 @@
+"""The out-of-distribution score: fitting, persistence and the explanation's warning."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.errors import ModelError
+from engine.explain.pipeline import explain
+from engine.inference.model_set import ModelSet
+from engine.inference.ood import (
+    DENSITY_CONFIG,
+    DENSITY_WEIGHTS,
+    FeatureDensity,
+    display_features,
+    fit_feature_density,
+    load_feature_density,
+    save_feature_density,
+)
+from engine.types import Radiograph
+
+
+def _training_features(seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(400, 6)) * np.array([1.0, 2.0, 0.5, 1.0, 3.0, 1.0]) + 5.0
+
+
+def test_scores_separate_training_like_from_far_features() -> None:
+    density = fit_feature_density(_training_features())
+    assert density.training_images == 400
+    assert np.all(density.scores(_training_features()) <= 1.0 + 1e-9)  # the reference is their max
+    held_out = density.scores(_training_features(seed=1))
+    assert np.mean(held_out > 1.0) < 0.05
+    far = np.full((1, 6), 5.0)
+    far[0, 2] += 10.0  # 20 standard deviations along the narrowest axis
+    assert density.scores(far)[0] > 3.0
+
+
+def test_fit_refuses_too_few_or_non_finite_features() -> None:
+    with pytest.raises(ModelError, match="at least two"):
+        fit_feature_density(np.zeros((1, 3)))
+    with pytest.raises(ModelError, match="finite"):
+        fit_feature_density(np.array([[0.0, np.nan], [1.0, 2.0]]))
+
+
+def test_round_trip_is_exact_and_tampering_is_refused(tmp_path: Path) -> None:
+    density = fit_feature_density(_training_features())
+    assert load_feature_density(tmp_path) is None  # a bundle without a density has no score
+    save_feature_density(tmp_path, density, {"data": "phantoms"})
+    loaded = load_feature_density(tmp_path)
+    assert loaded is not None
+    assert np.array_equal(loaded.mean, density.mean)
+    assert np.array_equal(loaded.precision, density.precision)
+    assert loaded.reference == density.reference
+    assert json.loads((tmp_path / DENSITY_CONFIG).read_text())["data"] == "phantoms"
+    weights = bytearray((tmp_path / DENSITY_WEIGHTS).read_bytes())
+    weights[-1] ^= 0xFF
+    (tmp_path / DENSITY_WEIGHTS).write_bytes(bytes(weights))
+    with pytest.raises(ModelError, match="checksum"):
+        load_feature_density(tmp_path)
+
+
+def _density_at(features: np.ndarray, shift: float) -> FeatureDensity:
+    """A density whose mean is ``shift`` away from ``features`` (unit covariance)."""
+    size = features.shape[1]
+    return FeatureDensity(
+        mean=features[0] + shift, precision=np.eye(size), reference=1.0, training_images=2
+    )
+
+
+def test_explanation_warns_only_when_the_image_is_far_from_the_training_data(
+    tiny_models: ModelSet, chest_like: Radiograph
+) -> None:
+    plain = explain(chest_like, tiny_models)
+    assert plain.ood_score is None  # no density, no score
+    lung = plain.right_lung | plain.left_lung
+    lung_field = np.where(lung, plain.original, np.float32(0.0)).astype(np.float32)
+    features = display_features(tiny_models.classifier, lung_field)
+    near = dataclasses.replace(tiny_models, feature_density=_density_at(features, 0.0))
+    far = dataclasses.replace(tiny_models, feature_density=_density_at(features, 10.0))
+    result_near, result_far = explain(chest_like, near), explain(chest_like, far)
+    assert result_near.ood_score is not None
+    assert not result_near.out_of_distribution
+    assert result_far.ood_score is not None
+    assert result_far.ood_score > 10.0
+    assert result_far.out_of_distribution
+    assert any("out of distribution" in warning for warning in result_far.warnings)
+    assert not any("out of distribution" in warning for warning in result_near.warnings)
