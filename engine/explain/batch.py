@@ -40,6 +40,7 @@ COLUMNS = (
     "lung_std_original",
     "lung_std_translated",
     "monotonic",
+    "ood_score",
 )
 RESULTS_FILE = "results.csv"
 
@@ -132,6 +133,7 @@ def _rows(path: Path, relative: str, models: ModelSet, request: ExplainRequest) 
             "lung_std_original": f"{lung.std_original:.6f}",
             "lung_std_translated": f"{lung.std_translated:.6f}",
             "monotonic": str(counterfactual.frames.monotonic).lower(),
+            "ood_score": "" if result.ood_score is None else f"{result.ood_score:.4f}",
         }
 
 

@@ -68,6 +68,8 @@ def summary(result: ExplanationResult) -> dict[str, Any]:
         "counterfactuals": [_counterfactual_summary(c) for c in result.counterfactuals],
         "timings_s": dict(result.timings),
         "warnings": list(result.warnings),
+        "ood_score": result.ood_score,
+        "out_of_distribution": result.out_of_distribution,
         "difference_convention": "translated - original in display units [0, 1]; "
         "difference.png: mid-gray = no change, brighter = increase, darker = decrease",
     }

@@ -90,3 +90,23 @@ def test_explanation_warns_only_when_the_image_is_far_from_the_training_data(
     assert result_far.out_of_distribution
     assert any("out of distribution" in warning for warning in result_far.warnings)
     assert not any("out of distribution" in warning for warning in result_near.warnings)
+
+
+def test_cli_outputs_carry_the_score(tmp_path: Path, chest_like: Radiograph) -> None:
+    from engine.cli.main import main
+    from engine.testing import write_tiny_models
+
+    models = write_tiny_models(tmp_path / "models")
+    save_feature_density(
+        models / "classifier",
+        FeatureDensity(mean=np.zeros(8), precision=np.eye(8), reference=1e-6, training_images=2),
+        {},
+    )
+    source = tmp_path / "chest.png"  # written by the chest_like fixture (same tmp_path)
+    assert source.is_file()
+    out = tmp_path / "out"
+    assert main(["explain", str(source), "--out", str(out), "--models", str(models)]) == 0
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["ood_score"] > 1.0  # every image is "far" from a zero-width density
+    assert stats["out_of_distribution"] is True
+    assert any("out of distribution" in warning for warning in stats["warnings"])
