@@ -32,7 +32,7 @@ from engine.errors import CancelledError
 from engine.explain.pipeline import Direction, ExplainRequest, ExplanationResult, explain
 from engine.explain.plots import histogram_png
 from engine.inference.model_set import ModelSet
-from engine.phantoms import DiseaseParams, IloType, Phantom, generate_pair
+from engine.phantoms import DEFAULT_RECIPE, DiseaseRecipe, Phantom, generate_pair
 from engine.types import ImageInfo, Radiograph, SourceFormat, VoiFunction, VoiPreset, readonly
 
 _LESION_THRESHOLD = 1e-4  # display units: what counts as "the disease added something here"
@@ -51,9 +51,16 @@ HEADLINE_METRICS = (
 
 @dataclass(frozen=True, slots=True)
 class ValidationConfig:
+    """``n`` paired phantoms, anatomy seeds ``seed .. seed + n - 1``, findings from ``recipe``.
+
+    The defaults match the shipped models' training recipe; its anatomies use seeds 0-999, so
+    seed 1000 on is held out.
+    """
+
     n: int = 40
     seed: int = 1000
     size: int = 256
+    recipe: DiseaseRecipe = DEFAULT_RECIPE
 
     def __post_init__(self) -> None:
         if self.n < 1:
@@ -81,16 +88,12 @@ def validate(
     for index in range(config.n):
         if cancel is not None and cancel.is_set():
             raise CancelledError("validation cancelled")
-        disease = DiseaseParams(
-            profusion=int(rng.integers(1, 4)),
-            opacity_type=IloType(rng.choice([t.value for t in IloType])),
-            haze=float(rng.uniform(0.0, 0.15)),
-        )
+        disease = config.recipe.draw(rng)
         phantom = generate_pair(config.seed + index, disease, size=config.size)
         records.append(_score_pair(phantom, models))
         if progress is not None:
             progress(index + 1, config.n)
-    return _aggregate(records, models)
+    return _aggregate(records, models, config)
 
 
 def _score_pair(phantom: Phantom, models: ModelSet) -> dict[str, float]:
@@ -115,6 +118,9 @@ def _score_pair(phantom: Phantom, models: ModelSet) -> dict[str, float]:
         "signed_ncc": _ncc(difference[lungs], -phantom.lesion_map[lungs]),
         "leakage_outside_lungs": _leakage(difference, lungs),
     }
+    if to_healthy.ood_score is not None and to_disease.ood_score is not None:
+        flags = (to_healthy.out_of_distribution, to_disease.out_of_distribution)
+        record["out_of_distribution"] = float(np.mean(flags))
     true_change = float(-phantom.lesion_map[lungs].mean())
     predicted_change = float(difference[lungs].mean())
     record["mean_change_relative_error"] = (
@@ -173,10 +179,14 @@ def _mean(records: list[dict[str, float]], key: str) -> float | None:
     return float(np.mean(values)) if values else None
 
 
-def _aggregate(records: list[dict[str, float]], models: ModelSet) -> dict[str, Any]:
+def _aggregate(
+    records: list[dict[str, float]], models: ModelSet, config: ValidationConfig
+) -> dict[str, Any]:
     report: dict[str, Any] = {
         "model": models.version_label(),
         "n_images": len(records),
+        "phantoms": {"seed": config.seed, "size": config.size, **config.recipe.to_dict()},
+        "share_out_of_distribution": _mean(records, "out_of_distribution"),
         "flip_rate_to_healthy": _mean(records, "valid_to_healthy"),
         "flip_rate_to_disease": _mean(records, "valid_to_disease"),
         "signed_ncc": _mean(records, "signed_ncc"),
@@ -214,6 +224,10 @@ def write_report(report: dict[str, Any], out: Path) -> list[Path]:
     return paths
 
 
+def _range(bounds: list[float]) -> str:
+    return f"{bounds[0]:g}-{bounds[1]:g}"
+
+
 def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
@@ -222,7 +236,14 @@ def _markdown(report: dict[str, Any]) -> str:
     lines = [
         "# Validation against phantom ground truth",
         "",
-        f"Models: `{report['model']}`; {report['n_images']} paired phantoms.",
+        f"Models: `{report['model']}`; {report['n_images']} paired phantoms (anatomy seeds from "
+        f"{report['phantoms']['seed']}, {report['phantoms']['size']} px; findings: ILO "
+        f"profusion 1-3, types {'/'.join(report['phantoms']['opacity_types'])}, haze "
+        f"{_range(report['phantoms']['haze_range'])}, opacity contrast "
+        f"{_range(report['phantoms']['opacity_density_range'])} x).",
+        "",
+        "Share of the images flagged out of distribution: "
+        f"{_fmt(report['share_out_of_distribution'])}.",
         "",
         "| metric | value |",
         "|---|---:|",

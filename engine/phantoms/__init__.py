@@ -15,11 +15,14 @@ from engine.phantoms.params import (
     Zone,
     default_spacing_mm,
 )
+from engine.phantoms.recipe import DEFAULT_RECIPE, DiseaseRecipe
 
 __all__ = [
+    "DEFAULT_RECIPE",
     "GENERATOR_VERSION",
     "ILO_SIZE_MM",
     "DiseaseParams",
+    "DiseaseRecipe",
     "ForeignObject",
     "IloType",
     "Label",

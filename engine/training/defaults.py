@@ -25,7 +25,7 @@ import numpy as np
 
 from engine.errors import EngineError, InputError
 from engine.networks import DiscriminatorKind
-from engine.phantoms import DiseaseParams, IloType, generate_pair
+from engine.phantoms import DEFAULT_RECIPE, DiseaseRecipe, generate_pair
 from engine.training.classifier import ClassifierConfig, train_classifier
 from engine.training.cyclegan import CycleGANConfig, train_cyclegan
 from engine.training.data import LABELS, MASK_FOLDER
@@ -70,13 +70,8 @@ class DefaultsPlan:
     classifier_guidance: float = 1.0
     mask_consistency: float = 1.0
     batch_size: int = 8
-    # The disease recipe, per anatomy: ILO profusion 1-3 and a type from ``opacity_types``,
-    # diffuse haze and opacity contrast drawn uniformly from the ranges. At the 128 px model
-    # input an opacity of documented contrast is sub-pixel and all but invisible, so the
-    # default models learn from phantoms with denser opacities (see docs/training.md).
-    opacity_types: tuple[str, ...] = ("p", "q", "r")
-    haze_range: tuple[float, float] = (0.1, 0.3)
-    opacity_density_range: tuple[float, float] = (2.5, 4.0)
+    # What the diseased phantoms look like (see DiseaseRecipe and docs/training.md).
+    disease: DiseaseRecipe = DEFAULT_RECIPE
 
     @classmethod
     def quick(cls) -> DefaultsPlan:
@@ -112,11 +107,11 @@ def write_phantom_dataset(
     seed: int,
     cancel: Callable[[], bool] | None = None,
 ) -> Path:
-    """Write ``count`` paired phantoms (healthy + diseased per anatomy) in the folder layout.
+    """Write ``plan.phantoms`` paired phantoms (healthy + diseased per anatomy) in the layout.
 
     This still writes the layout itself instead of calling ``engine.phantoms.dataset.write_dataset``
-    because the recipe draws the haze per image from a range, which ``DatasetConfig`` (one fixed
-    haze) cannot express; moving that sampling into ``DatasetConfig`` would let this go.
+    because the recipe draws every finding from a :class:`DiseaseRecipe`, which ``DatasetConfig``
+    (one fixed finding) cannot express; giving ``DatasetConfig`` a recipe would let this go.
     """
     for label in LABELS:
         (directory / label).mkdir(parents=True, exist_ok=True)
@@ -128,12 +123,7 @@ def write_phantom_dataset(
         if cancel is not None and cancel():
             raise EngineError("phantom generation was cancelled")
         sample_id = f"phantom_{index:04d}"
-        disease = DiseaseParams(
-            profusion=int(rng.integers(1, 4)),
-            opacity_type=IloType(str(rng.choice(list(plan.opacity_types)))),
-            haze=float(rng.uniform(*plan.haze_range)),
-            opacity_density=float(rng.uniform(*plan.opacity_density_range)),
-        )
+        disease = plan.disease.draw(rng)
         phantom = generate_pair(
             seed=seed * 100_003 + index, disease=disease, size=plan.phantom_size
         )
@@ -166,9 +156,7 @@ def _recipe(plan: DefaultsPlan, seed: int) -> dict[str, Any]:
         "size": plan.phantom_size,
         "seed": seed,
         "test_fraction": plan.test_fraction,
-        "opacity_types": list(plan.opacity_types),
-        "haze_range": list(plan.haze_range),
-        "opacity_density_range": list(plan.opacity_density_range),
+        **plan.disease.to_dict(),
         "writer": __name__,
     }
 
