@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -186,9 +186,10 @@ class ClassifierTask(TrainingTask):
         save_feature_density(bundles[0], density, extra)
 
     def _features(self, images: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+        network = cast(ClassifierNet, self.network)
         rows = []
         for start in range(0, len(images), 16):
-            _, features = self.network.forward_features(
+            _, features = network.forward_features(
                 self.runtime.tensor(images[start : start + 16])
             )
             rows.append(features.double().cpu().numpy())
