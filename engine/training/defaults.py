@@ -47,10 +47,10 @@ PHANTOM_MARKER = "phantoms.json"
 class DefaultsPlan:
     """Sizes of the default models. ``phantoms``: anatomies (each healthy and diseased)."""
 
-    # Measured on a 2-core CPU at 128 px (torch with both cores to itself): a CycleGAN step
-    # (batch 1, ngf 16, 6 residual blocks) takes ~0.6-0.8 s, a segmenter step (batch 8, width 8)
-    # ~0.2 s, a classifier step ~0.1 s. With 900 training anatomies (1800 images): ~45-60 min
-    # for the CycleGAN's 4 epochs, ~5 min for the segmenter, ~4 min for the classifier.
+    # Measured on a 2-core CPU at 128 px: a CycleGAN step (batch 1, ngf 16, 6 residual blocks,
+    # classifier guidance) takes ~1.1 s, a segmenter step (batch 8, width 8) ~0.3 s, a classifier
+    # step ~0.1 s. With 900 training anatomies (1800 images): ~35 min for the CycleGAN's 2
+    # epochs, ~6 min for the segmenter, ~4 min for the classifier, ~2 min per image load.
     phantoms: int = 1000
     phantom_size: int = 256
     test_fraction: float = 0.1
@@ -60,7 +60,7 @@ class DefaultsPlan:
     classifier_epochs: int = 10
     classifier_width: int = 16
     classifier_augment_shift: float = 0.05
-    cyclegan_epochs: int = 4
+    cyclegan_epochs: int = 2
     ngf: int = 16
     ndf: int = 16
     residual_blocks: int = 6
