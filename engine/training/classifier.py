@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.inference.ood import fit_feature_density, save_feature_density
+from engine.inference.ood import fit_feature_density, network_features, save_feature_density
 from engine.networks import Architecture, ClassifierNet
 from engine.training.trainer import (
     BundleSpec,
@@ -186,14 +186,7 @@ class ClassifierTask(TrainingTask):
         save_feature_density(bundles[0], density, extra)
 
     def _features(self, images: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
-        network = cast(ClassifierNet, self.network)
-        rows = []
-        for start in range(0, len(images), 16):
-            _, features = network.forward_features(
-                self.runtime.tensor(images[start : start + 16])
-            )
-            rows.append(features.double().cpu().numpy())
-        return np.concatenate(rows)
+        return network_features(self.network, images)
 
     def sample_rows(self) -> list[list[npt.NDArray[np.float32]]]:
         """Row 0: healthy inputs, row 1: pneumoconiosis inputs, as the classifier sees them."""

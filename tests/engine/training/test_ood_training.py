@@ -25,7 +25,7 @@ def test_classifier_training_stores_the_density_with_the_bundle(
     result = train_classifier(config)
     density = load_feature_density(result.bundles[0])
     assert density is not None
-    assert density.mean.shape == (config.feature_dim,)
+    assert density.mean.shape == (2 * config.width * 2**config.stages,)  # map mean + SD
     record = json.loads((result.bundles[0] / DENSITY_CONFIG).read_text())
     assert record["training_images"] == density.training_images > 0
     assert 0.0 <= record["test_share_flagged"] <= 1.0
