@@ -24,7 +24,13 @@ from engine.explain.frames import Frame, FrameSequence, blend, is_monotonic, str
 from engine.explain.statistics import LungStatistics, lung_statistics
 from engine.inference.model_set import ModelSet
 from engine.inference.ood import display_features
-from engine.inference.run import classify, segment_lungs_checked, translation_change
+from engine.inference.run import (
+    classify,
+    classify_model_inputs,
+    model_size,
+    segment_lungs_checked,
+    translate,
+)
 from engine.types import FloatImage, Radiograph, readonly
 
 ProgressCallback = Callable[[float, str], None]
@@ -230,13 +236,23 @@ def _counterfactual(
 ) -> Counterfactual:
     lung = right | left
     generator = models.to_healthy if direction is Direction.TO_HEALTHY else models.to_disease
-    change = translation_change(generator, lung_field)
+    translation = translate(generator, lung_field, lung)
+    change = translation.change
     translated = np.clip(original + np.where(lung, change, np.float32(0.0)), 0.0, 1.0)
     translated = translated.astype(np.float32)
     positions = strength_positions(request.n_frames, request.exaggerate)
     # Positions beyond 1 extrapolate the same change (exaggerated), clipped to display range.
     images = [blend(original, translated, s) for s in positions]
-    probabilities = classify(models.classifier, [_lung_field(image, lung) for image in images])
+    if model_size(models.classifier) == translation.model_input.shape[0]:
+        # Each frame's probability is the classifier's verdict on the model-resolution image
+        # the generator made (blended): what the classifier reads. Resampling the change to
+        # the full-resolution grid and back low-passes it, which loses fine changes (removed
+        # small opacities) that the classifier does see.
+        probabilities = classify_model_inputs(
+            models.classifier, [translation.model_blend(s) for s in positions]
+        )
+    else:
+        probabilities = classify(models.classifier, [_lung_field(i, lung) for i in images])
     differences = [signed_difference(original, image) for image in images]
     at_counterfactual = int(np.argmin([abs(s - 1.0) for s in positions]))
     translated_probability = float(probabilities[at_counterfactual])

@@ -7,7 +7,8 @@ healthy is ``-lesion_map``; toward disease it is ``+lesion_map``.
 Metrics (``validation.json``):
 - ``flip_rate_to_healthy`` / ``flip_rate_to_disease``: share of valid counterfactuals.
 - ``iou_at_lesion_area_{difference,gradcam,gradient}``: the top-k pixels of each map, with k the
-  lesion's pixel count, against the lesion mask (IoU; mean over diseased images with a lesion).
+  lesion's pixel count, against the mask of the planted small opacities (:func:`focal_lesions`;
+  IoU; mean over diseased images with a lesion).
 - ``roc_auc_*`` / ``pr_auc_*``: the same maps as lesion detectors over the true lung pixels.
 - ``signed_ncc``: normalised cross-correlation of the signed difference (to healthy) with the true
   change ``-lesion_map`` inside the lungs.
@@ -108,7 +109,7 @@ def _score_pair(phantom: Phantom, models: ModelSet) -> dict[str, float]:
         ExplainRequest(direction=Direction.TO_DISEASE, n_frames=2, with_attributions=False),
     )
     lungs = phantom.lungs
-    lesion = (phantom.lesion_map > _LESION_THRESHOLD) & lungs  # blur spills past the mask
+    lesion = focal_lesions(phantom)
     difference = to_healthy.primary.difference
     record: dict[str, float] = {
         "valid_to_healthy": float(to_healthy.primary.valid),
@@ -138,6 +139,31 @@ def _maps(result: ExplanationResult) -> dict[str, np.ndarray]:
         maps["gradcam"] = result.attributions.gradcam
         maps["gradient"] = result.attributions.gradient
     return maps
+
+
+def focal_lesions(phantom: Phantom) -> np.ndarray:
+    """The planted small opacities as a mask (disks of their drawn diameter, >= 1 px) in the lungs.
+
+    Localisation is scored against these, not against every pixel the disease changed: a diffuse
+    haze changes the whole lung field, and "the whole lung" would make any map localise perfectly.
+    Without drawn opacities (haze only) the changed pixels are the lesion.
+    """
+    lungs = phantom.lungs
+    if len(phantom.opacities) == 0:
+        return (phantom.lesion_map > _LESION_THRESHOLD) & lungs  # blur spills past the mask
+    rows, columns = np.indices(lungs.shape, dtype=np.float32)
+    mask = np.zeros(lungs.shape, bool)
+    for row, column, diameter_mm in np.asarray(phantom.opacities, dtype=np.float32):
+        radius = max(0.5 * float(diameter_mm) / phantom.spacing_mm, 1.0)
+        top, bottom = int(max(row - radius - 1, 0)), int(min(row + radius + 2, lungs.shape[0]))
+        left, right = (
+            int(max(column - radius - 1, 0)),
+            int(min(column + radius + 2, lungs.shape[1])),
+        )
+        window = (slice(top, bottom), slice(left, right))
+        inside = (rows[window] - row) ** 2 + (columns[window] - column) ** 2 <= radius**2
+        mask[window] |= inside
+    return mask & lungs
 
 
 def _iou_at_area(values: np.ndarray, lesion: np.ndarray, lungs: np.ndarray) -> float:

@@ -6,7 +6,10 @@ Every model sees its input letterboxed to its training size and scaled to ``[-1,
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+import numpy.typing as npt
 import torch
 
 from engine.geometry import Letterbox, from_model, to_model
@@ -74,15 +77,55 @@ def classify(model: LoadedModel, images: list[FloatImage]) -> np.ndarray:
     return torch.sigmoid(logits.double()).numpy()
 
 
-@torch.no_grad()
-def translation_change(model: LoadedModel, display: FloatImage) -> FloatImage:
-    """The generator's change ``G(x) - x`` in display units, mapped to the display grid.
+@dataclass(frozen=True, slots=True, eq=False)
+class Translation:
+    """One generator pass. ``change``: ``G(x) - x`` in display units on the display grid;
+    ``model_input`` / ``model_output``: ``x`` and ``G(x)``, ``(S, S)`` model units in [-1, 1];
+    ``model_lung``: the lung field at the model's resolution (bool ``(S, S)``)."""
 
-    Computing the change at the model's resolution and adding it to the full-resolution original
-    keeps the original's detail: a difference image then shows only what the model changed.
+    change: FloatImage
+    model_input: npt.NDArray[np.float32]
+    model_output: npt.NDArray[np.float32]
+    model_lung: npt.NDArray[np.bool_]
+
+    def model_blend(self, strength: float) -> npt.NDArray[np.float32]:
+        """``x + strength * (G(x) - x)`` in the lung field, background elsewhere, in [-1, 1]."""
+        blended = self.model_input + strength * (self.model_output - self.model_input)
+        inside = np.clip(blended, -1.0, 1.0)
+        return np.where(self.model_lung, inside, np.float32(-1.0)).astype(np.float32)
+
+
+@torch.no_grad()
+def translate(model: LoadedModel, display: FloatImage, lung: np.ndarray) -> Translation:
+    """Run the generator on the lung-field image ``display`` (lung mask ``lung``, same grid).
+
+    The change is computed at the model's resolution and added to the full-resolution original
+    by the caller: a difference image then shows only what the model changed, and the original's
+    detail stays.
     """
     box = Letterbox.fit(display.shape, model_size(model))
     model_input = to_tensor([display], box)
     output = model.module(model_input)
     change_model = ((output - model_input) / 2.0)[0, 0].numpy()
-    return from_model(change_model, box)
+    model_lung = to_model(lung.astype(np.float32), box, fill=0.0, nearest=True) > 0.5
+    return Translation(
+        change=from_model(change_model, box),
+        model_input=model_input[0, 0].numpy(),
+        model_output=output[0, 0].numpy(),
+        model_lung=model_lung,
+    )
+
+
+@torch.no_grad()
+def translation_change(model: LoadedModel, display: FloatImage) -> FloatImage:
+    """The generator's change ``G(x) - x`` in display units, mapped to the display grid."""
+    return translate(model, display, np.ones(display.shape, bool)).change
+
+
+@torch.no_grad()
+def classify_model_inputs(
+    model: LoadedModel, inputs: list[npt.NDArray[np.float32]]
+) -> npt.NDArray[np.float64]:
+    """Probability of the positive label for ``(S, S)`` inputs already in model units."""
+    batch = torch.from_numpy(np.stack(inputs)[:, None].astype(np.float32))
+    return torch.sigmoid(model.module(batch).double()).numpy()

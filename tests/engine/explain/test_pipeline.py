@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 import numpy as np
@@ -61,9 +62,13 @@ def test_validity_follows_the_threshold(tiny_models, chest_like):
 def test_change_stays_in_the_lungs_and_brightening_shows_as_positive(
     tiny_models, chest_like, monkeypatch
 ):
-    monkeypatch.setattr(
-        pipeline, "translation_change", lambda model, image: np.full(image.shape, 0.1, np.float32)
-    )
+    real_translate = pipeline.translate
+
+    def brighten(model, image, lung):
+        real = real_translate(model, image, lung)
+        return dataclasses.replace(real, change=np.full(image.shape, 0.1, np.float32))
+
+    monkeypatch.setattr(pipeline, "translate", brighten)
     result = explain(chest_like, tiny_models, ExplainRequest(direction=Direction.TO_DISEASE))
     lung = result.right_lung | result.left_lung
     difference = result.primary.difference
