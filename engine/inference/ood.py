@@ -10,7 +10,7 @@ against the number of images); an image's score is its Mahalanobis distance divi
 ``MARGIN`` x the largest distance among the training images. Score > 1: out of distribution.
 The margin absorbs the shift between training inputs (8-bit PNGs, true lung masks) and viewer
 inputs (any bit depth, the segmenter's masks): held-out phantoms through the viewer's path
-scored up to 1.24 x the training maximum, non-chest and real images 1.7-5.2 x (see
+scored up to 1.03 x the training maximum, non-chest and real images 1.6-4.7 x (see
 docs/method.md).
 
 Stored next to the classifier weights, as everything else: ``feature_density.safetensors``
