@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import average_precision_score, roc_auc_score
 
 from engine.errors import CancelledError
 from engine.explain.pipeline import Direction, ExplainRequest, ExplanationResult, explain
@@ -178,6 +177,10 @@ def _iou_at_area(values: np.ndarray, lesion: np.ndarray, lungs: np.ndarray) -> f
 
 
 def _detection(name: str, values: np.ndarray, lesion: np.ndarray, lungs: np.ndarray) -> dict:
+    # Imported here: scikit-learn takes ~1 s to import, and every cxr-explain command imports
+    # this module through the subcommand registry.
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
     truth, scores = lesion[lungs], values[lungs]
     if truth.all() or not truth.any():
         return {f"roc_auc_{name}": float("nan"), f"pr_auc_{name}": float("nan")}

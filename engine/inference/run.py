@@ -81,18 +81,18 @@ def classify(model: LoadedModel, images: list[FloatImage]) -> np.ndarray:
 class Translation:
     """One generator pass. ``change``: ``G(x) - x`` in display units on the display grid;
     ``model_input`` / ``model_output``: ``x`` and ``G(x)``, ``(S, S)`` model units in [-1, 1];
-    ``model_lung``: the lung field at the model's resolution (bool ``(S, S)``)."""
+    ``model_lung``: the lung field's share of each model pixel (``(S, S)`` in [0, 1], resampled
+    like the image, so that strength 0 gives back exactly the classifier's input)."""
 
     change: FloatImage
     model_input: npt.NDArray[np.float32]
     model_output: npt.NDArray[np.float32]
-    model_lung: npt.NDArray[np.bool_]
+    model_lung: npt.NDArray[np.float32]
 
     def model_blend(self, strength: float) -> npt.NDArray[np.float32]:
-        """``x + strength * (G(x) - x)`` in the lung field, background elsewhere, in [-1, 1]."""
-        blended = self.model_input + strength * (self.model_output - self.model_input)
-        inside = np.clip(blended, -1.0, 1.0)
-        return np.where(self.model_lung, inside, np.float32(-1.0)).astype(np.float32)
+        """``x + strength * lung * (G(x) - x)`` in [-1, 1]: the change inside the lung field."""
+        change = self.model_lung * (self.model_output - self.model_input)
+        return np.clip(self.model_input + strength * change, -1.0, 1.0).astype(np.float32)
 
 
 @torch.no_grad()
@@ -107,7 +107,7 @@ def translate(model: LoadedModel, display: FloatImage, lung: np.ndarray) -> Tran
     model_input = to_tensor([display], box)
     output = model.module(model_input)
     change_model = ((output - model_input) / 2.0)[0, 0].numpy()
-    model_lung = to_model(lung.astype(np.float32), box, fill=0.0, nearest=True) > 0.5
+    model_lung = to_model(lung.astype(np.float32), box, fill=0.0)
     return Translation(
         change=from_model(change_model, box),
         model_input=model_input[0, 0].numpy(),

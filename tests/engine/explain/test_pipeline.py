@@ -98,3 +98,14 @@ def test_bad_request_values():
         ExplainRequest(threshold=1.5)
     with pytest.raises(ValueError, match="n_frames"):
         ExplainRequest(n_frames=1)
+
+
+def test_frame_probabilities_start_at_the_original_and_end_at_the_counterfactual(
+    tiny_models, chest_like
+):
+    result = explain(chest_like, tiny_models, ExplainRequest(direction=Direction.TO_DISEASE))
+    frames = result.primary.frames.frames
+    assert frames[0].position == 0.0
+    assert frames[0].probability == pytest.approx(result.probability, abs=1e-6)
+    at_one = next(frame for frame in frames if frame.position == 1.0)
+    assert at_one.probability == pytest.approx(result.primary.probability)
