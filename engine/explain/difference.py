@@ -34,13 +34,20 @@ def symmetric_limit(*differences: FloatImage, percentile: float = 99.5) -> float
     """One limit ``m`` for the scale ``[-m, m]`` shared by all ``differences``.
 
     A high percentile of ``|difference|`` rather than the maximum, so a few extreme pixels do not
-    wash out the rest; values beyond the limit saturate.
+    wash out the rest; values beyond the limit saturate. Large images are sampled on a regular
+    grid of at most ~250k pixels each: the percentile of a smooth change barely moves, and the
+    full 9 x 4 Mpx of a 2000 px slider took half a second.
     """
     if not differences:
         raise ValueError("at least one difference image is needed")
-    magnitudes = np.concatenate([np.abs(d).ravel() for d in differences])
+    magnitudes = np.concatenate([np.abs(_grid_sample(d)).ravel() for d in differences])
     limit = float(np.percentile(magnitudes, percentile)) if magnitudes.size else 0.0
     return max(limit, _MIN_LIMIT)
+
+
+def _grid_sample(image: FloatImage, budget: int = 250_000) -> FloatImage:
+    step = max(1, int(np.sqrt(image.size / budget)))
+    return image[::step, ::step] if image.ndim == 2 else image
 
 
 def render_difference(

@@ -110,7 +110,9 @@ def _atomic_write(path: Path, write: Callable[[Path], object]) -> Path:
 
 
 def _save_png(path: Path, pixels: np.ndarray) -> Path:
-    return _atomic_write(path, lambda target: Image.fromarray(pixels).save(target, format="PNG"))
+    return _atomic_write(
+        path, lambda target: Image.fromarray(pixels).save(target, format="PNG", compress_level=1)
+    )
 
 
 def _save_tiff(path: Path, values: FloatImage) -> Path:
