@@ -60,7 +60,8 @@ def run_viewer(path: str | None, models: str | None = None, self_test: bool = Fa
     worker, render the window once, close, and return 0 when that worked.
     """
     app = ensure_application(offscreen=self_test)
-    explainer = _explainer_for(models)
+    models_dir = Path(models) if models else default_models_dir()
+    explainer = _explainer_for(models_dir)
     with tempfile.TemporaryDirectory(prefix="cxr-explain-self-test-") as scratch:
         # The self-test must leave the user's settings alone: it gets a throw-away INI file.
         settings = (
@@ -68,12 +69,11 @@ def run_viewer(path: str | None, models: str | None = None, self_test: bool = Fa
             if self_test
             else ViewerSettings.for_user()
         )
-        return _run(app, settings, path, self_test, explainer)
+        return _run(app, settings, path, self_test, explainer, models_dir)
 
 
-def _explainer_for(models: str | None) -> ExplanationProvider | None:
+def _explainer_for(folder: Path) -> ExplanationProvider | None:
     """The engine explainer when the model folder holds a model set, else None (panes say so)."""
-    folder = Path(models) if models else default_models_dir()
     if not (folder / "classifier").is_dir():
         log.warning("no models in %s: explanations are off", folder.name)
         return None
@@ -86,10 +86,11 @@ def _run(
     path: str | None,
     self_test: bool,
     explainer: ExplanationProvider | None,
+    models_dir: Path,
 ) -> int:
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
-    window = MainWindow(settings, explainer=explainer)
+    window = MainWindow(settings, explainer=explainer, models_dir=models_dir)
     previous_hook = sys.excepthook
     sys.excepthook = _slot_exception_hook(window)
     try:

@@ -15,8 +15,9 @@ from PySide6.QtWidgets import QHBoxLayout, QWidget
 
 from engine.api import Radiograph, VoiPreset
 from viewer.colormaps import DifferenceMap, difference_colormap
-from viewer.explanation import NO_EXPLANATION_TEXT, Explanation
-from viewer.image_pane import Corner, ImagePane, pixel_under
+from viewer.explanation import NO_EXPLANATION_TEXT, Explanation, engine_result
+from viewer.image_pane import Corner, ImagePane, Layer, pixel_under
+from viewer.overlays import DEFAULT_OVERLAY_OPACITY, Attribution
 from viewer.rendering import (
     FloatImage,
     PaneImage,
@@ -25,6 +26,7 @@ from viewer.rendering import (
     render_values,
     symmetric_limit,
 )
+from viewer.statistics_report import StatisticsReport, report_of
 
 _TIMES = "\u00d7"  # multiplication sign
 _MINUS = "\u2212"  # minus sign
@@ -91,6 +93,10 @@ class ComparisonPanel(QWidget):
         self._difference_limit = 1.0
         self._auto_difference_limit = 1.0
         self._placeholder = NO_EXPLANATION_TEXT
+        self._show_contour = False
+        self._attribution = Attribution.NONE
+        self._overlay_opacity = DEFAULT_OVERLAY_OPACITY
+        self._show_statistics = True
         self.clear()
 
     # Accessors.
@@ -207,23 +213,59 @@ class ComparisonPanel(QWidget):
         if self._radiograph is not None:
             self.translated.show_placeholder(text)
             self.difference.show_placeholder(text)
+        self._apply_overlays()
         self._update_annotations()
 
     def show_explanation(self, explanation: Explanation) -> None:
         """Fill the translated and difference panes; the slider starts at the last frame."""
         if self._radiograph is None:
             return
-        pixels = self._radiograph.pixels
-        differences = [explanation.difference]
-        differences += [frame.translated - pixels for frame in explanation.frames]
-        self._auto_difference_limit = symmetric_limit(differences)
+        self._auto_difference_limit = _difference_limit_of(explanation, self._radiograph)
         self._difference_limit = self._auto_difference_limit
         self._explanation = explanation
         self._frame = max(len(explanation.frames) - 1, 0)
         self._render(PaneRole.TRANSLATED)
         self._render(PaneRole.DIFFERENCE)
+        self._apply_overlays()
         self._update_annotations()
         self.difference_scale_changed.emit(self._difference_limit)
+
+    # Overlays.
+    @property
+    def lung_contour_visible(self) -> bool:
+        return self._show_contour
+
+    @property
+    def attribution(self) -> Attribution:
+        return self._attribution
+
+    def set_lung_contour_visible(self, visible: bool) -> None:
+        """Draw the lung contour (from the explanation's lung masks) on all three panes."""
+        self._show_contour = visible
+        self._apply_overlays()
+
+    def set_attribution(self, kind: Attribution, opacity: float | None = None) -> None:
+        """Overlay a classifier attribution heat map on the original pane (NONE hides it)."""
+        self._attribution = kind
+        if opacity is not None:
+            self._overlay_opacity = min(max(opacity, 0.0), 1.0)
+        self._apply_overlays()
+        self._update_annotations()  # the original pane's corner names the overlay
+
+    def set_statistics_visible(self, visible: bool) -> None:
+        """Show the lung brightness statistics in the difference pane's corner."""
+        self._show_statistics = visible
+        self._update_annotations()
+
+    def _apply_overlays(self) -> None:
+        overlays = getattr(self._explanation, "overlays", None)
+        contour = getattr(overlays, "lung_contour", None) if self._show_contour else None
+        for pane in self.panes.values():
+            pane.set_layer(Layer.CONTOUR, contour)
+        heat = None
+        if self._attribution is not Attribution.NONE:
+            heat = getattr(overlays, self._attribution.value, None)
+        self.original.set_layer(Layer.HEAT, heat, self._overlay_opacity)
 
     def show_frame(self, index: int) -> None:
         """Show slider frame ``index`` (clamped) in the translated and difference panes."""
@@ -367,6 +409,20 @@ class ComparisonPanel(QWidget):
         legend = _DIFFERENCE_LEGENDS[self._difference_map]
         self.difference.set_corner(Corner.TOP_LEFT, legend)
         self.difference.set_corner(Corner.TOP_RIGHT, f"± {self._difference_limit:.4g}<br>{zoom}")
+        report = self._statistics_report() if self._show_statistics else None
+        self.difference.set_corner(
+            Corner.BOTTOM_RIGHT, _statistics_text(report) if report is not None else ""
+        )
+        if self._attribution is not Attribution.NONE and self.original.layer_visible(Layer.HEAT):
+            self.original.set_corner(
+                Corner.BOTTOM_RIGHT,
+                f"{self._attribution.title} overlay<br>"
+                f"P({label}) {explanation.probability_original:.2f}",
+            )
+
+    def _statistics_report(self) -> StatisticsReport | None:
+        result = engine_result(self._explanation)
+        return report_of(result) if result is not None else None
 
     def _frame_text(self) -> str:
         explanation = self._explanation
@@ -375,6 +431,31 @@ class ComparisonPanel(QWidget):
         frame = explanation.frames[self._frame]
         count = len(explanation.frames)
         return f"Frame {self._frame + 1}/{count} · strength {frame.strength:.2f}<br>"
+
+
+def _statistics_text(report: StatisticsReport) -> str:
+    """The lung field's brightness before/after in the difference pane's corner."""
+    lung = report.lung
+    if lung.n_pixels == 0:
+        return "Lung field: no pixels"
+    change = f"{lung.mean_change:+.3f}".replace("-", _MINUS)
+    return (
+        f"Lung mean {lung.mean_original:.3f} → {lung.mean_translated:.3f} (Δ {change})<br>"
+        f"Lung SD {lung.sd_original:.3f} → {lung.sd_translated:.3f}<br>"
+        f"{report.units}"
+    )
+
+
+def _difference_limit_of(explanation: Explanation, radiograph: Radiograph) -> float:
+    """The symmetric scale over every frame: precomputed on the worker when the explanation
+    carries it (the engine bridge does), else computed here."""
+    limit = getattr(explanation, "difference_limit", None)
+    if isinstance(limit, float) and limit > 0:
+        return limit
+    pixels = radiograph.pixels
+    differences = [explanation.difference]
+    differences += [frame.translated - pixels for frame in explanation.frames]
+    return symmetric_limit(differences)
 
 
 def _readout(role: PaneRole, pixel: tuple[int, int], value: float) -> str:

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from viewer.explanation import Direction, Explanation
+from viewer.explanation import Alert, Direction, Explanation, explanation_alerts
 
 DEFAULT_FPS = 8
 
@@ -130,7 +130,7 @@ class ExplanationPanel(QWidget):
         has_frames = len(frames) > 1
         for widget in (self.slider, self.play_button, self.fps_spin):
             widget.setEnabled(has_frames)
-        self.set_warnings(explanation.warnings if explanation is not None else ())
+        self.set_alerts(explanation_alerts(explanation) if explanation is not None else ())
         if explanation is None:
             self.model_label.setText("—")
             self.probability_label.setText("—")
@@ -140,9 +140,10 @@ class ExplanationPanel(QWidget):
         self.model_label.setText(explanation.model_name)
         self._show_frame_text()
 
-    def set_warnings(self, warnings: tuple[str, ...]) -> None:
-        self.banner.setText("\n".join(f"⚠ {warning}" for warning in warnings))
-        self.banner.setVisible(bool(warnings))
+    def set_alerts(self, alerts: tuple[Alert, ...]) -> None:
+        """Every alert of the explanation, serious ones included, one line each."""
+        self.banner.setText("\n".join(f"⚠ {alert.text}" for alert in alerts))
+        self.banner.setVisible(bool(alerts))
 
     def step(self, delta: int) -> None:
         """Move the slider by ``delta`` frames, wrapping around at either end."""

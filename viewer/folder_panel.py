@@ -1,17 +1,26 @@
-"""The files of an opened folder, one per row; activating a row opens it.
+"""The study browser: the files of an opened folder grouped by study and series, with thumbnails.
 
-A first cut: a flat listing. Grouping by patient/study/series (read from DICOM headers on the
-worker) is the next step.
+The folder is listed first (fast: names only, under "Scanning"); then the main window describes
+each file on the worker (``study_browser.describe_image``) and hands the entries here one by one,
+so the tree fills in while the UI stays responsive. Activating a file row opens it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtWidgets import QLabel, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+
+from viewer.study_browser import BrowserEntry, Group, Thumbnail
 
 _PATH_ROLE = Qt.ItemDataRole.UserRole
+_TITLE_ROLE = Qt.ItemDataRole.UserRole + 1  # a group's title without its count
+SCANNING_TITLE = "Scanning…"
+OTHER_TITLE = "Other images"
+UNREADABLE_TITLE = "Not readable"
+ICON_SIZE = 64
 
 
 def list_image_candidates(folder: Path) -> list[Path]:
@@ -25,8 +34,15 @@ def _name_key(path: Path) -> str:
     return path.name.lower()
 
 
+def thumbnail_icon(pixels: Thumbnail) -> QIcon:
+    """A grayscale icon from an (h, w) uint8 thumbnail (GUI thread: QPixmap)."""
+    height, width = pixels.shape
+    image = QImage(pixels.data, width, height, width, QImage.Format.Format_Grayscale8)
+    return QIcon(QPixmap.fromImage(image.copy()))  # copy: the numpy buffer is not kept alive
+
+
 class FolderPanel(QWidget):
-    """A list of the files in one folder."""
+    """A tree: study > series > file (PNG and friends under "Other images")."""
 
     file_activated = Signal(str)
 
@@ -34,25 +50,146 @@ class FolderPanel(QWidget):
         super().__init__(parent)
         self.folder_label = QLabel("No folder open")
         self.folder_label.setWordWrap(True)
-        self.list = QListWidget()
-        self.list.itemActivated.connect(self._on_list_item_activated)
+        self.tree = QTreeWidget()
+        self.tree.setHeaderHidden(True)
+        self.tree.setIconSize(QSize(ICON_SIZE, ICON_SIZE))
+        self.tree.itemActivated.connect(self._on_tree_item_activated)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.folder_label)
-        layout.addWidget(self.list, 1)
+        layout.addWidget(self.tree, 1)
+        self._files: dict[str, QTreeWidgetItem] = {}
+        self._studies: dict[str, QTreeWidgetItem] = {}
+        self._series: dict[tuple[str, str], QTreeWidgetItem] = {}
+        self._fixed: dict[Group, QTreeWidgetItem] = {}
+        self._scanning: QTreeWidgetItem | None = None
 
     def set_folder(self, folder: Path, files: list[Path]) -> None:
+        """List ``files`` under "Scanning…" until their entries arrive."""
         self.folder_label.setText(f"{folder.name or folder} — {len(files)} files")
         self.folder_label.setToolTip(str(folder))
-        self.list.clear()
-        for path in files:
-            item = QListWidgetItem(path.name)
-            item.setData(_PATH_ROLE, str(path))
-            item.setToolTip(str(path))
-            self.list.addItem(item)
+        self.tree.clear()
+        self._files.clear()
+        self._studies.clear()
+        self._series.clear()
+        self._fixed.clear()
+        self._scanning = QTreeWidgetItem([SCANNING_TITLE]) if files else None
+        if self._scanning is not None:
+            self.tree.addTopLevelItem(self._scanning)
+            for path in files:
+                item = QTreeWidgetItem([path.name])
+                item.setData(0, _PATH_ROLE, str(path))
+                item.setToolTip(0, path.name)
+                self._scanning.addChild(item)
+                self._files[str(path)] = item
+            self._scanning.setExpanded(True)
 
+    def add_entry(self, entry: BrowserEntry) -> None:
+        """Move ``entry``'s row into its study/series group, with its thumbnail."""
+        item = self._files.get(str(entry.path))
+        if item is None:  # an entry of a folder that is no longer shown
+            return
+        parent = item.parent()
+        if parent is not None:
+            parent.removeChild(item)
+        group = self._group_item(entry)
+        group.addChild(item)
+        group.setExpanded(True)
+        if entry.thumbnail is not None and entry.thumbnail.size:
+            item.setIcon(0, thumbnail_icon(entry.thumbnail))
+        if entry.error is not None:
+            item.setToolTip(0, f"{entry.path.name}: {entry.error}")
+        else:
+            item.setText(0, f"{entry.path.name}\n{entry.description}")
+            item.setToolTip(0, f"{entry.path.name} — {entry.description}")
+        self._update_counts()
+        self._drop_empty_scanning()
+
+    def finish_scan(self) -> None:
+        self._drop_empty_scanning()
+
+    # Queries (tests, status messages).
     def file_count(self) -> int:
-        return self.list.count()
+        return len(self._files)
 
-    def _on_list_item_activated(self, item: QListWidgetItem) -> None:
-        self.file_activated.emit(str(item.data(_PATH_ROLE)))
+    def file_names(self) -> list[str]:
+        """File names in tree order (groups in order of appearance)."""
+        names: list[str] = []
+        for index in range(self.tree.topLevelItemCount()):
+            names += _leaf_names(self.tree.topLevelItem(index))
+        return names
+
+    def group_titles(self) -> list[str]:
+        return [self.tree.topLevelItem(i).text(0) for i in range(self.tree.topLevelItemCount())]
+
+    def file_item(self, name: str) -> QTreeWidgetItem | None:
+        for path, item in self._files.items():
+            if Path(path).name == name:
+                return item
+        return None
+
+    def thumbnail_count(self) -> int:
+        return sum(1 for item in self._files.values() if not item.icon(0).isNull())
+
+    # Groups.
+    def _group_item(self, entry: BrowserEntry) -> QTreeWidgetItem:
+        if entry.group is not Group.STUDY:
+            return self._fixed_item(entry.group)
+        study = self._studies.get(entry.study_key)
+        if study is None:
+            study = self._top_level(f"Study {len(self._studies) + 1}", len(self._studies))
+            self._studies[entry.study_key] = study
+        key = (entry.study_key, entry.series_key)
+        series = self._series.get(key)
+        if series is None:
+            number = sum(1 for study_key, _ in self._series if study_key == entry.study_key) + 1
+            series = QTreeWidgetItem([f"Series {number}"])
+            study.addChild(series)
+            study.setExpanded(True)
+            self._series[key] = series
+        return series
+
+    def _fixed_item(self, group: Group) -> QTreeWidgetItem:
+        item = self._fixed.get(group)
+        if item is None:
+            # Studies first, then "Other images", then "Not readable", then "Scanning".
+            other = group is Group.OTHER
+            position = len(self._studies) + (0 if other else len(self._fixed))
+            item = self._top_level(OTHER_TITLE if other else UNREADABLE_TITLE, position)
+            self._fixed[group] = item
+        return item
+
+    def _top_level(self, title: str, position: int) -> QTreeWidgetItem:
+        item = QTreeWidgetItem([title])
+        item.setData(0, _TITLE_ROLE, title)
+        item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsSelectable)
+        self.tree.insertTopLevelItem(position, item)
+        return item
+
+    def _update_counts(self) -> None:
+        for group in [*self._studies.values(), *self._fixed.values()]:
+            title = str(group.data(0, _TITLE_ROLE))
+            count = len(_leaf_names(group))
+            group.setText(0, f"{title} ({count} image{'s' if count != 1 else ''})")
+
+    def _drop_empty_scanning(self) -> None:
+        if self._scanning is not None and self._scanning.childCount() == 0:
+            index = self.tree.indexOfTopLevelItem(self._scanning)
+            if index >= 0:
+                self.tree.takeTopLevelItem(index)
+            self._scanning = None
+
+    def _on_tree_item_activated(self, item: QTreeWidgetItem, _column: int) -> None:
+        path = item.data(0, _PATH_ROLE)
+        if path:
+            self.file_activated.emit(str(path))
+
+
+def _leaf_names(item: QTreeWidgetItem) -> list[str]:
+    path = item.data(0, _PATH_ROLE)
+    if path:
+        return [Path(str(path)).name]
+    names: list[str] = []
+    for index in range(item.childCount()):
+        names += _leaf_names(item.child(index))
+    return names

@@ -16,9 +16,11 @@ from enum import Enum
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
 
 from viewer import theme
+from viewer.overlays import RgbaImage
 from viewer.rendering import FloatImage, LookupTable, PaneImage
 from viewer.view_box import RadiologyViewBox
 
@@ -28,6 +30,21 @@ class Corner(Enum):
     TOP_RIGHT = Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignRight
     BOTTOM_LEFT = Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignLeft
     BOTTOM_RIGHT = Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignRight
+
+
+_CORNER_SHARE = {
+    Corner.TOP_LEFT: 0.5,
+    Corner.TOP_RIGHT: 0.5,
+    Corner.BOTTOM_LEFT: 0.4,
+    Corner.BOTTOM_RIGHT: 0.6,
+}
+
+
+class Layer(Enum):
+    """Overlay layers above the image, in drawing order (the value is the z-value)."""
+
+    HEAT = 1  # attribution heat map (Grad-CAM, input gradient)
+    CONTOUR = 2  # lung contour
 
 
 class ImagePane(QWidget):
@@ -70,6 +87,15 @@ class ImagePane(QWidget):
             self._colorbar_view.setFixedWidth(84)
             self._colorbar_view.addItem(self.colorbar)
 
+        # Overlays share the image's pixel grid; ignoreBounds keeps "fit" on the image itself.
+        self._layers: dict[Layer, pg.ImageItem] = {}
+        for layer in Layer:
+            item = pg.ImageItem(axisOrder="row-major")
+            item.setZValue(layer.value)
+            item.hide()
+            self.view_box.addItem(item, ignoreBounds=True)
+            self._layers[layer] = item
+
         pen = pg.mkPen(theme.CROSSHAIR, width=1, style=Qt.PenStyle.DashLine)
         self._crosshair = (
             pg.InfiniteLine(angle=90, movable=False, pen=pen),
@@ -89,6 +115,7 @@ class ImagePane(QWidget):
         self._corners: dict[Corner, QLabel] = {}
         for corner in Corner:
             label = self._overlay_label("paneCorner")
+            label.setWordWrap(True)
             layout.addWidget(label, 0, 0, corner.value)
             self._corners[corner] = label
         self._placeholder = self._overlay_label("panePlaceholder")
@@ -118,10 +145,12 @@ class ImagePane(QWidget):
         self.image_item.show()
 
     def show_placeholder(self, text: str) -> None:
-        """Clear the image and show ``text`` in the middle of the pane."""
+        """Clear the image and its overlays and show ``text`` in the middle of the pane."""
         self._values = None
         self.image_item.clear()
         self.image_item.hide()
+        for layer in Layer:
+            self.set_layer(layer, None)
         self._placeholder.setText(text)
         self._placeholder.show()
         self.set_crosshair(None)
@@ -149,6 +178,27 @@ class ImagePane(QWidget):
         return None
 
     # Overlays.
+    def set_layer(self, layer: Layer, rgba: RgbaImage | None, opacity: float = 1.0) -> None:
+        """Draw ``rgba`` (H, W, 4) uint8 on the image's grid as ``layer``; None hides it."""
+        item = self._layers[layer]
+        if rgba is None or self._values is None:
+            item.hide()
+            item.clear()
+            return
+        if rgba.shape[:2] != self._values.shape:
+            raise ValueError(
+                f"overlay {rgba.shape[:2]} does not match the image {self._values.shape}"
+            )
+        item.setImage(rgba, autoLevels=False, levels=(0, 255))
+        item.setOpacity(min(max(opacity, 0.0), 1.0))
+        item.show()
+
+    def layer_visible(self, layer: Layer) -> bool:
+        return self._layers[layer].isVisible()
+
+    def layer_item(self, layer: Layer) -> pg.ImageItem:
+        return self._layers[layer]
+
     def set_corner(self, corner: Corner, html: str) -> None:
         if corner is Corner.TOP_LEFT:
             title = f"<span style='color:{theme.ACCENT}; font-weight:600'>{self.title}</span>"
@@ -197,6 +247,14 @@ class ImagePane(QWidget):
             return
         point = self.view_box.mapSceneToView(scene_pos)
         self.cursor_moved.emit(float(point.y()), float(point.x()))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        # Left and right corners share the width: in a narrow pane their text wraps instead of
+        # running into each other. The bottom-left readout is short, so bottom-right gets more.
+        width = self.graphics.width()
+        for corner, label in self._corners.items():
+            label.setMaximumWidth(max(round(width * _CORNER_SHARE[corner]), 60))
 
     def _overlay_label(self, object_name: str) -> QLabel:
         label = QLabel(self)

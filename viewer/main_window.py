@@ -30,21 +30,41 @@ from qasync import asyncSlot
 from engine.api import (
     EngineError,
     ExplanationResult,
-    GifOptions,
     Radiograph,
     VoiPreset,
     load_radiograph,
     sample_radiograph_path,
-    write_gif,
 )
+from viewer.about_dialog import AboutDialog
+from viewer.banner import AlertBanner
 from viewer.colormaps import DifferenceMap
 from viewer.comparison_panel import ComparisonPanel
 from viewer.display_panel import DisplayPanel
-from viewer.explanation import NO_EXPLANATION_TEXT, Explanation, ExplanationProvider
+from viewer.explanation import (
+    NO_EXPLANATION_TEXT,
+    Explanation,
+    ExplanationProvider,
+    engine_result,
+    explanation_alerts,
+)
 from viewer.explanation_panel import ExplanationPanel
+from viewer.export import (
+    DEFAULT_NAMES,
+    ExportKind,
+    ExportRequest,
+    with_suffix,
+    write_gif_export,
+    write_png_snapshot,
+    write_statistics,
+)
+from viewer.export_dialog import ExportDialog
 from viewer.folder_panel import FolderPanel, list_image_candidates
+from viewer.overlays import Attribution
 from viewer.settings import ViewerSettings
-from viewer.worker import JobChannel, JobRunner, SupersededError
+from viewer.statistics_panel import StatisticsPanel
+from viewer.statistics_report import report_of
+from viewer.study_browser import describe_image
+from viewer.worker import JobChannel, JobContext, JobRunner, SupersededError
 
 log = logging.getLogger(__name__)
 
@@ -58,22 +78,32 @@ OPEN_FILTERS = (
     "TIFF (*.tif *.tiff)",
     "All files (*)",
 )
+DOCK_WIDTH = 360  # initial width of the explanation / statistics docks, pixels
 PRESET_KEYS = 10  # key 0 = auto, keys 1..9 = the other presets in header order
 
 Loader = Callable[[Path], Radiograph]
+# Asks where to save an export: (kind, suggested path) -> chosen path, or None when cancelled.
+SavePathChooser = Callable[[QWidget, ExportKind, str], str | None]
+
+
+def ask_save_path(parent: QWidget, kind: ExportKind, suggested: str) -> str | None:
+    path, _ = QFileDialog.getSaveFileName(parent, "Export", suggested, kind.file_filter)
+    return path or None
 
 
 class MainWindow(QMainWindow):
     """Original | translated | difference with explanation controls.
 
     ``loader`` reads one image (the engine's ``load_radiograph`` unless a test injects another);
-    ``explainer`` computes an explanation, or None while no models are loaded.
+    ``explainer`` computes an explanation, or None while no models are loaded; ``models_dir`` is
+    the model folder whose cards Help > About shows.
     """
 
     image_opened = Signal(str)
     explanation_shown = Signal()
     exported = Signal(str)  # path of the written file
     folder_listed = Signal(str)
+    folder_scanned = Signal(str)  # every file of the folder was described (thumbnails, groups)
     error_reported = Signal(str)
 
     def __init__(
@@ -82,36 +112,67 @@ class MainWindow(QMainWindow):
         *,
         loader: Loader = load_radiograph,
         explainer: ExplanationProvider | None = None,
+        models_dir: Path | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.settings = settings
         self._loader = loader
         self._explainer = explainer
+        self._models_dir = models_dir
         self._path: Path | None = None
         self.jobs = JobRunner(self)
+        self.choose_export_path: SavePathChooser = ask_save_path  # tests replace it
 
         self.setWindowTitle(APP_NAME)
         self.setAcceptDrops(True)
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks)
-        self.comparison = ComparisonPanel(self)
-        self.setCentralWidget(self.comparison)
+        self.banner = AlertBanner()
+        self.comparison = ComparisonPanel()
+        self.setCentralWidget(self._build_central())
         self.explanation_panel = ExplanationPanel()
         self.display_panel = DisplayPanel()
         self.folder_panel = FolderPanel()
+        self.statistics_panel = StatisticsPanel()
         self._controls_dock = self._build_controls_dock()
+        self._statistics_dock = self._build_statistics_dock()
         self._folder_dock = self._build_folder_dock()
         self._build_status_bar()
         self.error_dialog = QMessageBox(self)
         self.error_dialog.setIcon(QMessageBox.Icon.Warning)
         self.error_dialog.setWindowTitle(APP_NAME)
-        self.about_dialog = QMessageBox(self)
+        self.about_dialog: AboutDialog | None = None
+        self.export_dialog: ExportDialog | None = None
         self._build_menus()
         self._connect()
         self._restore_settings()
         self.explanation_panel.set_explanation(None, self._no_explanation_text())
 
     # Construction.
+    def _build_central(self) -> QWidget:
+        """The banner above the three panes; a snapshot grabs both, so an invalid explanation
+        cannot be exported without its warning."""
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.comparison, 1)
+        return central
+
+    def _build_statistics_dock(self) -> QDockWidget:
+        dock = QDockWidget("Lung statistics", self)
+        dock.setObjectName("statisticsDock")
+        dock.setWidget(self.statistics_panel)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetClosable
+        )
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        self.tabifyDockWidget(self._controls_dock, dock)
+        self._controls_dock.raise_()
+        return dock
+
     def _build_controls_dock(self) -> QDockWidget:
         container = QWidget()
         layout = QVBoxLayout(container)
@@ -210,6 +271,7 @@ class MainWindow(QMainWindow):
         self._action(view_menu, "&Cancel Job", self.cancel_jobs, ("Esc",))
         view_menu.addSeparator()
         view_menu.addAction(self._controls_dock.toggleViewAction())
+        view_menu.addAction(self._statistics_dock.toggleViewAction())
         view_menu.addAction(self._folder_dock.toggleViewAction())
 
         help_menu = bar.addMenu("&Help")
@@ -225,6 +287,10 @@ class MainWindow(QMainWindow):
         self.display_panel.link_window_toggled.connect(self._on_display_link_window_toggled)
         self.display_panel.diverging_toggled.connect(self._on_display_diverging_toggled)
         self.display_panel.invert_mouse_toggled.connect(self._on_display_invert_mouse_toggled)
+        self.display_panel.lung_contour_toggled.connect(self._on_display_lung_contour_toggled)
+        self.display_panel.statistics_toggled.connect(self._on_display_statistics_toggled)
+        self.display_panel.attribution_changed.connect(self._on_display_attribution_changed)
+        self.display_panel.overlay_opacity_changed.connect(self._on_display_overlay_opacity_changed)
         self.folder_panel.file_activated.connect(self.open_path)
 
     def _restore_settings(self) -> None:
@@ -233,16 +299,25 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(settings.geometry)
         else:
             self.resize(1500, 860)
+        # The side docks start narrow: the panes are what is read.
+        self.resizeDocks([self._controls_dock], [DOCK_WIDTH], Qt.Orientation.Horizontal)
         if settings.window_state is not None:
             self.restoreState(settings.window_state)
         self.display_panel.set_values(
             link_window=settings.link_window,
             diverging=settings.diverging_difference,
             invert_mouse=settings.invert_mouse_direction,
+            lung_contour=settings.lung_contour,
+            statistics=settings.statistics_overlay,
+            attribution=settings.attribution_overlay,
+            overlay_opacity=settings.overlay_opacity,
         )
         self.comparison.set_link_window(settings.link_window)
         self.comparison.set_difference_map(_difference_map(settings.diverging_difference))
         self.comparison.set_invert_mouse_direction(settings.invert_mouse_direction)
+        self.comparison.set_lung_contour_visible(settings.lung_contour)
+        self.comparison.set_statistics_visible(settings.statistics_overlay)
+        self.comparison.set_attribution(settings.attribution_overlay, settings.overlay_opacity)
         self._rebuild_recent_menu()
 
     # Public operations.
@@ -297,11 +372,33 @@ class MainWindow(QMainWindow):
         self._folder_dock.show()
         self.statusBar().showMessage(f"{len(files)} files in {folder_path.name}", 5000)
         self.folder_listed.emit(str(folder_path))
+        await self._scan_folder(folder_path, files)
+
+    async def _scan_folder(self, folder: Path, files: list[Path]) -> None:
+        """Describe the files one job at a time, so an explanation or an image the user opens
+        meanwhile waits for one file at most; a newer folder (or Esc) supersedes the scan."""
+        loader = self._loader
+        for path in files:
+            try:
+                entry = await self.jobs.submit(
+                    JobChannel.BROWSER, lambda _job, path=path: describe_image(path, loader)
+                )
+            except SupersededError:
+                return
+            except Exception as error:  # a bug in describing one file: say so, keep the app
+                self.report_unexpected(f"Reading {path.name} for the study browser failed", error)
+                return
+            self.folder_panel.add_entry(entry)
+        self.folder_panel.finish_scan()
+        self.folder_scanned.emit(str(folder))
 
     def show_explanation(self, explanation: Explanation) -> None:
         """Show a finished explanation of the current image (the engine's wire-in point)."""
         self.comparison.show_explanation(explanation)
         self.explanation_panel.set_explanation(explanation)
+        self.banner.set_alerts(explanation_alerts(explanation))
+        result = engine_result(explanation)
+        self.statistics_panel.set_report(report_of(result) if result is not None else None)
         self.statusBar().showMessage("Explanation ready", 3000)
         self.explanation_shown.emit()
 
@@ -316,51 +413,81 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Cancelled", 3000)
 
     def export(self) -> None:
-        """Ask where to save the explanation GIF (a fixed default name, never patient data)."""
-        if self._engine_result() is None:
-            self.statusBar().showMessage("Nothing to export: no explanation is shown", 5000)
+        """Ctrl+E: ask what to export (GIF, PNG snapshot, statistics) and where."""
+        if self.comparison.radiograph is None:
+            self.statusBar().showMessage("Nothing to export: no image is shown", 5000)
             return
-        suggested = str(Path(self.settings.last_folder or Path.home()) / "explanation.gif")
-        path, _ = QFileDialog.getSaveFileName(self, "Export explanation", suggested, "GIF (*.gif)")
+        result = self._engine_result()
+        radiograph = self.comparison.radiograph
+        dialog = ExportDialog(
+            frame_count=len(result.primary.frames.frames) if result is not None else 0,
+            has_explanation=result is not None,
+            has_identifiers=bool(radiograph.identity.values()),
+            fps=self.explanation_panel.fps_spin.value(),
+            parent=self,
+        )
+        dialog.accepted.connect(lambda: self._on_export_dialog_accepted(dialog))
+        dialog.finished.connect(dialog.deleteLater)
+        self.export_dialog = dialog
+        dialog.open()
+
+    def _on_export_dialog_accepted(self, dialog: ExportDialog) -> None:
+        request = dialog.request()
+        self.export_dialog = None
+        folder = Path(self.settings.last_folder or Path.home())
+        suggested = str(folder / DEFAULT_NAMES[request.kind])
+        path = self.choose_export_path(self, request.kind, suggested)
         if path:
-            self.export_gif(path)
+            self.export_to(path, request)
 
     def _engine_result(self) -> ExplanationResult | None:
-        result = getattr(self.comparison.explanation, "result", None)
-        return result if isinstance(result, ExplanationResult) else None
+        return engine_result(self.comparison.explanation)
 
-    @asyncSlot(str)
-    async def export_gif(self, path: str) -> None:
-        """Write the shown explanation as a GIF on the worker (atomic; no identifiers)."""
+    def export_gif(self, path: str) -> None:
+        """Write the shown explanation as a GIF with the default options (no identifiers)."""
+        self.export_to(path, ExportRequest(ExportKind.GIF))
+
+    @asyncSlot()
+    async def export_to(self, path: str, request: ExportRequest) -> None:
+        """Write ``request``'s export to ``path`` on the worker (atomic; no identifiers unless
+        the user asked for them in a GIF)."""
+        kind = request.kind
+        target = with_suffix(Path(path), kind)
         result = self._engine_result()
-        if result is None:
+        radiograph = self.comparison.radiograph
+        if radiograph is None or (kind.needs_explanation and result is None):
             self.statusBar().showMessage("Nothing to export: no explanation is shown", 5000)
             return
-        target = Path(path).with_suffix(".gif")
-        counterfactual = result.primary
+        job: Callable[[JobContext], Path]
+        if kind is ExportKind.PNG:
+            # Grab on the GUI thread (widgets); encode and write on the worker.
+            image = self.centralWidget().grab().toImage()
+            job = lambda _job: write_png_snapshot(target, image)  # noqa: E731
+        elif kind is ExportKind.GIF and result is not None:
+            identity = radiograph.identity if request.gif.include_identifiers else None
+            options = request.gif
+            job = lambda _job: write_gif_export(target, result, options, identity)  # noqa: E731
+        elif result is not None:
+            report = report_of(result)
+            job = lambda _job: write_statistics(target, report, kind)  # noqa: E731
+        else:
+            return
         try:
-            await self.jobs.submit(
-                JobChannel.EXPORT,
-                lambda job: write_gif(target, result.original, counterfactual.frames, GifOptions()),
-            )
+            await self.jobs.submit(JobChannel.EXPORT, job)
         except SupersededError:
             return
-        except (EngineError, OSError) as error:
+        except (EngineError, OSError, ValueError) as error:
             self.report_error(f"Export failed: {error}")
             return
         self.statusBar().showMessage(f"Exported {target.name}", 5000)
         self.exported.emit(str(target))
 
     def show_about(self) -> None:
-        self.about_dialog.setWindowTitle(f"About {APP_NAME}")
-        self.about_dialog.setTextFormat(Qt.TextFormat.RichText)
-        self.about_dialog.setText(
-            f"<h3>{APP_NAME}</h3>"
-            "<p>Explains a chest X-ray classifier: original, CycleGAN-translated counterfactual "
-            "and their signed difference, side by side.</p>"
-            f"<p><b style='color:#e0a030'>{RESEARCH_NOTICE}.</b> Not a medical device; "
-            "not for diagnosis.</p>"
-        )
+        """Help > About: the research-use notice and the model cards."""
+        if self.about_dialog is None:
+            self.about_dialog = AboutDialog(
+                app_name=APP_NAME, notice=RESEARCH_NOTICE, models_dir=self._models_dir, parent=self
+            )
         self.about_dialog.open()
 
     def report_error(self, message: str) -> None:
@@ -409,7 +536,7 @@ class MainWindow(QMainWindow):
     def _show_radiograph(self, path: Path, radiograph: Radiograph) -> None:
         self._path = path
         self.comparison.set_radiograph(radiograph)
-        self.explanation_panel.set_explanation(None, self._no_explanation_text())
+        self._clear_explanation_views(self._no_explanation_text())
         self._update_preset_actions()
         self.setWindowTitle(f"{path.name} — {APP_NAME}")
         self.settings.last_folder = str(path.parent)
@@ -475,8 +602,13 @@ class MainWindow(QMainWindow):
     def _on_explanation_direction_changed(self, _direction: str) -> None:
         if self._explainer is not None and self.comparison.radiograph is not None:
             self.comparison.clear_explanation("Computing…")
-            self.explanation_panel.set_explanation(None, "Computing…")
+            self._clear_explanation_views("Computing…")
             self.request_explanation()
+
+    def _clear_explanation_views(self, message: str) -> None:
+        self.explanation_panel.set_explanation(None, message)
+        self.banner.set_alerts(())
+        self.statistics_panel.set_report(None)
 
     def _on_display_link_window_toggled(self, linked: bool) -> None:
         self.settings.link_window = linked
@@ -489,6 +621,23 @@ class MainWindow(QMainWindow):
     def _on_display_invert_mouse_toggled(self, inverted: bool) -> None:
         self.settings.invert_mouse_direction = inverted
         self.comparison.set_invert_mouse_direction(inverted)
+
+    def _on_display_lung_contour_toggled(self, visible: bool) -> None:
+        self.settings.lung_contour = visible
+        self.comparison.set_lung_contour_visible(visible)
+
+    def _on_display_statistics_toggled(self, visible: bool) -> None:
+        self.settings.statistics_overlay = visible
+        self.comparison.set_statistics_visible(visible)
+
+    def _on_display_attribution_changed(self, value: str) -> None:
+        kind = Attribution(value)
+        self.settings.attribution_overlay = kind
+        self.comparison.set_attribution(kind)
+
+    def _on_display_overlay_opacity_changed(self, opacity: float) -> None:
+        self.settings.overlay_opacity = opacity
+        self.comparison.set_attribution(self.comparison.attribution, opacity)
 
     def _on_jobs_busy_changed(self, busy: bool) -> None:
         self.progress_bar.setRange(0, 0)  # indeterminate until a job reports progress

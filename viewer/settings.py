@@ -10,6 +10,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from viewer.overlays import DEFAULT_OVERLAY_OPACITY, Attribution
+
 ORGANIZATION = "cxr-explain"
 APPLICATION = "viewer"
 MAX_RECENT_FILES = 10
@@ -25,6 +27,10 @@ class ViewerSettings:
     _INVERT_MOUSE = "mouse/invert_window_direction"
     _LINK_WINDOW = "display/link_window"
     _DIVERGING = "display/diverging_difference"
+    _LUNG_CONTOUR = "display/lung_contour"
+    _STATISTICS = "display/statistics_overlay"
+    _ATTRIBUTION = "display/attribution_overlay"
+    _OPACITY = "display/overlay_opacity"
 
     def __init__(self, store: QSettings) -> None:
         self._store = store
@@ -109,6 +115,48 @@ class ViewerSettings:
     @diverging_difference.setter
     def diverging_difference(self, value: bool) -> None:
         self._store.setValue(self._DIVERGING, bool(value))
+
+    @property
+    def lung_contour(self) -> bool:
+        return bool(self._store.value(self._LUNG_CONTOUR, False, type=bool))
+
+    @lung_contour.setter
+    def lung_contour(self, value: bool) -> None:
+        self._store.setValue(self._LUNG_CONTOUR, bool(value))
+
+    @property
+    def statistics_overlay(self) -> bool:
+        """Lung brightness statistics in the difference pane's corner."""
+        return bool(self._store.value(self._STATISTICS, True, type=bool))
+
+    @statistics_overlay.setter
+    def statistics_overlay(self, value: bool) -> None:
+        self._store.setValue(self._STATISTICS, bool(value))
+
+    @property
+    def attribution_overlay(self) -> Attribution:
+        """Which attribution heat map the original pane shows; an unknown stored value is NONE."""
+        value = str(self._store.value(self._ATTRIBUTION, Attribution.NONE.value, type=str))
+        try:
+            return Attribution(value)
+        except ValueError:
+            return Attribution.NONE
+
+    @attribution_overlay.setter
+    def attribution_overlay(self, value: Attribution) -> None:
+        self._store.setValue(self._ATTRIBUTION, Attribution(value).value)
+
+    @property
+    def overlay_opacity(self) -> float:
+        try:
+            value = float(self._store.value(self._OPACITY, DEFAULT_OVERLAY_OPACITY))
+        except (TypeError, ValueError):
+            return DEFAULT_OVERLAY_OPACITY
+        return min(max(value, 0.0), 1.0) if value == value else DEFAULT_OVERLAY_OPACITY
+
+    @overlay_opacity.setter
+    def overlay_opacity(self, value: float) -> None:
+        self._store.setValue(self._OPACITY, float(value))
 
     def _bytes(self, key: str) -> QByteArray | None:
         value = self._store.value(key)

@@ -16,6 +16,7 @@ TEXT = "#d7dae0"
 TEXT_DIM = "#8b919c"
 ACCENT = "#4fa3e0"
 WARNING = "#e0a030"
+DANGER = "#e05050"
 CROSSHAIR = (80, 200, 255, 150)
 ANNOTATION = "#e8e8e8"
 
@@ -33,6 +34,17 @@ QStatusBar QLabel#researchNotice {{ color: {WARNING}; font-weight: 600; padding:
 QLabel#warningBanner {{
     background: #4a3512; color: #ffd891; border: 1px solid {WARNING}; border-radius: 3px;
     padding: 6px;
+}}
+QLabel#alertBanner {{
+    background: #4a3512; color: #ffd891; border-bottom: 2px solid {WARNING}; padding: 6px 10px;
+    font-size: 13px;
+}}
+QLabel#alertBanner[severity="invalid"] {{
+    background: #5a1a1a; color: #ffc9c9; border-bottom: 2px solid {DANGER};
+}}
+QLabel#aboutNotice {{
+    background: #4a3512; color: #ffd891; border: 1px solid {WARNING}; border-radius: 3px;
+    padding: 6px; font-weight: 600;
 }}
 QLabel#paneTitle {{ color: {ACCENT}; font-weight: 600; }}
 QLabel#paneCorner {{ color: {ANNOTATION}; background: transparent; }}

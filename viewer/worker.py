@@ -34,6 +34,7 @@ class JobChannel(StrEnum):
     IMAGE = "image"
     EXPLANATION = "explanation"
     FOLDER = "folder"
+    BROWSER = "browser"  # describing a folder's files for the study browser, one per job
     EXPORT = "export"
 
 

@@ -57,7 +57,10 @@ def segment_lungs_checked(
     strongest = probabilities.max(axis=0)
     low, high = UNCERTAIN_BAND
     uncertain = float(((strongest > low) & (strongest < high)).sum())
-    uncertainty = uncertain / max(float((strongest >= 0.5).sum()), 1.0)
+    # Per found lung pixel, but never per fewer than 1 % of the image: with (almost) no lung
+    # found the ratio would explode, and that case has its own warning.
+    found = max(float((strongest >= 0.5).sum()), 0.01 * strongest.size, 1.0)
+    uncertainty = uncertain / found
     masks = [from_model(p, box) >= 0.5 for p in probabilities]
     if len(masks) >= 2:
         return masks[0], masks[1], uncertainty

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,9 +16,20 @@ import qasync
 from PySide6.QtCore import QEvent
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
+from viewer_fakes import with_planted_lungs
 
-from engine.api import sample_radiograph_path
+from engine.api import (
+    ExplainRequest,
+    ExplanationResult,
+    Radiograph,
+    explain,
+    load_model_set,
+    load_radiograph,
+    sample_radiograph_path,
+)
+from engine.testing import write_tiny_models
 from viewer.app import configure_pyqtgraph
+from viewer.engine_bridge import bridge
 from viewer.main_window import MainWindow
 from viewer.settings import ViewerSettings
 from viewer.theme import apply_dark_theme
@@ -26,7 +38,7 @@ LOAD_TIMEOUT_MS = 20_000
 
 
 @pytest.fixture(scope="session")
-def qasync_loop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
+def session_qasync_loop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
     """One qasync loop for the session, marked running, so ``asyncSlot`` tasks advance while
     pytest-qt waits. Session-wide because stopping it calls ``QApplication.exit()``, which would
     make the next test's waits return at once."""
@@ -39,6 +51,15 @@ def qasync_loop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
     asyncio.events._set_running_loop(None)
     loop.close()
     asyncio.set_event_loop(None)
+
+
+@pytest.fixture
+def qasync_loop(session_qasync_loop: qasync.QEventLoop) -> qasync.QEventLoop:
+    """The session loop, installed again for this test: a test that runs the real start-up
+    (``run_viewer``) creates, closes and unsets its own loop, whichever test ran before."""
+    asyncio.set_event_loop(session_qasync_loop)
+    asyncio.events._set_running_loop(session_qasync_loop)
+    return session_qasync_loop
 
 
 @pytest.fixture
@@ -74,6 +95,34 @@ def make_main_window(
         window.deleteLater()
     # Run the deferred deletes now, inside this test's Qt lifetime.
     QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+
+@pytest.fixture(scope="session")
+def tiny_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Tiny random model bundles (real engine code paths, meaningless outputs)."""
+    return write_tiny_models(tmp_path_factory.mktemp("tiny-models"))
+
+
+@pytest.fixture(scope="session")
+def tiny_result(tiny_models_dir: Path) -> tuple[Radiograph, ExplanationResult]:
+    """The sample explained once with the tiny models, with planted lung masks."""
+    radiograph = load_radiograph(sample_radiograph_path())
+    result = explain(radiograph, load_model_set(tiny_models_dir), ExplainRequest(n_frames=5))
+    return radiograph, with_planted_lungs(result)
+
+
+@pytest.fixture
+def explained_window(
+    make_main_window: MakeMainWindow,
+    open_sample: Callable[[MainWindow], None],
+    tiny_result: tuple[Radiograph, ExplanationResult],
+) -> MainWindow:
+    """A window showing the sample and the engine's (tiny-model) explanation of it."""
+    radiograph, result = tiny_result
+    window = make_main_window()
+    open_sample(window)
+    window.show_explanation(bridge(window.radiograph or radiograph, result))
+    return window
 
 
 @pytest.fixture

@@ -151,7 +151,12 @@ def test_keys_invert_reset_and_presets(window: MainWindow, qtbot: QtBot) -> None
     assert not comparison.inverted
 
     qtbot.keyClick(window, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
-    assert "Nothing to export" in window.statusBar().currentMessage()  # Ctrl+E reached export
+    # Ctrl+E reached export: with an image but no explanation only the PNG snapshot is offered.
+    dialog = window.export_dialog
+    assert dialog is not None
+    assert dialog.isVisible()
+    assert dialog.kind.value == "png"
+    dialog.reject()
 
 
 def test_annotations_show_window_zoom_and_size(window: MainWindow) -> None:

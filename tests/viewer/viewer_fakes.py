@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,7 +13,8 @@ import numpy.typing as npt
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt
 
-from engine.api import Radiograph, load_radiograph, sample_radiograph_path
+from engine.api import ExplanationResult, Radiograph, load_radiograph, sample_radiograph_path
+from engine.explain.statistics import lung_statistics
 from viewer.explanation import Direction
 
 FloatImage = npt.NDArray[np.float32]
@@ -38,6 +40,8 @@ class FakeExplanation:
     model_name: str
     frames: tuple[FakeFrame, ...]
     warnings: tuple[str, ...] = ()
+    valid: bool | None = None
+    out_of_distribution: str | None = None
 
 
 def ellipse_bump(shape: tuple[int, int]) -> FloatImage:
@@ -56,6 +60,8 @@ def fake_explanation(
     frame_count: int = 5,
     amplitude: float = 300.0,
     warnings: tuple[str, ...] = (),
+    valid: bool | None = None,
+    out_of_distribution: str | None = None,
 ) -> FakeExplanation:
     """Translated = original brightened in a smooth ellipse, linearly with strength."""
     pixels = radiograph.pixels
@@ -78,6 +84,8 @@ def fake_explanation(
         model_name=FAKE_MODEL,
         frames=tuple(frames),
         warnings=warnings,
+        valid=valid,
+        out_of_distribution=out_of_distribution,
     )
 
 
@@ -195,3 +203,29 @@ class FakeClickEvent:
 
     def accept(self) -> None:
         self.accepted = True
+
+
+def planted_lungs(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Two elliptical lung masks (patient's right = image left), read-only bool (H, W)."""
+    rows, columns = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32)
+    masks = []
+    for centre in (0.3, 0.7):
+        distance = ((rows - 0.5 * shape[0]) / (0.3 * shape[0])) ** 2 + (
+            (columns - centre * shape[1]) / (0.14 * shape[1])
+        ) ** 2
+        mask = distance <= 1.0
+        mask.setflags(write=False)
+        masks.append(mask)
+    return masks[0], masks[1]
+
+
+def with_planted_lungs(result: ExplanationResult) -> ExplanationResult:
+    """``result`` with known lung masks and the statistics recomputed over them (tiny random
+    segmenters find almost no lung, which would leave every statistic empty)."""
+    right, left = planted_lungs(result.original.shape)
+    primary = result.primary
+    statistics = lung_statistics(result.original, primary.translated, right, left)
+    counterfactual = dataclasses.replace(primary, statistics=statistics)
+    return dataclasses.replace(
+        result, right_lung=right, left_lung=left, counterfactuals=(counterfactual,)
+    )
