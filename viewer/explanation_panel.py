@@ -63,7 +63,6 @@ class ExplanationPanel(QWidget):
         self.probability_detail = QLabel()
         self.probability_detail.setWordWrap(True)
         self.model_label = QLabel()
-        self.model_label.setWordWrap(True)
 
         self.banner = QLabel()
         self.banner.setObjectName("warningBanner")
@@ -137,7 +136,11 @@ class ExplanationPanel(QWidget):
             self.probability_detail.setText(message)
             self.frame_label.setText("")
             return
-        self.model_label.setText(explanation.model_name)
+        # The folder name fits the form row; the checksums of every model are in the tooltip
+        # and the pane annotation (a wrapped multi-line label is clipped by the form layout).
+        folder, *models = explanation.model_name.split(" ")
+        self.model_label.setText(f"{folder} ({len(models)} models)" if models else folder)
+        self.model_label.setToolTip("\n".join(models) or folder)
         self._show_frame_text()
 
     def set_alerts(self, alerts: tuple[Alert, ...]) -> None:

@@ -6,10 +6,10 @@ from pathlib import Path
 
 from conftest import LOAD_TIMEOUT_MS, MakeMainWindow
 from pytestqt.qtbot import QtBot
-from viewer_fakes import fake_explainer
 
-from engine.api import sample_radiograph_path
+from engine.api import default_models_dir, sample_radiograph_path
 from viewer.app import EXIT_OK, run_viewer
+from viewer.engine_bridge import engine_explainer
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
@@ -19,7 +19,8 @@ def test_self_test_returns_zero() -> None:
 
 
 def test_screenshot_of_the_main_window(make_main_window: MakeMainWindow, qtbot: QtBot) -> None:
-    window = make_main_window(explainer=fake_explainer)
+    """The README picture: the bundled sample explained by the shipped default models."""
+    window = make_main_window(explainer=engine_explainer(default_models_dir()))
     window.resize(1600, 900)
     with qtbot.waitSignal(window.explanation_shown, timeout=LOAD_TIMEOUT_MS):
         window.open_path(str(sample_radiograph_path()))
@@ -32,3 +33,5 @@ def test_screenshot_of_the_main_window(make_main_window: MakeMainWindow, qtbot: 
     target = ARTIFACTS / "main_window.png"
     assert window.grab().save(str(target))
     assert target.stat().st_size > 10_000
+    assert window.explanation_panel.slider.value() == 3
+    assert window.explanation_panel.probability_label.text()
