@@ -1,4 +1,4 @@
-"""``cxr-explain train segmenter|cyclegan|classifier`` and ``cxr-explain train-defaults``.
+"""``cxr-explain train segmenter|cyclegan|classifier|figan`` and ``cxr-explain train-defaults``.
 
 Every option maps onto one field of the model's config dataclass (``--batch-size`` ->
 ``batch_size``); options left out keep the dataclass default, which ``--help`` shows. Under
@@ -21,6 +21,7 @@ from engine.cli.base import EXIT_OK, Subcommand
 from engine.training.classifier import ClassifierConfig, train_classifier
 from engine.training.cyclegan import CycleGANConfig, train_cyclegan
 from engine.training.data import LungField
+from engine.training.figan import FIGANConfig, train_figan
 from engine.training.segmenter import SegmenterConfig, train_segmenter
 from engine.training.trainer import DeviceChoice, ModelKind, TrainConfig, TrainResult
 
@@ -39,6 +40,11 @@ _TRAINERS: dict[ModelKind, tuple[type[TrainConfig], Callable[..., TrainResult], 
         CycleGANConfig,
         train_cyclegan,
         "CycleGAN healthy <-> pneumoconiosis generators",
+    ),
+    ModelKind.FIGAN: (
+        FIGANConfig,
+        train_figan,
+        "FIGAN feature explorer (classifier PLS components -> conditional generator)",
     ),
 }
 
@@ -194,10 +200,35 @@ def _add_cyclegan(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_figan(parser: argparse.ArgumentParser) -> None:
+    config = FIGANConfig
+    _add_common(parser, config)
+    parser.add_argument(
+        "--classifier",
+        type=Path,
+        required=True,
+        metavar="BUNDLE_DIR",
+        help="the classifier bundle whose features FIGAN explains",
+    )
+    _option(parser, config, "components", "PLS components (the condition's length)", type=int)
+    _option(parser, config, "latent_dim", "noise vector length", type=int)
+    _option(parser, config, "ngf", "generator channels at full resolution", type=int)
+    _option(parser, config, "ndf", "critic channels at full resolution", type=int)
+    _option(parser, config, "max_width", "channel cap of both networks", type=int)
+    _option(
+        parser,
+        config,
+        "score_weight",
+        "weight of the term matching the classifier's scores to the condition (0 = off)",
+        type=float,
+    )
+
+
 _ADDERS: dict[ModelKind, Callable[[argparse.ArgumentParser], None]] = {
     ModelKind.SEGMENTER: _add_segmenter,
     ModelKind.CLASSIFIER: _add_classifier,
     ModelKind.CYCLEGAN: _add_cyclegan,
+    ModelKind.FIGAN: _add_figan,
 }
 
 
@@ -233,7 +264,7 @@ def _run(args: argparse.Namespace) -> int:
 
 COMMAND: Subcommand = Subcommand(
     name="train",
-    help="train the segmenter, the classifier or the CycleGAN from a data folder",
+    help="train the segmenter, the classifier, the CycleGAN or FIGAN from a data folder",
     add_arguments=_add_arguments,
     run=_run,
 )

@@ -150,7 +150,8 @@ def focal_lesions(phantom: Phantom) -> np.ndarray:
     lungs = phantom.lungs
     if len(phantom.opacities) == 0:
         return (phantom.lesion_map > _LESION_THRESHOLD) & lungs  # blur spills past the mask
-    rows, columns = np.indices(lungs.shape, dtype=np.float32)
+    grid = np.indices(lungs.shape, dtype=np.float32)
+    rows, columns = grid[0], grid[1]
     mask = np.zeros(lungs.shape, bool)
     for row, column, diameter_mm in np.asarray(phantom.opacities, dtype=np.float32):
         radius = max(0.5 * float(diameter_mm) / phantom.spacing_mm, 1.0)

@@ -8,6 +8,8 @@
 ``discriminator_paper``    :class:`PaperDiscriminator`            CycleGAN critic (Table 2)
 ``patchgan``               :class:`PatchGANDiscriminator`         70 x 70 PatchGAN critic
 ``classifier``             :class:`ClassifierNet`                 the CNN being explained
+``figan_generator``        :class:`ConditionalGenerator`          FIGAN (PLS scores, noise) -> image
+``figan_discriminator``    :class:`ProjectionDiscriminator`       FIGAN conditional critic
 =========================  =====================================  ================================
 
 All take keyword-only, typed constructor arguments and raise ``ValueError`` naming a bad one.
@@ -25,9 +27,11 @@ from torch import nn
 from engine.networks.attention import AttentionMode, SelfAttention2d, chunked_attention
 from engine.networks.classifier import LABELS as CLASSIFIER_LABELS
 from engine.networks.classifier import ClassifierNet
+from engine.networks.conditional_generator import ConditionalGenerator
 from engine.networks.discriminator import DiscriminatorKind, PaperDiscriminator
 from engine.networks.generator import CycleGANGenerator
 from engine.networks.patchgan import PatchGANDiscriminator
+from engine.networks.projection_discriminator import ProjectionDiscriminator
 from engine.networks.unet import UNet
 
 
@@ -39,6 +43,8 @@ class Architecture(StrEnum):
     DISCRIMINATOR_PAPER = "discriminator_paper"
     PATCHGAN = "patchgan"
     CLASSIFIER = "classifier"
+    FIGAN_GENERATOR = "figan_generator"
+    FIGAN_DISCRIMINATOR = "figan_discriminator"
 
 
 #: Architecture -> constructor. The only way a bundle's architecture becomes a class.
@@ -49,6 +55,8 @@ ARCHITECTURES: Mapping[Architecture, type[nn.Module]] = MappingProxyType(
         Architecture.DISCRIMINATOR_PAPER: PaperDiscriminator,
         Architecture.PATCHGAN: PatchGANDiscriminator,
         Architecture.CLASSIFIER: ClassifierNet,
+        Architecture.FIGAN_GENERATOR: ConditionalGenerator,
+        Architecture.FIGAN_DISCRIMINATOR: ProjectionDiscriminator,
     }
 )
 
@@ -95,10 +103,12 @@ __all__ = [
     "Architecture",
     "AttentionMode",
     "ClassifierNet",
+    "ConditionalGenerator",
     "CycleGANGenerator",
     "DiscriminatorKind",
     "PaperDiscriminator",
     "PatchGANDiscriminator",
+    "ProjectionDiscriminator",
     "SelfAttention2d",
     "UNet",
     "architecture_of",
