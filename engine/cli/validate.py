@@ -12,6 +12,7 @@ from tqdm import tqdm
 from engine.cli.base import EXIT_OK, Subcommand
 from engine.errors import InputError
 from engine.explain.validate import HEADLINE_METRICS, MAPS, ValidationConfig, validate, write_report
+from engine.figan.explore import FIGAN_ID, load_figan_models
 from engine.inference.model_set import load_model_set
 from engine.resources import default_models_dir
 
@@ -34,10 +35,26 @@ def _run(args: argparse.Namespace) -> int:
         config = ValidationConfig(n=args.n, seed=args.seed, size=args.size)
     except ValueError as error:
         raise InputError(str(error)) from None
-    models = load_model_set(Path(args.models) if args.models else default_models_dir())
+    folder = Path(args.models) if args.models else default_models_dir()
+    models = load_model_set(folder)
     with tqdm(total=config.n, unit="pair", file=sys.stderr, disable=None) as bar:
         report = validate(models, config, progress=lambda done, total: bar.update(done - bar.n))
-    write_report(report, Path(args.out))
+    extra: list[str] = []
+    if (folder / FIGAN_ID).is_dir():  # the FIGAN section, when the model folder has one
+        from engine.figan.validate import FiganValidationConfig, markdown_lines, validate_figan
+
+        figan_config = FiganValidationConfig(
+            n=max(2, min(args.n, 24)), seed=args.seed, size=args.size
+        )
+        with tqdm(total=figan_config.n + 2, unit="step", file=sys.stderr, disable=None) as bar:
+            figan_report = validate_figan(
+                load_figan_models(folder),
+                figan_config,
+                progress=lambda done, total: bar.update(done - bar.n),
+            )
+        report["figan"] = figan_report
+        extra = markdown_lines(figan_report)
+    write_report(report, Path(args.out), extra)
     keys = ["n_images", *HEADLINE_METRICS, *[f"iou_at_lesion_area_{m}" for m in MAPS]]
     sys.stdout.write(json.dumps({key: report[key] for key in keys}, indent=2) + "\n")
     return EXIT_OK

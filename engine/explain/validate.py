@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -233,8 +233,11 @@ def _aggregate(
     return report
 
 
-def write_report(report: dict[str, Any], out: Path) -> list[Path]:
-    """``validation.json``, ``validation.md`` and the two mean-change histograms."""
+def write_report(
+    report: dict[str, Any], out: Path, extra_markdown: Sequence[str] = ()
+) -> list[Path]:
+    """``validation.json``, ``validation.md`` (plus ``extra_markdown`` lines, e.g. the FIGAN
+    section) and the two mean-change histograms."""
     out.mkdir(parents=True, exist_ok=True)
     json_path = out / "validation.json"
     json_path.write_text(json.dumps(report, indent=2), encoding="utf-8")
@@ -249,7 +252,10 @@ def write_report(report: dict[str, Any], out: Path) -> list[Path]:
         ).save(plot)
         paths.append(plot)
     markdown = out / "validation.md"
-    markdown.write_text(_markdown(report), encoding="utf-8")
+    text = _markdown(report)
+    if extra_markdown:
+        text = text.rstrip("\n") + "\n\n" + "\n".join(extra_markdown) + "\n"
+    markdown.write_text(text, encoding="utf-8")
     paths.append(markdown)
     return paths
 

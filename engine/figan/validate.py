@@ -46,7 +46,7 @@ from engine.figan.measures import (
 )
 from engine.geometry import Letterbox
 from engine.inference.run import model_size, to_tensor
-from engine.phantoms import DiseaseParams, IloType, generate_pair
+from engine.phantoms import DEFAULT_RECIPE, DiseaseRecipe, generate_pair
 
 #: Report keys with one number per component, in table order.
 PER_COMPONENT = (
@@ -69,6 +69,7 @@ class FiganValidationConfig:
     n_frames: int = 9
     span: float = 2.0
     inversion_steps: int = 150
+    recipe: DiseaseRecipe = DEFAULT_RECIPE  # the findings of the default training set
 
     def __post_init__(self) -> None:
         if self.n < 2:
@@ -112,11 +113,7 @@ def validate_figan(
     rng = np.random.default_rng(config.seed)
     phantoms = []
     for index in range(config.n):
-        disease = DiseaseParams(
-            profusion=int(rng.integers(1, 4)),
-            opacity_type=IloType(rng.choice([t.value for t in IloType])),
-            haze=float(rng.uniform(0.0, 0.15)),
-        )
+        disease = config.recipe.draw(rng)
         phantoms.append(generate_pair(config.seed + index, disease, size=config.size))
     total = 2 + config.n
     done = 1

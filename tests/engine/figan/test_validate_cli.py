@@ -94,3 +94,22 @@ def test_cli_figan_errors_exit_2(
     assert all(line.startswith("error: ") for line in lines)
     assert any("--component must be >= 1" in line for line in lines)
     assert any("no FIGAN model" in line for line in lines)
+
+
+def test_cxr_explain_validate_adds_the_figan_section(tiny: TinyModels, tmp_path: Path) -> None:
+    import shutil
+
+    from engine.testing import write_tiny_models
+
+    models = write_tiny_models(tmp_path / "models")
+    for name in ("classifier", "figan"):  # the FIGAN belongs to its own classifier
+        shutil.rmtree(models / name, ignore_errors=True)
+        shutil.copytree(tiny.models / name, models / name)
+    out = tmp_path / "report"
+    args = ["validate", "--n", "2", "--size", "64", "--out", str(out), "--models", str(models)]
+    assert main(args) == 0
+    report = json.loads((out / "validation.json").read_text())
+    assert len(report["figan"]["explained_label_variance"]) == report["figan"]["components"]
+    markdown = (out / "validation.md").read_text()
+    assert markdown_lines(report["figan"])[0] in markdown
+    assert "Frechet" in markdown
