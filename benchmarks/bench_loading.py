@@ -3,7 +3,8 @@
 Run: ``.venv/bin/python benchmarks/bench_loading.py`` (or ``make bench``). Prints a Markdown
 table; results are recorded in docs/benchmarks.md. Targets (2-core CPU): pipeline after decoding
 < 100 ms; a lossless JPEG 2000 CR displayable in < 1 s. Every available decoder plugin is timed
-so ``engine/io/dicom_decode.PLUGIN_PREFERENCE`` can put the fastest first.
+so ``engine/io/dicom_decode.PLUGIN_PREFERENCE`` can put the fastest first. A last table gives the
+time that decoding in the isolated decoder process adds (compressed files and the sample).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from pydicom.uid import (
 )
 
 from engine.io import load_radiograph
+from engine.resources import sample_radiograph_path
 
 SIZE = 2000
 
@@ -109,6 +111,9 @@ def _median_seconds(action: Callable[[], object], repeats: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--no-isolation", action="store_true", help="skip the decoder isolation table"
+    )
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     base = _base_dataset()
@@ -131,10 +136,13 @@ def main() -> None:
     )
     print("|---|---:|---|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as folder:
+        compressed: list[Path] = []
         for syntax in syntaxes:
             path = _write(base, syntax, Path(folder) / f"{syntax.name[:20]}.dcm")
             if path is None:
                 continue
+            if syntax.is_compressed:
+                compressed.append(path)
             size_mb = path.stat().st_size / 2**20
             dataset = pydicom.dcmread(path)
             decoder = get_decoder(syntax)
@@ -158,6 +166,8 @@ def main() -> None:
                     f"| {syntax.name} | {size_mb:.1f} | {plugin or 'native'} "
                     f"| {seconds * 1000:.0f} | {extra} |"
                 )
+        if not args.no_isolation:
+            _isolation_rows(compressed, args.repeats)
 
 
 def _pipeline_without_decode(path: Path, repeats: int) -> float:
@@ -168,9 +178,32 @@ def _pipeline_without_decode(path: Path, repeats: int) -> float:
     original = dicom_module.decode_first_frame
     dicom_module.decode_first_frame = lambda dataset, layout: decoded  # type: ignore[assignment]
     try:
-        return _median_seconds(lambda: load_radiograph(path).display(), repeats)
+        return _median_seconds(lambda: load_radiograph(path, isolate=False).display(), repeats)
     finally:
         dicom_module.decode_first_frame = original
+
+
+def _isolation_rows(paths: list[Path], repeats: int) -> None:
+    """What decoding in the isolated decoder process adds (engine/io/isolation.py)."""
+    from engine.io import isolation
+
+    print("\n## Decoder isolation\n")
+    isolation.shutdown()
+    sample = sample_radiograph_path()
+    start = time.perf_counter()
+    load_radiograph(sample, isolate=True)
+    cold = time.perf_counter() - start
+    print(f"First isolated load of the sample (starts the decoder process): {cold * 1000:.0f} ms\n")
+    print("| file | in-process load ms | isolated load ms | added ms |")
+    print("|---|---:|---:|---:|")
+    for path in [sample, *paths]:
+        inside = _median_seconds(lambda path=path: load_radiograph(path, isolate=False), repeats)
+        isolated = _median_seconds(lambda path=path: load_radiograph(path, isolate=True), repeats)
+        name = "sample_cxr.dcm (1024 x 1024)" if path == sample else path.stem
+        print(
+            f"| {name} | {inside * 1000:.0f} | {isolated * 1000:.0f} "
+            f"| {(isolated - inside) * 1000:+.0f} |"
+        )
 
 
 if __name__ == "__main__":

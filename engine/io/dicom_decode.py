@@ -67,8 +67,8 @@ PACKAGE_HINT: dict[UID, str] = {
 }
 
 
-def decode_first_frame(dataset: FileDataset, layout: PixelLayout) -> npt.NDArray[np.generic]:
-    """Return frame 0 as decoded by pydicom: (rows, columns) or (rows, columns, 3) for colour."""
+def check_decoder(layout: PixelLayout) -> tuple[str, ...]:
+    """The plugins to try for ``layout``, fastest first; refuse what no installed one decodes."""
     syntax = layout.transfer_syntax
     decoder = get_decoder(syntax)
     if decoder is None:
@@ -85,15 +85,22 @@ def decode_first_frame(dataset: FileDataset, layout: PixelLayout) -> npt.NDArray
             "convert the file to JPEG 2000 or uncompressed"
         )
     available = decoder.available_plugins
-    plugins = [name for name in PLUGIN_PREFERENCE.get(syntax, ()) if name in available] or [""]
+    return tuple(name for name in PLUGIN_PREFERENCE.get(syntax, ()) if name in available) or ("",)
+
+
+def decode_first_frame(dataset: FileDataset, layout: PixelLayout) -> npt.NDArray[np.generic]:
+    """Return frame 0 as decoded by pydicom: (rows, columns) or (rows, columns, 3) for colour."""
+    syntax = layout.transfer_syntax
+    plugins = check_decoder(layout)
     index = 0 if layout.number_of_frames > 1 else None
     failures: list[str] = []
     for plugin in plugins:
         try:
             return pixel_array(dataset, index=index, decoding_plugin=plugin)
-        except MemoryError:
+        except (MemoryError, KeyboardInterrupt, SystemExit):
             raise
-        except Exception as error:  # codecs raise anything; reported below
+        except BaseException as error:  # codecs raise anything (pylibjpeg-rle: a Rust panic,
+            # which is a BaseException; found by fuzz/fuzz_loader.py); reported below
             log.debug("decoder plugin %r failed: %s", plugin or "default", type(error).__name__)
             failures.append(f"{plugin or 'default'}: {type(error).__name__}")
     raise CorruptFileError(

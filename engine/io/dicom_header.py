@@ -131,6 +131,11 @@ def validate_layout(dataset: FileDataset, budget: DecodeBudget) -> PixelLayout:
     """Check that the header describes a decodable image within the budget."""
     pixel_keyword = next((k for k in _PIXEL_KEYWORDS if k in dataset), None)
     if pixel_keyword is None:
+        if _holds_pixel_data_tag(getattr(dataset, "filename", None)):
+            # pydicom drops an element it could not finish reading (with a warning only).
+            raise CorruptFileError(
+                "DICOM pixel data is truncated or malformed: the file ends inside it"
+            )
         raise CorruptFileError(
             "DICOM file has no pixel data (a report, structured document or presentation state?)"
         )
@@ -210,3 +215,31 @@ def _available_length(dataset: FileDataset, element: object) -> int:
     if value_tell is None or not isinstance(filename, str):
         return declared
     return max(0, min(declared, Path(filename).stat().st_size - int(value_tell)))
+
+
+# (7FE0,0010) Pixel Data, (7FE0,0008) Float and (7FE0,0009) Double Float Pixel Data tags as
+# written in little- and big-endian files.
+_PIXEL_TAG_BYTES = (
+    b"\xe0\x7f\x10\x00",
+    b"\xe0\x7f\x08\x00",
+    b"\xe0\x7f\x09\x00",
+    b"\x7f\xe0\x00\x10",
+)
+
+
+def _holds_pixel_data_tag(filename: object) -> bool:
+    """Whether the raw file contains a pixel data tag pydicom did not return (error path only)."""
+    if not isinstance(filename, str):
+        return False
+    overlap = b""
+    try:
+        with open(filename, "rb") as stream:
+            stream.seek(132)
+            while chunk := stream.read(1 << 20):
+                window = overlap + chunk
+                if any(tag in window for tag in _PIXEL_TAG_BYTES):
+                    return True
+                overlap = chunk[-3:]
+    except OSError:
+        return False
+    return False

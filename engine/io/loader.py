@@ -20,6 +20,7 @@ from engine.errors import (
     UnsupportedFormatError,
 )
 from engine.io.dicom import read_dicom
+from engine.io.isolation import isolation_enabled
 from engine.io.limits import DecodeBudget
 from engine.io.raster import read_raster
 from engine.io.sniff import looks_like_raw_dicom, sniff_format
@@ -30,11 +31,19 @@ log = logging.getLogger(__name__)
 _HEAD_BYTES = 132
 
 
-def load_radiograph(path: str | os.PathLike[str], budget: DecodeBudget | None = None) -> Radiograph:
+def load_radiograph(
+    path: str | os.PathLike[str],
+    budget: DecodeBudget | None = None,
+    *,
+    isolate: bool | None = None,
+) -> Radiograph:
     """Read a DICOM, PNG, JPEG or TIFF radiograph.
 
     Raises ``InputError`` (or a subclass) with a one-line message for anything that cannot be
     shown; never any other exception type (``MemoryError`` becomes ``ImageTooLargeError``).
+    ``isolate``: decode compressed DICOM pixel data in a separate, time- and memory-limited
+    process, so a codec crash or hang is a ``CorruptFileError`` (None: the process default,
+    on unless turned off; see ``engine.io.isolation``).
     """
     budget = budget or DecodeBudget()
     file_path = Path(path)
@@ -46,7 +55,8 @@ def load_radiograph(path: str | os.PathLike[str], budget: DecodeBudget | None = 
         raise UnsupportedFormatError("not a DICOM, PNG, JPEG or TIFF image")
     try:
         if source is SourceFormat.DICOM:
-            return read_dicom(file_path, head, budget)
+            isolated = isolation_enabled() if isolate is None else isolate
+            return read_dicom(file_path, head, budget, isolated)
         return read_raster(file_path, source, budget)
     except InputError:
         raise
@@ -58,7 +68,10 @@ def load_radiograph(path: str | os.PathLike[str], budget: DecodeBudget | None = 
         ) from error
     except (UnidentifiedImageError, zlib.error, OSError, SyntaxError) as error:
         raise CorruptFileError(f"{source.value.upper()} file is damaged or truncated") from error
-    except Exception as error:  # malformed-file exceptions of every kind end here
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as error:  # malformed-file exceptions of every kind end here, even
+        # those of native extensions that derive from BaseException (Rust panics via pyo3)
         log.debug("load failed with %s", type(error).__name__, exc_info=True)
         raise CorruptFileError(
             f"{source.value.upper()} file is malformed ({type(error).__name__})"

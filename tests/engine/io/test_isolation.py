@@ -1,0 +1,175 @@
+"""The decoder process: a codec crash, hang or memory blow-up is one line; the next load works."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+from pydicom.data import get_testdata_file
+
+from engine.errors import CorruptFileError, ImageTooLargeError, InputError
+from engine.io import DecodeBudget, isolation, load_radiograph
+from engine.io.dicom_header import PixelLayout
+from engine.resources import sample_radiograph_path
+from engine.types import Radiograph
+
+# The bundled sample is lossless JPEG 2000: decoded by a native codec, so by the worker.
+SAMPLE = sample_radiograph_path()
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error)
+    assert text
+    assert "\n" not in text
+    return text
+
+
+@pytest.fixture
+def fault(monkeypatch):
+    """``fault("segfault")``: the next decodes in the worker misbehave that way."""
+
+    def _set(kind: str | None) -> None:
+        monkeypatch.setattr(isolation, "_test_fault", kind)
+
+    yield _set
+    isolation.shutdown()
+
+
+def _load_ok() -> Radiograph:
+    radiograph = load_radiograph(SAMPLE, isolate=True)
+    assert radiograph.shape == (1024, 1024)
+    return radiograph
+
+
+def test_isolated_decode_equals_in_process_decode():
+    isolated = load_radiograph(SAMPLE, isolate=True)
+    in_process = load_radiograph(SAMPLE, isolate=False)
+    np.testing.assert_array_equal(isolated.pixels, in_process.pixels)
+    assert isolated.warnings == in_process.warnings
+    summary = [(p.name, p.center, p.width, p.function) for p in in_process.presets]
+    assert [(p.name, p.center, p.width, p.function) for p in isolated.presets] == summary
+
+
+@pytest.mark.parametrize(("kind", "signal_name"), [("segfault", "SIGSEGV"), ("abort", "SIGABRT")])
+def test_a_codec_crash_is_one_line_and_the_next_load_works(fault, kind, signal_name):
+    if sys.platform == "win32":
+        pytest.skip("POSIX signals")
+    fault(kind)
+    with pytest.raises(CorruptFileError, match="decoder crashed") as caught:
+        load_radiograph(SAMPLE, isolate=True)
+    assert signal_name in _one_line(caught.value)
+    fault(None)
+    _load_ok()
+
+
+def test_a_hanging_codec_is_stopped_at_the_time_limit(fault):
+    fault("hang")
+    start = time.monotonic()
+    with pytest.raises(CorruptFileError, match=r"within 1 s") as caught:
+        load_radiograph(SAMPLE, DecodeBudget(max_decode_seconds=1.0), isolate=True)
+    assert time.monotonic() - start < 10
+    _one_line(caught.value)
+    fault(None)
+    _load_ok()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS is Linux only")
+def test_a_codec_allocating_beyond_the_memory_limit_is_refused(fault):
+    fault("allocate")  # 64 GB, far over the 256 MB allowance below
+    budget = DecodeBudget(max_decode_memory_bytes=256 * 2**20)
+    with pytest.raises(ImageTooLargeError, match="out of memory") as caught:
+        load_radiograph(SAMPLE, budget, isolate=True)
+    _one_line(caught.value)
+    fault(None)
+    _load_ok()
+
+
+def test_frozen_app_launcher_multiprocessing_spawn_also_survives_a_crash(fault, monkeypatch):
+    """A frozen app starts workers with multiprocessing ``spawn`` (no ``python -m`` there)."""
+    if sys.platform == "win32":
+        pytest.skip("POSIX signals")
+    isolation.shutdown()
+    monkeypatch.setattr(isolation, "_use_multiprocessing", lambda: True)
+    fault("segfault")
+    with pytest.raises(CorruptFileError, match="decoder crashed"):
+        load_radiograph(SAMPLE, isolate=True)
+    fault(None)
+    _load_ok()
+
+
+def test_concurrent_loads_each_get_a_worker():
+    results: list[object] = []
+
+    def load() -> None:
+        try:
+            results.append(load_radiograph(SAMPLE, isolate=True).shape)
+        except InputError as error:  # pragma: no cover - reported by the assertion
+            results.append(error)
+
+    threads = [threading.Thread(target=load) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert results == [(1024, 1024)] * 3
+    assert len(isolation._POOL.idle) <= isolation._MAX_IDLE
+
+
+def test_worker_errors_keep_their_documented_type():
+    """A file the worker refuses keeps its error type across the process boundary."""
+    path = get_testdata_file("JPEG2000.dcm")
+    budget = DecodeBudget(max_pixels=100)
+    with pytest.raises(ImageTooLargeError, match="pixel limit"):
+        load_radiograph(path, budget, isolate=True)
+
+
+@pytest.mark.parametrize(
+    ("header", "payload"),
+    [
+        ({"dtype": "|O", "shape": [2, 2]}, b"\0" * 32),  # object dtype: never
+        ({"dtype": "<u2", "shape": [3, 2]}, b"\0" * 12),  # not the header's size
+        ({"dtype": "<u2", "shape": [2, 2]}, b"\0" * 7),  # payload length mismatch
+        ({"dtype": "V8", "shape": [2, 2]}, b"\0" * 32),  # raw void: never
+    ],
+)
+def test_a_reply_that_does_not_match_the_header_is_rejected(header, payload):
+    from pydicom.uid import JPEG2000Lossless
+
+    layout = PixelLayout(2, 2, 1, 16, 16, 0, 1, "PixelData", JPEG2000Lossless)
+    with pytest.raises((ValueError, TypeError)):
+        isolation._array(header, payload, layout)
+
+
+def test_isolation_default_follows_the_switch(monkeypatch):
+    monkeypatch.setenv(isolation.ENV_SWITCH, "0")
+    assert not isolation.isolation_enabled()
+    monkeypatch.setenv(isolation.ENV_SWITCH, "1")
+    assert isolation.isolation_enabled()
+    isolation.set_isolation_default(False)
+    try:
+        assert not isolation.isolation_enabled()
+    finally:
+        isolation.set_isolation_default(None)
+
+
+def test_worker_startup_does_not_count_against_the_decode_time_limit(tmp_path, monkeypatch):
+    """A saturated machine can take seconds to start the decoder; the file is not to blame."""
+    from pydicom.uid import RLELossless
+
+    from engine.io.decode_worker import TEST_DELAY_ENV
+    from engine.testing import fake_dicom
+
+    path = tmp_path / "small_rle.dcm"
+    dataset = fake_dicom(np.arange(16 * 24, dtype=np.uint16).reshape(16, 24))
+    dataset.compress(RLELossless)
+    dataset.save_as(path, enforce_file_format=True)
+    isolation.shutdown()
+    monkeypatch.setenv(TEST_DELAY_ENV, "2")
+    try:
+        radiograph = load_radiograph(path, DecodeBudget(max_decode_seconds=1.5), isolate=True)
+    finally:
+        isolation.shutdown()
+    assert radiograph.shape == (16, 24)
