@@ -46,7 +46,10 @@ def resize(image: np.ndarray, shape: tuple[int, int], *, nearest: bool = False) 
     """Resize a 2-D array to ``shape`` (antialiased bilinear, or nearest for labels/masks)."""
     if image.shape == shape:
         return np.array(image, dtype=np.float32)
-    tensor = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None, None]
+    array = np.ascontiguousarray(image, dtype=np.float32)
+    if not array.flags.writeable:  # torch warns on read-only arrays (results are read-only)
+        array = array.copy()
+    tensor = torch.from_numpy(array)[None, None]
     if nearest:
         out = F.interpolate(tensor, size=shape, mode="nearest-exact")
     else:

@@ -79,6 +79,14 @@ HIDDEN_IMPORTS: tuple[str, ...] = (
     "pydicom.pixels.encoders.native",
 )
 
+
+def subcommand_modules() -> tuple[str, ...]:
+    """The CLI's subcommand modules: imported by name at run time, invisible to the analysis."""
+    from engine.cli.main import REGISTRY
+
+    return tuple(sorted({module for _, module, _ in REGISTRY}))
+
+
 # Distributions whose metadata must travel: pylibjpeg discovers its codecs through the
 # ``pylibjpeg.*`` entry points in these dist-info folders; without them JPEG 2000 and RLE
 # silently vanish from the frozen app.

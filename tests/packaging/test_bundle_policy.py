@@ -100,3 +100,14 @@ def test_size_report_totals_and_ranks(policy, tmp_path: Path) -> None:
     report = policy.size_report(tmp_path, count=3, goal_mb=5)
     assert report.splitlines()[0].endswith("6.0 MB (OVER the 5 MB goal)")
     assert "3.0 MB  _internal/torch/lib/big.so" in report
+
+
+def test_every_subcommand_module_is_a_hidden_import() -> None:
+    """The CLI imports its subcommand modules by name; the frozen app must still carry them."""
+    import bundle_policy
+
+    from engine.cli.main import REGISTRY
+
+    modules = bundle_policy.subcommand_modules()
+    assert {module for _, module, _ in REGISTRY} == set(modules)
+    assert "engine.cli.explain" in modules
