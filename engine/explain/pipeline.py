@@ -23,7 +23,7 @@ from engine.explain.difference import signed_difference, symmetric_limit
 from engine.explain.frames import Frame, FrameSequence, blend, is_monotonic, strength_positions
 from engine.explain.statistics import LungStatistics, lung_statistics
 from engine.inference.model_set import ModelSet
-from engine.inference.ood import display_features
+from engine.inference.ood import classify_with_features
 from engine.inference.run import (
     classify,
     classify_model_inputs,
@@ -164,8 +164,7 @@ def explain(
         warnings.append("almost no lung field found: is this a frontal chest radiograph?")
     clock.stage("segment", 0.25)
     lung_field = _lung_field(original, lung)
-    probability = float(classify(models.classifier, [lung_field])[0])
-    ood_score = _ood_score(models, lung_field)
+    probability, ood_score = _classify_and_score(models, lung_field)
     if ood_score is not None and ood_score > 1.0:
         warnings.append(
             f"out of distribution (score {ood_score:.2f} > 1): the image is unlike the models' "
@@ -205,11 +204,13 @@ def explain(
     )
 
 
-def _ood_score(models: ModelSet, lung_field: FloatImage) -> float | None:
+def _classify_and_score(models: ModelSet, lung_field: FloatImage) -> tuple[float, float | None]:
+    """The classifier's probability and, when the models have a feature density, the OOD score
+    from the same forward pass."""
     if models.feature_density is None:
-        return None
-    features = display_features(models.classifier, lung_field)
-    return float(models.feature_density.scores(features)[0])
+        return float(classify(models.classifier, [lung_field])[0]), None
+    probability, features = classify_with_features(models.classifier, lung_field)
+    return probability, float(models.feature_density.scores(features)[0])
 
 
 def _directions(requested: Direction, probability: float, threshold: float) -> list[Direction]:

@@ -84,33 +84,43 @@ def fit_feature_density(features: npt.ArrayLike, margin: float = MARGIN) -> Feat
     )
 
 
-@torch.no_grad()
-def classifier_features(model: LoadedModel, model_inputs: npt.ArrayLike) -> npt.NDArray[np.float64]:
-    """Feature vectors ``(N, 2C)`` of model inputs ``(N, 1, S, S)`` in ``[-1, 1]``."""
-    return network_features(model.module, np.asarray(model_inputs, dtype=np.float32))
+def map_statistics(feature_map: torch.Tensor) -> npt.NDArray[np.float64]:
+    """``(B, C, H, W)`` last convolutional map -> ``(B, 2C)`` per-channel mean and SD."""
+    statistics = torch.cat([feature_map.mean((2, 3)), feature_map.std((2, 3))], dim=1)
+    return statistics.double().cpu().numpy()
 
 
 @torch.no_grad()
 def network_features(network: Any, inputs: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
-    """Per-channel mean and SD of ``network``'s last convolutional map, in batches of 16."""
+    """:func:`map_statistics` of ``network`` on model inputs ``(N, 1, S, S)``, in batches of 16."""
     rows = []
     for start in range(0, len(inputs), 16):
         batch = torch.from_numpy(inputs[start : start + 16]).to(_device_of(network))
         feature_map, _ = network.forward_features(batch)
-        statistics = torch.cat([feature_map.mean((2, 3)), feature_map.std((2, 3))], dim=1)
-        rows.append(statistics.double().cpu().numpy())
+        rows.append(map_statistics(feature_map))
     return np.concatenate(rows) if rows else np.zeros((0, 0))
 
 
 @torch.no_grad()
+def classify_with_features(
+    model: LoadedModel, display: npt.NDArray[np.float32]
+) -> tuple[float, npt.NDArray[np.float64]]:
+    """One classifier pass over a display image in ``[0, 1]``: the positive label's probability
+    (as :func:`engine.inference.run.classify`) and the ``(1, 2C)`` feature vector."""
+    from engine.inference.run import model_size, to_tensor
+
+    network: Any = model.module
+    box = Letterbox.fit(display.shape, model_size(model))
+    feature_map, features = network.forward_features(to_tensor([display], box))
+    logit = network.logit_from_features(features)
+    return float(torch.sigmoid(logit.double())[0]), map_statistics(feature_map)
+
+
 def display_features(
     model: LoadedModel, display: npt.NDArray[np.float32]
 ) -> npt.NDArray[np.float64]:
-    """The feature vector ``(1, F)`` of one display image in ``[0, 1]``."""
-    from engine.inference.run import model_size, to_tensor
-
-    box = Letterbox.fit(display.shape, model_size(model))
-    return classifier_features(model, to_tensor([display], box).numpy())
+    """The feature vector ``(1, 2C)`` of one display image in ``[0, 1]``."""
+    return classify_with_features(model, display)[1]
 
 
 def _device_of(network: torch.nn.Module) -> torch.device:

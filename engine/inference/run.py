@@ -120,12 +120,6 @@ def translate(model: LoadedModel, display: FloatImage, lung: np.ndarray) -> Tran
 
 
 @torch.no_grad()
-def translation_change(model: LoadedModel, display: FloatImage) -> FloatImage:
-    """The generator's change ``G(x) - x`` in display units, mapped to the display grid."""
-    return translate(model, display, np.ones(display.shape, bool)).change
-
-
-@torch.no_grad()
 def classify_model_inputs(
     model: LoadedModel, inputs: list[npt.NDArray[np.float32]]
 ) -> npt.NDArray[np.float64]:
