@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from engine.cli.bench import _write_test_dicom
+from engine.cli.bench import write_test_dicom
 
 
 def _one_run(dicom: Path, out: Path, models: str | None, gif: bool) -> tuple[float, float]:
@@ -51,7 +51,7 @@ def main() -> int:
     parser.add_argument("--models", help="model folder (default: the shipped models)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
-        dicom = _write_test_dicom(Path(scratch), args.size)
+        dicom = write_test_dicom(Path(scratch), args.size)
         runs = [
             _one_run(dicom, Path(scratch) / f"out{index}", args.models, args.gif)
             for index in range(args.repeats)

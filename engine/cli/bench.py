@@ -41,7 +41,8 @@ def matmul_gflops(size: int = 2048, repeats: int = 5) -> float:
     return 2.0 * size**3 / best / 1e9
 
 
-def _write_test_dicom(folder: Path, size: int) -> Path:
+def write_test_dicom(folder: Path, size: int) -> Path:
+    """The benchmark image: a diseased DX phantom, JPEG 2000 lossless, written into ``folder``."""
     phantom = generate_pair(7, DiseaseParams(profusion=2, opacity_type=IloType.Q), size=size)
     dataset = phantom_dataset(phantom.image, index=7, seed=7, spacing_mm=phantom.spacing_mm)
     dataset.compress(JPEG2000Lossless)
@@ -54,7 +55,7 @@ def run_bench(models_dir: Path, size: int, repeats: int) -> dict[str, Any]:
     models = load_model_set(models_dir)
     report: dict[str, Any] = {"image_size": size, "threads": torch.get_num_threads()}
     with tempfile.TemporaryDirectory() as scratch:
-        path = _write_test_dicom(Path(scratch), size)
+        path = write_test_dicom(Path(scratch), size)
         runs = []
         for _ in range(repeats):
             start = time.perf_counter()
