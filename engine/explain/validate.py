@@ -115,7 +115,7 @@ def _score_pair(phantom: Phantom, models: ModelSet) -> dict[str, float]:
         "valid_to_disease": float(to_disease.primary.valid),
         "change_to_healthy": to_healthy.primary.statistics.lung.mean_change,
         "change_to_disease": to_disease.primary.statistics.lung.mean_change,
-        "signed_ncc": _ncc(difference[lungs], -phantom.lesion_map[lungs]),
+        "signed_ncc": ncc(difference[lungs], -phantom.lesion_map[lungs]),
         "leakage_outside_lungs": _leakage(difference, lungs),
     }
     if to_healthy.ood_score is not None and to_disease.ood_score is not None:
@@ -191,7 +191,8 @@ def _detection(name: str, values: np.ndarray, lesion: np.ndarray, lungs: np.ndar
     }
 
 
-def _ncc(a: np.ndarray, b: np.ndarray) -> float:
+def ncc(a: np.ndarray, b: np.ndarray) -> float:
+    """Normalised cross-correlation (Pearson) of two equal-size arrays; NaN if one is flat."""
     a = a.astype(np.float64) - a.mean()
     b = b.astype(np.float64) - b.mean()
     denominator = float(np.sqrt((a * a).sum() * (b * b).sum()))

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from engine.errors import CancelledError
-from engine.explain.validate import phantom_radiograph
+from engine.explain.validate import ncc, phantom_radiograph
 from engine.figan.explore import ExploreRequest, FiganModels, explore
 from engine.figan.features import extract_features
 from engine.figan.measures import (
@@ -82,13 +82,6 @@ class FiganValidationConfig:
             raise ValueError(f"span must be within (0, 4], got {self.span}")
         if self.inversion_steps < 0:
             raise ValueError(f"inversion_steps must be >= 0, got {self.inversion_steps}")
-
-
-def _ncc(a: np.ndarray, b: np.ndarray) -> float:
-    a = a.astype(np.float64) - a.mean()
-    b = b.astype(np.float64) - b.mean()
-    denominator = float(np.sqrt((a * a).sum() * (b * b).sum()))
-    return float((a * b).sum() / denominator) if denominator > 0 else float("nan")
 
 
 def _finite_mean(values: list[float] | np.ndarray) -> float | None:
@@ -206,7 +199,7 @@ def validate_figan(
         toward_healthy = result.sequence.frames[0].difference
         records.append(
             {
-                "lesion_map_ncc": _ncc(toward_healthy[lungs], -phantom.lesion_map[lungs]),
+                "lesion_map_ncc": ncc(toward_healthy[lungs], -phantom.lesion_map[lungs]),
                 "inversion_error": result.inversion.error,
                 "image_sweep_score_r": result.score_correlation,
                 "probability_at_minus_span": result.sequence.frames[0].probability,

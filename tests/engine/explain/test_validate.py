@@ -11,7 +11,7 @@ import pytest
 from engine.cli.main import main
 from engine.explain import pipeline as pipeline_module
 from engine.explain import validate as validate_module
-from engine.explain.validate import _iou_at_area, _ncc
+from engine.explain.validate import _iou_at_area, ncc
 from engine.phantoms import DiseaseRecipe
 
 REQUIRED = (
@@ -42,8 +42,8 @@ def test_iou_at_lesion_area_is_one_for_a_perfect_map_and_low_for_a_wrong_one():
 
 def test_ncc_signs():
     a = np.array([1.0, 2.0, 3.0])
-    assert _ncc(a, a) == pytest.approx(1.0)
-    assert _ncc(a, -a) == pytest.approx(-1.0)
+    assert ncc(a, a) == pytest.approx(1.0)
+    assert ncc(a, -a) == pytest.approx(-1.0)
 
 
 def test_an_oracle_translation_scores_perfectly(tiny_models, monkeypatch):
