@@ -25,6 +25,8 @@ from engine.explain.pipeline import (
 from engine.explain.units import modality_change
 from engine.inference.model_set import ModelSet, load_model_set
 from engine.io import DecodeBudget, load_radiograph
+from engine.io.isolation import prestart as prestart_decoder
+from engine.logs import redact
 from engine.resources import default_models_dir, resource_path, sample_radiograph_path
 from engine.types import (
     ImageInfo,
@@ -68,6 +70,8 @@ __all__ = [
     "load_model_set",
     "load_radiograph",
     "modality_change",
+    "prestart_decoder",
+    "redact",
     "resource_path",
     "sample_radiograph_path",
     "write_gif",

@@ -17,7 +17,7 @@ import qasync
 from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QApplication
 
-from engine.api import default_models_dir, sample_radiograph_path
+from engine.api import default_models_dir, prestart_decoder, sample_radiograph_path
 from viewer.engine_bridge import engine_explainer
 from viewer.explanation import ExplanationProvider
 from viewer.main_window import APP_NAME, MainWindow
@@ -59,6 +59,9 @@ def run_viewer(path: str | None, models: str | None = None, self_test: bool = Fa
     ``self_test``: headless (offscreen unless a platform is set), open the sample through the
     worker, render the window once, close, and return 0 when that worked.
     """
+    # The DICOM decoder process imports pydicom and the codecs (about 0.5 s): start it while Qt
+    # and the models load, so that opening the first study does not wait for it.
+    prestart_decoder()
     app = ensure_application(offscreen=self_test)
     models_dir = Path(models) if models else default_models_dir()
     explainer = _explainer_for(models_dir)
@@ -69,7 +72,8 @@ def run_viewer(path: str | None, models: str | None = None, self_test: bool = Fa
             if self_test
             else ViewerSettings.for_user()
         )
-        return _run(app, settings, path, self_test, explainer, models_dir)
+        self_test_folder = Path(scratch) if self_test else None
+        return _run(app, settings, path, self_test_folder, explainer, models_dir)
 
 
 def _explainer_for(folder: Path) -> ExplanationProvider | None:
@@ -84,7 +88,7 @@ def _run(
     app: QApplication,
     settings: ViewerSettings,
     path: str | None,
-    self_test: bool,
+    self_test_folder: Path | None,  # None: the interactive viewer
     explainer: ExplanationProvider | None,
     models_dir: Path,
 ) -> int:
@@ -94,8 +98,8 @@ def _run(
     previous_hook = sys.excepthook
     sys.excepthook = _slot_exception_hook(window)
     try:
-        if self_test:
-            return loop.run_until_complete(_self_test(window))
+        if self_test_folder is not None:
+            return loop.run_until_complete(_self_test(window, self_test_folder))
         window.show()
         window.open_path(str(Path(path) if path else sample_radiograph_path()))
         with loop:
@@ -110,32 +114,53 @@ def _run(
         asyncio.set_event_loop(None)
 
 
-async def _self_test(window: MainWindow) -> int:
-    opened: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+async def _self_test(window: MainWindow, scratch: Path) -> int:
+    """Open the sample; with models, wait for its explanation and export it as a GIF."""
+    loop = asyncio.get_running_loop()
+    opened: asyncio.Future[str] = loop.create_future()
+    explained: asyncio.Future[None] = loop.create_future()
+    exported: asyncio.Future[str] = loop.create_future()
 
-    def on_opened(path: str) -> None:
-        if not opened.done():
-            opened.set_result(path)
+    def settle(future: asyncio.Future[Any], value: Any) -> None:
+        if not future.done():
+            future.set_result(value)
 
     def on_error(message: str) -> None:
-        if not opened.done():
-            opened.set_exception(RuntimeError(message))
+        for future in (opened, explained, exported):
+            if not future.done():
+                future.set_exception(RuntimeError(message))
 
-    window.image_opened.connect(on_opened)
+    window.image_opened.connect(lambda path: settle(opened, path))
+    window.explanation_shown.connect(lambda: settle(explained, None))
+    window.exported.connect(lambda path: settle(exported, path))
     window.error_reported.connect(on_error)
     window.resize(1400, 800)
     window.show()
     window.open_sample()
-    try:
-        await asyncio.wait_for(opened, SELF_TEST_TIMEOUT_S)
-    except (RuntimeError, TimeoutError) as error:
-        log.error("self-test failed: %s", error)
-        return EXIT_FAILURE
+    steps: list[tuple[str, asyncio.Future[Any]]] = [("open the sample", opened)]
+    if window.has_explainer:
+        steps += [("explain it", explained), ("export the GIF", exported)]
+    for name, future in steps:
+        if future is exported:
+            window.export_gif(str(scratch / "self-test.gif"))
+        try:
+            await asyncio.wait_for(asyncio.shield(future), SELF_TEST_TIMEOUT_S)
+        except (RuntimeError, TimeoutError) as error:
+            log.error("self-test failed to %s: %s", name, error or "timed out")
+            return EXIT_FAILURE
     image = window.grab().toImage()
     if image.isNull() or not window.comparison.original.has_image:
         log.error("self-test failed: nothing was rendered")
         return EXIT_FAILURE
-    log.info("self-test passed (%dx%d window)", image.width(), image.height())
+    if exported.done() and Path(exported.result()).stat().st_size == 0:
+        log.error("self-test failed: the exported GIF is empty")
+        return EXIT_FAILURE
+    log.info(
+        "self-test passed (%dx%d window%s)",
+        image.width(),
+        image.height(),
+        ", explanation exported as GIF" if exported.done() else ", no models",
+    )
     return EXIT_OK
 
 

@@ -33,6 +33,7 @@ from engine.api import (
     Radiograph,
     VoiPreset,
     load_radiograph,
+    redact,
     sample_radiograph_path,
 )
 from viewer.about_dialog import AboutDialog
@@ -330,6 +331,11 @@ class MainWindow(QMainWindow):
     def radiograph(self) -> Radiograph | None:
         return self.comparison.radiograph
 
+    @property
+    def has_explainer(self) -> bool:
+        """Models are loaded: opening an image computes its explanation."""
+        return self._explainer is not None
+
     @asyncSlot(str)
     async def open_path(self, path: str) -> None:
         """Load ``path`` on the worker and show it; a newer open supersedes this one."""
@@ -500,12 +506,16 @@ class MainWindow(QMainWindow):
         self.error_reported.emit(message)
 
     def report_unexpected(self, context: str, error: BaseException) -> None:
-        """An exception that is a bug: one line for the user, the traceback in the details."""
+        """An exception that is a bug: one line for the user, the traceback in the details.
+
+        The error text and the traceback are redacted like the logs (engine.logs): users paste
+        crash details into bug reports, and exception texts can quote header values and paths.
+        """
         log.error("%s", context, exc_info=error)
-        message = f"{context}: {type(error).__name__}: {error}"
+        message = f"{context}: {type(error).__name__}: {redact(str(error))}"
         self.report_error(message)
         details = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-        self.error_dialog.setDetailedText(details)
+        self.error_dialog.setDetailedText(redact(details))
 
     # Explanation jobs.
     @asyncSlot()

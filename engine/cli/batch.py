@@ -12,7 +12,7 @@ from tqdm import tqdm
 from engine.cli.base import EXIT_OK, Subcommand
 from engine.errors import InputError
 from engine.explain.batch import run_batch
-from engine.explain.pipeline import Direction
+from engine.explain.request import Direction
 from engine.inference.model_set import load_model_set
 from engine.resources import default_models_dir
 

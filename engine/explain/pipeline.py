@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
 
 import numpy as np
 
@@ -21,6 +20,7 @@ from engine.errors import CancelledError
 from engine.explain.attribution import Attributions, attributions
 from engine.explain.difference import signed_difference, symmetric_limit
 from engine.explain.frames import Frame, FrameSequence, blend, is_monotonic, strength_positions
+from engine.explain.request import Direction, ExplainRequest
 from engine.explain.statistics import LungStatistics, lung_statistics
 from engine.inference.model_set import ModelSet
 from engine.inference.ood import classify_with_features
@@ -38,28 +38,6 @@ POSITIVE_LABEL = "pneumoconiosis"
 #: Above this segmentation uncertainty the input counts as out of distribution (held-out
 #: phantoms: 0.02-0.03; CT, MR, ultrasound, noise: 0.36-1.27).
 MAX_SEGMENTATION_UNCERTAINTY = 0.15
-
-
-class Direction(StrEnum):
-    AUTO = "auto"  # toward the other class of the classifier's decision
-    TO_HEALTHY = "to-healthy"
-    TO_DISEASE = "to-disease"
-    BOTH = "both"
-
-
-@dataclass(frozen=True, slots=True)
-class ExplainRequest:
-    request_id: int = 0
-    direction: Direction = Direction.AUTO
-    n_frames: int = 9
-    exaggerate: float = 1.0  # last slider position; > 1 extrapolates beyond the counterfactual
-    threshold: float = 0.5
-    with_attributions: bool = True
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.threshold < 1.0:
-            raise ValueError(f"threshold must be within (0, 1), got {self.threshold}")
-        strength_positions(self.n_frames, self.exaggerate)  # validates both
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -1,6 +1,27 @@
-"""Reading radiographs: DICOM, PNG, JPEG and TIFF into one ``Radiograph`` value."""
+"""Reading radiographs: DICOM, PNG, JPEG and TIFF into one ``Radiograph`` value.
 
-from engine.io.limits import DecodeBudget
-from engine.io.loader import load_radiograph
+The package's names load on first use: importing ``engine.io.isolation`` (to start the decoder
+process early) must not pay for pydicom, which ``load_radiograph`` needs.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from engine.io.limits import DecodeBudget
+    from engine.io.loader import load_radiograph
 
 __all__ = ["DecodeBudget", "load_radiograph"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "load_radiograph":
+        from engine.io.loader import load_radiograph
+
+        return load_radiograph
+    if name == "DecodeBudget":
+        from engine.io.limits import DecodeBudget
+
+        return DecodeBudget
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -32,16 +32,18 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from engine import errors
 from engine.errors import CorruptFileError, ImageTooLargeError, InputError, MissingDecoderError
-from engine.io.dicom_header import PixelLayout
 from engine.io.framing import Channel, ProtocolError, StreamChannel
 from engine.io.limits import DecodeBudget
+
+if TYPE_CHECKING:  # pydicom stays unimported until a header is read: prestart() is cheap
+    from engine.io.dicom_header import PixelLayout
 
 log = logging.getLogger(__name__)
 

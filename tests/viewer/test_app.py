@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
+import pytest
 from conftest import LOAD_TIMEOUT_MS, MakeMainWindow
 from pytestqt.qtbot import QtBot
 
@@ -14,8 +16,18 @@ from viewer.engine_bridge import engine_explainer
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
-def test_self_test_returns_zero() -> None:
-    assert run_viewer(None, None, self_test=True) == EXIT_OK
+def test_self_test_explains_the_sample_and_exports_a_gif(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="viewer.app"):
+        assert run_viewer(None, None, self_test=True) == EXIT_OK
+    assert "explanation exported as GIF" in caplog.text
+
+
+def test_self_test_without_models_still_opens_the_sample(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="viewer.app"):
+        assert run_viewer(None, str(tmp_path), self_test=True) == EXIT_OK
+    assert "no models" in caplog.text
 
 
 def test_screenshot_of_the_main_window(make_main_window: MakeMainWindow, qtbot: QtBot) -> None:

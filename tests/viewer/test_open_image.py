@@ -105,6 +105,25 @@ def test_a_worker_exception_shows_the_error_dialog(
     assert not window.jobs.busy
 
 
+def test_the_crash_dialog_redacts_identifiers_and_paths(
+    make_main_window: MakeMainWindow, qtbot: QtBot
+) -> None:
+    # Users paste crash details into bug reports: the dialog must not carry what the exception
+    # quoted from the file (a person name, a birth date) or where the file lives.
+    error = ValueError("bad PatientName 'DOE^JOHN' born 19450203 in /data/DOE_JOHN/1.dcm")
+    window = make_main_window(loader=raising_loader(error))
+
+    with qtbot.waitSignal(window.error_reported, timeout=LOAD_TIMEOUT_MS) as reported:
+        window.open_path("/nowhere/image.dcm")
+
+    shown = reported.args[0] + window.error_dialog.text() + window.error_dialog.detailedText()
+    assert "ValueError" in shown
+    assert "Traceback" in window.error_dialog.detailedText()
+    for secret in ("DOE^JOHN", "19450203", "/data/DOE_JOHN"):
+        assert secret not in shown
+    window.error_dialog.close()
+
+
 def test_the_progress_bar_and_cancel_button_show_while_a_job_runs(
     make_main_window: MakeMainWindow, qtbot: QtBot
 ) -> None:

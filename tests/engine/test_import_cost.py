@@ -1,0 +1,39 @@
+"""What a module costs to import decides how fast a fresh ``cxr-explain`` process starts.
+
+``cxr-explain explain`` overlaps reading the image with importing torch; that only works while the
+command module and the decoder-process starter stay free of the heavy imports they defer.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+
+def _imported_after(statement: str, heavy: tuple[str, ...]) -> set[str]:
+    """The modules of ``heavy`` that a fresh interpreter has loaded after ``statement``."""
+    probe = f"import sys\n{statement}\nprint(' '.join(m for m in {heavy!r} if m in sys.modules))"
+    output = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    ).stdout
+    return set(output.split())
+
+
+@pytest.mark.parametrize(
+    ("statement", "must_not_load"),
+    [
+        ("import engine.cli.explain", ("torch", "pydicom", "PIL")),
+        ("import engine.explain.request", ("torch", "pydicom")),
+        ("from engine.io import isolation", ("torch", "pydicom")),
+        ("import engine.io", ("torch", "pydicom")),
+    ],
+)
+def test_light_modules_defer_heavy_imports(statement: str, must_not_load: tuple[str, ...]) -> None:
+    assert _imported_after(statement, must_not_load) == set()
+
+
+def test_the_probe_sees_a_heavy_import() -> None:
+    # The check above must be able to fail: loading the reader does pull in pydicom.
+    assert _imported_after("from engine.io import load_radiograph", ("pydicom",)) == {"pydicom"}
