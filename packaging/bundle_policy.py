@@ -84,7 +84,7 @@ def subcommand_modules() -> tuple[str, ...]:
     """The CLI's subcommand modules: imported by name at run time, invisible to the analysis."""
     from engine.cli.main import REGISTRY
 
-    return tuple(sorted({module for _, module, _ in REGISTRY}))
+    return tuple(sorted({entry.module for entry in REGISTRY}))
 
 
 # Distributions whose metadata must travel: pylibjpeg discovers its codecs through the

@@ -310,11 +310,7 @@ def _run_defaults(args: argparse.Namespace) -> int:
         device=args.device,
         progress_bar=args.progress_bar,
     )
-    bundles = [
-        str(path)
-        for run in (result.segmenter, result.classifier, result.cyclegan)
-        for path in run.bundles
-    ]
+    bundles = [str(path) for path in result.bundles]
     sys.stdout.write(json.dumps({"data": str(result.data), "bundles": bundles}, indent=2) + "\n")
     return EXIT_OK
 

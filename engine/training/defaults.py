@@ -1,10 +1,12 @@
-"""The recorded recipe of the shipped default models: phantoms -> segmenter, classifier, CycleGAN.
+"""The recorded recipe of the shipped default models: phantoms -> segmenter, classifier, CycleGAN,
+FIGAN.
 
 ``cxr-explain train-defaults`` runs it: (1) generate a paired synthetic phantom data set with
 :mod:`engine.phantoms` in the folder layout of :mod:`engine.training.data`, (2) train the
-segmenter, the classifier and the CycleGAN at the sizes below, (3) write the four bundles into
-``--out`` (default ``resources/models``). The plan is sized for a 2-core CPU, about an hour in
-all; ``--quick`` is a tiny smoke run (16 phantoms, 32 px, 1-2 epochs) for tests.
+segmenter, the classifier, the CycleGAN and the FIGAN (for that classifier) at the sizes below,
+(3) write the five bundles into ``--out`` (default ``resources/models``). The plan is sized for a
+2-core CPU, about 1.5 hours in all; ``--quick`` is a tiny smoke run (16 phantoms, 32 px, 1-2
+epochs) for tests.
 
 The classifier and the CycleGAN train on lung-field images made with the phantoms' true lung
 masks (exact and free for synthetic data); the viewer makes them with the trained segmenter.
@@ -17,13 +19,14 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from engine.errors import EngineError, InputError
+from engine.figan.defaults import FiganPlan, train_default_figan
 from engine.networks import DiscriminatorKind
 from engine.phantoms import DEFAULT_RECIPE, DiseaseRecipe, generate_pair
 from engine.training.classifier import ClassifierConfig, train_classifier
@@ -72,6 +75,8 @@ class DefaultsPlan:
     batch_size: int = 8
     # What the diseased phantoms look like (see DiseaseRecipe and docs/training.md).
     disease: DiseaseRecipe = DEFAULT_RECIPE
+    # The FIGAN of the trained classifier (engine.figan.defaults; ~25 min on 2 cores).
+    figan: FiganPlan = field(default_factory=FiganPlan)
 
     @classmethod
     def quick(cls) -> DefaultsPlan:
@@ -91,6 +96,7 @@ class DefaultsPlan:
             ndf=4,
             residual_blocks=1,
             batch_size=4,
+            figan=FiganPlan.quick(),
         )
 
 
@@ -188,6 +194,12 @@ class DefaultsResult:
     segmenter: TrainResult
     classifier: TrainResult
     cyclegan: TrainResult
+    figan: TrainResult | None  # None: the classifier run wrote no bundle (cancelled)
+
+    @property
+    def bundles(self) -> list[Path]:
+        runs = (self.segmenter, self.classifier, self.cyclegan, self.figan)
+        return [path for run in runs if run is not None for path in run.bundles]
 
 
 def train_defaults(
@@ -263,4 +275,21 @@ def train_defaults(
         ),
         cancel=cancel,
     )
-    return DefaultsResult(data=data, segmenter=segmenter, classifier=classifier, cyclegan=cyclegan)
+    figan = (
+        train_default_figan(
+            classifier.bundles[0],
+            data,
+            out,
+            plan.figan,
+            work=work / "figan",
+            seed=seed,
+            device=device,
+            progress_bar=progress_bar,
+            cancel=cancel,
+        )
+        if classifier.bundles
+        else None
+    )
+    return DefaultsResult(
+        data=data, segmenter=segmenter, classifier=classifier, cyclegan=cyclegan, figan=figan
+    )

@@ -12,6 +12,15 @@ import sys
 import pytest
 
 
+def _cli(*argv: str) -> str:
+    """A statement running ``cxr-explain ARGV`` in the probe (its usage exit is swallowed)."""
+    return (
+        "import contextlib, io\nfrom viewer.cli import main\n"
+        "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()), "
+        f"contextlib.redirect_stderr(io.StringIO()):\n    main({list(argv)!r})"
+    )
+
+
 def _imported_after(statement: str, heavy: tuple[str, ...]) -> set[str]:
     """The modules of ``heavy`` that a fresh interpreter has loaded after ``statement``."""
     probe = f"import sys\n{statement}\nprint(' '.join(m for m in {heavy!r} if m in sys.modules))"
@@ -28,6 +37,10 @@ def _imported_after(statement: str, heavy: tuple[str, ...]) -> set[str]:
         ("import engine.explain.request", ("torch", "pydicom")),
         ("from engine.io import isolation", ("torch", "pydicom")),
         ("import engine.io", ("torch", "pydicom")),
+        # --version, --help and usage errors list the registry without importing any command
+        (_cli("--version"), ("torch", "pydicom", "engine.cli.explain", "engine.cli.train")),
+        (_cli("--help"), ("torch", "pydicom", "engine.cli.explain", "engine.cli.train")),
+        (_cli("no-such-command"), ("torch", "pydicom", "engine.cli.explain")),
     ],
 )
 def test_light_modules_defer_heavy_imports(statement: str, must_not_load: tuple[str, ...]) -> None:
@@ -37,3 +50,12 @@ def test_light_modules_defer_heavy_imports(statement: str, must_not_load: tuple[
 def test_the_probe_sees_a_heavy_import() -> None:
     # The check above must be able to fail: loading the reader does pull in pydicom.
     assert _imported_after("from engine.io import load_radiograph", ("pydicom",)) == {"pydicom"}
+
+
+def test_the_registry_repeats_each_commands_own_help() -> None:
+    from engine.cli.main import REGISTRY, load_subcommands
+
+    commands = {command.name: command for command in load_subcommands()}
+    assert {entry.name: entry.help for entry in REGISTRY} == {
+        name: command.help for name, command in commands.items()
+    }

@@ -109,5 +109,5 @@ def test_every_subcommand_module_is_a_hidden_import() -> None:
     from engine.cli.main import REGISTRY
 
     modules = bundle_policy.subcommand_modules()
-    assert {module for _, module, _ in REGISTRY} == set(modules)
+    assert {entry.module for entry in REGISTRY} == set(modules)
     assert "engine.cli.explain" in modules

@@ -186,10 +186,12 @@ def test_train_defaults_quick_end_to_end(
     report = json.loads(capsys.readouterr().out)
     assert sorted(Path(p).name for p in report["bundles"]) == [
         "classifier",
+        "figan",
         "generator_to_disease",
         "generator_to_healthy",
         "segmenter",
     ]
+    assert (models / "figan" / "pls.json").is_file()
     for name in ("segmenter", "classifier", "generator_to_disease", "generator_to_healthy"):
         loaded = load_bundle(models / name)
         assert loaded.config.training["synthetic"] is True
