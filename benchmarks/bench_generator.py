@@ -35,6 +35,7 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine.networks import AttentionMode, CycleGANGenerator
+from engine.networks.attention import DEFAULT_CHUNK_SIZE
 
 THREADS = 2
 TUNED_MALLOC = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(1 << 36)}
@@ -45,10 +46,14 @@ def _rss_bytes() -> int:
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def _child(size: int, mode: str, repeats: int, base_width: int) -> dict[str, float]:
+def _child(
+    size: int, mode: str, repeats: int, base_width: int, chunk_size: int
+) -> dict[str, float]:
     torch.set_num_threads(THREADS)
     torch.manual_seed(0)
-    generator = CycleGANGenerator(base_width=base_width, attention_mode=mode).eval()
+    generator = CycleGANGenerator(
+        base_width=base_width, attention_mode=mode, attention_chunk_size=chunk_size
+    ).eval()
     torch.nn.init.constant_(generator.attention.gamma, 0.1)  # keep the attention path non-trivial
     x = torch.rand(1, 1, size, size) * 2 - 1
     before = _rss_bytes()
@@ -92,7 +97,9 @@ def matmul_gflops(n: int = 4096, repeats: int = 3) -> float:
     return 2 * n**3 / best / 1e9
 
 
-def _run_child(size: int, mode: str, repeats: int, base_width: int, tuned: bool) -> dict:
+def _run_child(
+    size: int, mode: str, repeats: int, base_width: int, chunk_size: int, tuned: bool
+) -> dict:
     env = dict(os.environ)
     for key in TUNED_MALLOC:
         env.pop(key, None)
@@ -101,6 +108,7 @@ def _run_child(size: int, mode: str, repeats: int, base_width: int, tuned: bool)
     env["OMP_NUM_THREADS"] = str(THREADS)
     command = [sys.executable, __file__, "--child", str(size), mode]
     command += ["--repeats", str(repeats), "--base-width", str(base_width)]
+    command += ["--chunk-sizes", str(chunk_size)]
     result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"child {size} {mode} failed: {result.stderr.strip()[-500:]}")
@@ -113,10 +121,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--base-width", type=int, default=64)
     parser.add_argument("--modes", nargs="+", default=[m.value for m in AttentionMode][::-1])
+    parser.add_argument(
+        "--chunk-sizes",
+        type=int,
+        nargs="+",
+        default=[DEFAULT_CHUNK_SIZE],
+        help="query rows per attention block, one row each (chunked mode)",
+    )
+    parser.add_argument("--malloc", choices=["both", "default", "tuned"], default="both")
     parser.add_argument("--child", nargs=2, metavar=("SIZE", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        result = _child(int(args.child[0]), args.child[1], args.repeats, args.base_width)
+        result = _child(
+            int(args.child[0]), args.child[1], args.repeats, args.base_width, args.chunk_sizes[0]
+        )
         sys.stdout.write(json.dumps(result) + "\n")
         return 0
 
@@ -124,11 +142,18 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for size in args.sizes:
         flops = generator_flops(size, args.base_width)
-        for mode in args.modes:
-            for tuned in (False, True):
-                r = _run_child(size, mode, args.repeats, args.base_width, tuned)
+        variants = [
+            (mode, chunk)
+            for mode in args.modes
+            for chunk in (args.chunk_sizes if mode == AttentionMode.CHUNKED else [0])
+        ]
+        mallocs = {"both": (False, True), "default": (False,), "tuned": (True,)}[args.malloc]
+        for mode, chunk in variants:
+            for tuned in mallocs:
+                r = _run_child(size, mode, args.repeats, args.base_width, max(chunk, 1), tuned)
+                label = f"{mode} {chunk}" if chunk else mode
                 rows.append(
-                    f"| {size} | {mode} | {'tuned' if tuned else 'default'} "
+                    f"| {size} | {label} | {'tuned' if tuned else 'default'} "
                     f"| {r['seconds']:.2f} | {r['min_seconds']:.2f} | {flops / 1e9:.0f} "
                     f"| {flops / r['seconds'] / 1e9:.0f} | {{floor_{size}}} "
                     f"| {r['peak_delta_bytes'] / 2**30:.2f} | {r['peak_bytes'] / 2**30:.2f} |"

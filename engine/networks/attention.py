@@ -23,7 +23,7 @@ from torch.utils.checkpoint import checkpoint
 
 from engine.networks._checks import choice, positive_int
 
-DEFAULT_CHUNK_SIZE = 1024
+DEFAULT_CHUNK_SIZE = 128
 #: Floor of the max-shifted attention scores before ``exp`` (``exp(-87)`` is the smallest normal).
 EXP_FLOOR = -87.0
 
