@@ -23,6 +23,14 @@ from engine.explain.pipeline import (
     explain,
 )
 from engine.explain.units import modality_change
+from engine.figan.explore import (
+    ComponentFrame,
+    ExploreRequest,
+    FeatureExploration,
+    FiganModels,
+    explore,
+    load_figan_models,
+)
 from engine.inference.model_set import ModelSet, load_model_set
 from engine.io import DecodeBudget, load_radiograph
 from engine.io.isolation import prestart as prestart_decoder
@@ -42,6 +50,7 @@ from engine.types import (
 
 __all__ = [
     "CancelledError",
+    "ComponentFrame",
     "CorruptFileError",
     "Counterfactual",
     "DecodeBudget",
@@ -49,6 +58,9 @@ __all__ = [
     "EngineError",
     "ExplainRequest",
     "ExplanationResult",
+    "ExploreRequest",
+    "FeatureExploration",
+    "FiganModels",
     "GifOptions",
     "ImageInfo",
     "ImageTooLargeError",
@@ -67,6 +79,8 @@ __all__ = [
     "apply_window",
     "default_models_dir",
     "explain",
+    "explore",
+    "load_figan_models",
     "load_model_set",
     "load_radiograph",
     "modality_change",

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QHBoxLayout, QWidget
 
 from engine.api import Radiograph, VoiPreset
 from viewer.colormaps import DifferenceMap, difference_colormap
-from viewer.explanation import NO_EXPLANATION_TEXT, Explanation, engine_result
+from viewer.explanation import NO_EXPLANATION_TEXT, Explanation, Feature, engine_result
 from viewer.image_pane import Corner, ImagePane, Layer, pixel_under
 from viewer.overlays import DEFAULT_OVERLAY_OPACITY, Attribution
 from viewer.rendering import (
@@ -430,7 +430,12 @@ class ComparisonPanel(QWidget):
             return ""
         frame = explanation.frames[self._frame]
         count = len(explanation.frames)
-        return f"Frame {self._frame + 1}/{count} · strength {frame.strength:.2f}<br>"
+        # A FIGAN feature's frames sit at component scores, a CycleGAN's at blend strengths.
+        if isinstance(explanation.direction, Feature):
+            position = f"score {frame.strength:+.2f} SD"
+        else:
+            position = f"strength {frame.strength:.2f}"
+        return f"Frame {self._frame + 1}/{count} · {position}<br>"
 
 
 def _statistics_text(report: StatisticsReport) -> str:

@@ -7,10 +7,15 @@ translated image is the original's own pixels.
 
 Everything costly (unit conversion, overlay images, the difference scale) is computed here, on the
 worker, so that showing a result on the GUI thread only hands arrays to image items.
+
+``engine_explainer`` is the viewer's engine: the CycleGAN directions and, when the model folder
+has a ``figan/`` bundle, the FIGAN features (converted by ``feature_bridge``).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from engine import api
-from viewer.explanation import Direction, ExplanationProvider, FloatImage
+from viewer.explanation import Direction, Explanation, ExplanationChoice, Feature, FloatImage
+from viewer.feature_bridge import FeatureExplanation, bridge_exploration
 from viewer.overlays import RgbaImage, contour_rgba, heat_rgba
 from viewer.rendering import symmetric_limit
+
+log = logging.getLogger(__name__)
 
 _ENGINE_DIRECTION = {
     Direction.AUTO: api.Direction.AUTO,
@@ -28,6 +36,11 @@ _ENGINE_DIRECTION = {
     Direction.TO_DISEASE: api.Direction.TO_DISEASE,
 }
 _VIEWER_DIRECTION = {engine: viewer for viewer, engine in _ENGINE_DIRECTION.items()}
+FIGAN_FOLDER = "figan"  # the FIGAN bundle's folder inside a model folder
+# The classifier pass a feature explanation needs (the original's probability, the lung field and
+# the out-of-distribution checks) is the CycleGAN pipeline's; its translation is the least it
+# can do: two frames, no attribution maps.
+_READING_REQUEST = api.ExplainRequest(n_frames=2, with_attributions=False)
 # The engine's warnings that explain an out-of-distribution verdict start with these words.
 _OOD_MARKERS = ("out of distribution", "out-of-distribution", "uncertain lung segmentation")
 
@@ -132,22 +145,97 @@ def _readonly(array: np.ndarray) -> FloatImage:
     return out
 
 
-def engine_explainer(models_dir: str | Path | None = None) -> ExplanationProvider:
-    """A provider that loads the model set once (lazily, on the worker) and explains with it.
+class EngineExplainer:
+    """The engine behind the viewer (a ``FeatureExplainer``): explains a radiograph in a CycleGAN
+    direction, or along a FIGAN feature when ``folder`` has a ``figan/`` bundle.
 
-    Raises ``api.ModelError`` (shown as a one-line message) when the models are missing.
+    Models load once, lazily, on the worker; ``api.ModelError`` (shown as a one-line message) says
+    when they are missing or do not fit together. ``inversion_steps``: the FIGAN inversion's
+    optimisation steps (None: the engine's default; tests pass a few).
     """
+
+    def __init__(self, folder: Path, *, inversion_steps: int | None = None) -> None:
+        self.folder = folder
+        self._explore_request = (
+            api.ExploreRequest(component=0)
+            if inversion_steps is None
+            else api.ExploreRequest(component=0, inversion_steps=inversion_steps)
+        )
+        self._lock = threading.Lock()
+        self._model_set: api.ModelSet | None = None
+        self._figan: api.FiganModels | None = None
+        # The last classifier pass, reused while the same radiograph is explored feature by
+        # feature (or after its CycleGAN explanation).
+        self._reading: tuple[api.Radiograph, api.ExplanationResult] | None = None
+
+    @property
+    def has_figan(self) -> bool:
+        return (self.folder / FIGAN_FOLDER).is_dir()
+
+    def __call__(
+        self, radiograph: api.Radiograph, choice: ExplanationChoice, cancel: threading.Event
+    ) -> Explanation:
+        if isinstance(choice, Feature):
+            return self.explore(radiograph, choice, cancel)
+        request = api.ExplainRequest(direction=_ENGINE_DIRECTION[choice])
+        result = api.explain(radiograph, self._models(), request, cancel=cancel)
+        self._reading = (radiograph, result)
+        return bridge(radiograph, result)
+
+    def features(self) -> tuple[Feature, ...]:
+        """The FIGAN bundle's components; () without one. Loads the FIGAN models, so that a
+        bundle made for another classifier is refused here rather than when a feature is chosen."""
+        if not self.has_figan:
+            return ()
+        shares = self._figan_models().pls.explained_label_variance
+        return tuple(Feature(index, float(share)) for index, share in enumerate(shares))
+
+    def explore(
+        self, radiograph: api.Radiograph, feature: Feature, cancel: threading.Event
+    ) -> FeatureExplanation:
+        """``feature`` moved from -2 to +2 SD on ``radiograph`` (the engine's FIGAN slider)."""
+        figan = self._figan_models()
+        reading = self._read(radiograph, cancel)
+        request = dataclasses.replace(self._explore_request, component=feature.index)
+        exploration = api.explore(
+            radiograph,
+            figan,
+            request,
+            lung_mask=reading.right_lung | reading.left_lung,
+            cancel=cancel,
+        )
+        return bridge_exploration(
+            radiograph,
+            exploration,
+            probability_original=reading.probability,
+            out_of_distribution=_out_of_distribution(reading),
+            model_name=f"{self.folder.name} {exploration.model_label}",
+        )
+
+    def _read(self, radiograph: api.Radiograph, cancel: threading.Event) -> api.ExplanationResult:
+        if self._reading is not None and self._reading[0] is radiograph:
+            return self._reading[1]
+        result = api.explain(radiograph, self._models(), _READING_REQUEST, cancel=cancel)
+        self._reading = (radiograph, result)
+        return result
+
+    def _models(self) -> api.ModelSet:
+        with self._lock:
+            if self._model_set is None:
+                self._model_set = api.load_model_set(self.folder)
+            return self._model_set
+
+    def _figan_models(self) -> api.FiganModels:
+        with self._lock:
+            if self._figan is None:
+                self._figan = api.load_figan_models(self.folder)
+                log.info("FIGAN models loaded: %s", self._figan.version_label())
+            return self._figan
+
+
+def engine_explainer(
+    models_dir: str | Path | None = None, *, inversion_steps: int | None = None
+) -> EngineExplainer:
+    """The engine explainer for ``models_dir`` (default: the shipped models)."""
     folder = Path(models_dir) if models_dir else api.default_models_dir()
-    loaded: list[api.ModelSet] = []
-    lock = threading.Lock()
-
-    def provide(
-        radiograph: api.Radiograph, direction: Direction, cancel: threading.Event
-    ) -> BridgedExplanation:
-        with lock:
-            if not loaded:
-                loaded.append(api.load_model_set(folder))
-        request = api.ExplainRequest(direction=_ENGINE_DIRECTION[direction])
-        return bridge(radiograph, api.explain(radiograph, loaded[0], request, cancel=cancel))
-
-    return provide
+    return EngineExplainer(folder, inversion_steps=inversion_steps)

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -40,12 +40,37 @@ _DIRECTION_TITLES = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Feature:
+    """A FIGAN feature: PLS component ``index`` (0-based) of the classifier's feature layer,
+    which explains ``label_variance`` (a share in ``[0, 1]``) of the label's variance."""
+
+    index: int
+    label_variance: float
+
+    @property
+    def name(self) -> str:
+        return f"Feature {self.index + 1}"
+
+    @property
+    def title(self) -> str:
+        percent = 100.0 * self.label_variance
+        # Whole percent reads best; a minor component would show as "0 %" or "1 %" that way.
+        share = f"{percent:.0f}" if percent >= 10.0 else f"{percent:.1f}"
+        return f"{self.name} ({share} % of label variance)"
+
+
+# What an explanation explains: a CycleGAN translation, or one FIGAN feature moved along its axis.
+ExplanationChoice = Direction | Feature
+
+
 class ExplanationFrame(Protocol):
-    """One step of the translation-strength slider."""
+    """One step of the slider."""
 
     @property
     def strength(self) -> float:
-        """Translation strength in ``[0, 1]`` (0 = original, 1 = full translation)."""
+        """The slider position: translation strength in ``[0, 1]`` for a direction (0 = original,
+        1 = full translation), the feature's score in SD units for a feature."""
         ...
 
     @property
@@ -84,14 +109,16 @@ class Explanation(Protocol):
         ...
 
     @property
-    def direction(self) -> Direction: ...
+    def direction(self) -> ExplanationChoice:
+        """The CycleGAN direction, or the FIGAN feature, that was explained."""
+        ...
 
     @property
     def model_name(self) -> str: ...
 
     @property
     def frames(self) -> Sequence[ExplanationFrame]:
-        """Slider frames in order of increasing strength; may be empty."""
+        """Slider frames in order of increasing strength (feature score); may be empty."""
         ...
 
     @property
@@ -159,6 +186,27 @@ def explanation_alerts(explanation: Explanation) -> tuple[Alert, ...]:
 
 
 # The engine call the viewer runs on its worker: synchronous, cancellable through the event.
-ExplanationProvider = Callable[[Radiograph, Direction, threading.Event], Explanation]
+ExplanationProvider = Callable[[Radiograph, ExplanationChoice, threading.Event], Explanation]
+
+
+@runtime_checkable
+class FeatureExplainer(Protocol):
+    """An ``ExplanationProvider`` that also explains FIGAN features (the engine's does when its
+    model folder has a ``figan/`` bundle)."""
+
+    def __call__(
+        self, radiograph: Radiograph, choice: ExplanationChoice, cancel: threading.Event
+    ) -> Explanation: ...
+
+    def features(self) -> tuple[Feature, ...]:
+        """The features it can explain, in component order; () when it has none. May load models
+        (run it on the worker); an ``EngineError`` says why the features are unusable."""
+        ...
+
+
+def feature_explainer(explainer: ExplanationProvider | None) -> FeatureExplainer | None:
+    """``explainer`` when it explains features too, else None."""
+    return explainer if isinstance(explainer, FeatureExplainer) else None
+
 
 NO_EXPLANATION_TEXT = "No explanation yet — models not loaded"

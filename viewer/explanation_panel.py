@@ -1,5 +1,6 @@
-"""Explanation controls: direction, the translation-strength slider with playback, the
-classifier's probability per frame, and a banner for warnings about the explanation."""
+"""Explanation controls: what to explain (a CycleGAN direction or a FIGAN feature), the slider
+with playback (translation strength, or the feature's score), the classifier's probability per
+frame, and a banner for warnings about the explanation."""
 
 from __future__ import annotations
 
@@ -17,25 +18,36 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from viewer.explanation import Alert, Direction, Explanation, explanation_alerts
+from viewer.explanation import (
+    Alert,
+    Direction,
+    Explanation,
+    ExplanationChoice,
+    Feature,
+    explanation_alerts,
+)
 
 DEFAULT_FPS = 8
+STRENGTH_TITLE = "Translation strength"
+FEATURE_SCORE_TITLE = "Feature score (SD)"
 
 
 class ExplanationPanel(QWidget):
     """Side panel driving the explanation shown in the comparison panes."""
 
-    direction_changed = Signal(str)  # a Direction value
+    choice_changed = Signal()  # read ``choice`` for the new one
     frame_changed = Signal(int)
     playing_changed = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._explanation: Explanation | None = None
+        # The combo's entries by item data (``_choice_key``); separators carry no data.
+        self._choices: dict[str, ExplanationChoice] = {}
 
         self.direction_combo = QComboBox()
         for direction in Direction:
-            self.direction_combo.addItem(direction.title, direction.value)
+            self._add_choice(direction)
         self.direction_combo.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.direction_combo.currentIndexChanged.connect(self._on_direction_combo_changed)
 
@@ -76,12 +88,12 @@ class ExplanationPanel(QWidget):
         self.set_explanation(None)
 
     def _build_layout(self) -> None:
-        translation = QGroupBox("Counterfactual")
+        translation = QGroupBox("Explanation")
         form = QFormLayout(translation)
-        form.addRow("Direction", self.direction_combo)
+        form.addRow("Explain", self.direction_combo)
         form.addRow("Model", self.model_label)
 
-        strength = QGroupBox("Translation strength")
+        self.slider_group = strength = QGroupBox(STRENGTH_TITLE)
         strength_layout = QVBoxLayout(strength)
         strength_layout.addWidget(self.slider)
         row = QHBoxLayout()
@@ -105,8 +117,34 @@ class ExplanationPanel(QWidget):
         layout.addStretch(1)
 
     @property
-    def direction(self) -> Direction:
-        return Direction(self.direction_combo.currentData())
+    def choice(self) -> ExplanationChoice:
+        """What the user asked to explain: a CycleGAN direction or a FIGAN feature."""
+        return self._choices[self.direction_combo.currentData()]
+
+    @property
+    def features(self) -> tuple[Feature, ...]:
+        return tuple(choice for choice in self._choices.values() if isinstance(choice, Feature))
+
+    def set_features(self, features: tuple[Feature, ...], unavailable: str = "") -> None:
+        """List ``features`` after the directions (none: directions only; ``unavailable`` says
+        why in the tooltip). A chosen feature that is no longer offered falls back to the first
+        direction, and ``choice_changed`` says so."""
+        previous = self.choice
+        combo = self.direction_combo
+        combo.blockSignals(True)
+        while combo.count() > len(Direction):
+            combo.removeItem(combo.count() - 1)
+        self._choices = {_choice_key(direction): direction for direction in Direction}
+        if features:
+            combo.insertSeparator(combo.count())
+            for feature in features:
+                self._add_choice(feature)
+        index = combo.findData(_choice_key(previous))
+        combo.setCurrentIndex(max(index, 0))
+        combo.blockSignals(False)
+        combo.setToolTip(f"FIGAN features unavailable: {unavailable}" if unavailable else "")
+        if self.choice != previous:
+            self.choice_changed.emit()
 
     @property
     def frame(self) -> int:
@@ -129,6 +167,10 @@ class ExplanationPanel(QWidget):
         has_frames = len(frames) > 1
         for widget in (self.slider, self.play_button, self.fps_spin):
             widget.setEnabled(has_frames)
+        shown = explanation.direction if explanation is not None else self.choice
+        self.slider_group.setTitle(
+            FEATURE_SCORE_TITLE if isinstance(shown, Feature) else STRENGTH_TITLE
+        )
         self.set_alerts(explanation_alerts(explanation) if explanation is not None else ())
         if explanation is None:
             self.model_label.setText("—")
@@ -166,23 +208,39 @@ class ExplanationPanel(QWidget):
             return
         label = explanation.positive_label
         frames = explanation.frames
+        is_feature = isinstance(explanation.direction, Feature)
         if frames:
             frame = frames[self.slider.value()]
             probability = frame.probability
+            strength = frame.strength
+            position = f"score {strength:+.2f} SD" if is_feature else f"strength {strength:.2f}"
             self.frame_label.setText(
-                f"Frame {self.slider.value() + 1} of {len(frames)} · strength {frame.strength:.2f}"
+                f"Frame {self.slider.value() + 1} of {len(frames)} · {position}"
             )
         else:
             probability = explanation.probability_translated
             self.frame_label.setText("")
         self.probability_label.setText(f"P({label}) = {probability:.2f}")
-        self.probability_detail.setText(
-            f"original {explanation.probability_original:.2f} → "
-            f"translated {explanation.probability_translated:.2f}"
-        )
+        if is_feature and frames:
+            first, last = frames[0], frames[-1]
+            self.probability_detail.setText(
+                f"original {explanation.probability_original:.2f}; "
+                f"{first.strength:+g} SD {first.probability:.2f} → "
+                f"{last.strength:+g} SD {last.probability:.2f}"
+            )
+        else:
+            self.probability_detail.setText(
+                f"original {explanation.probability_original:.2f} → "
+                f"translated {explanation.probability_translated:.2f}"
+            )
+
+    def _add_choice(self, choice: ExplanationChoice) -> None:
+        key = _choice_key(choice)
+        self._choices[key] = choice
+        self.direction_combo.addItem(choice.title, key)
 
     def _on_direction_combo_changed(self, _index: int) -> None:
-        self.direction_changed.emit(self.direction.value)
+        self.choice_changed.emit()
 
     def _on_slider_value_changed(self, value: int) -> None:
         self._show_frame_text()
@@ -202,3 +260,8 @@ class ExplanationPanel(QWidget):
 
     def _on_timer_timeout(self) -> None:
         self.step(1)
+
+
+def _choice_key(choice: ExplanationChoice) -> str:
+    """The combo's item data for ``choice``: a direction's value, or ``feature-N`` (1-based)."""
+    return f"feature-{choice.index + 1}" if isinstance(choice, Feature) else choice.value

@@ -45,8 +45,10 @@ from viewer.explanation import (
     NO_EXPLANATION_TEXT,
     Explanation,
     ExplanationProvider,
+    Feature,
     engine_result,
     explanation_alerts,
+    feature_explainer,
 )
 from viewer.explanation_panel import ExplanationPanel
 from viewer.export import (
@@ -59,6 +61,7 @@ from viewer.export import (
     write_statistics,
 )
 from viewer.export_dialog import ExportDialog
+from viewer.feature_bridge import feature_exploration, write_feature_gif
 from viewer.folder_panel import FolderPanel, list_image_candidates
 from viewer.overlays import Attribution
 from viewer.settings import ViewerSettings
@@ -96,8 +99,9 @@ class MainWindow(QMainWindow):
     """Original | translated | difference with explanation controls.
 
     ``loader`` reads one image (the engine's ``load_radiograph`` unless a test injects another);
-    ``explainer`` computes an explanation, or None while no models are loaded; ``models_dir`` is
-    the model folder whose cards Help > About shows.
+    ``explainer`` computes an explanation, or None while no models are loaded; when it is a
+    ``FeatureExplainer`` its FIGAN features are listed beside the directions once the first
+    explanation is asked for. ``models_dir`` is the model folder whose cards Help > About shows.
     """
 
     image_opened = Signal(str)
@@ -120,6 +124,9 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self._loader = loader
         self._explainer = explainer
+        # Whether the explainer's FIGAN features were listed already (found unusable, or there
+        # are none to list: the explainer is no FeatureExplainer).
+        self._features_listed = feature_explainer(explainer) is None
         self._models_dir = models_dir
         self._path: Path | None = None
         self.jobs = JobRunner(self)
@@ -284,7 +291,7 @@ class MainWindow(QMainWindow):
         self.jobs.progress_changed.connect(self._on_jobs_progress_changed)
         self.cancel_button.clicked.connect(self.cancel_jobs)
         self.explanation_panel.frame_changed.connect(self.comparison.show_frame)
-        self.explanation_panel.direction_changed.connect(self._on_explanation_direction_changed)
+        self.explanation_panel.choice_changed.connect(self._on_explanation_choice_changed)
         self.display_panel.link_window_toggled.connect(self._on_display_link_window_toggled)
         self.display_panel.diverging_toggled.connect(self._on_display_diverging_toggled)
         self.display_panel.invert_mouse_toggled.connect(self._on_display_invert_mouse_toggled)
@@ -424,10 +431,17 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Nothing to export: no image is shown", 5000)
             return
         result = self._engine_result()
+        exploration = feature_exploration(self.comparison.explanation)
+        if result is not None:
+            frame_count = len(result.primary.frames.frames)
+        elif exploration is not None:
+            frame_count = len(exploration.sequence.frames)
+        else:
+            frame_count = 0
         radiograph = self.comparison.radiograph
         dialog = ExportDialog(
-            frame_count=len(result.primary.frames.frames) if result is not None else 0,
-            has_explanation=result is not None,
+            frame_count=frame_count,
+            has_explanation=result is not None or exploration is not None,
             has_identifiers=bool(radiograph.identity.values()),
             fps=self.explanation_panel.fps_spin.value(),
             parent=self,
@@ -460,23 +474,32 @@ class MainWindow(QMainWindow):
         kind = request.kind
         target = with_suffix(Path(path), kind)
         result = self._engine_result()
+        exploration = feature_exploration(self.comparison.explanation)
         radiograph = self.comparison.radiograph
-        if radiograph is None or (kind.needs_explanation and result is None):
+        if radiograph is None or (
+            kind.needs_explanation and result is None and exploration is None
+        ):
             self.statusBar().showMessage("Nothing to export: no explanation is shown", 5000)
             return
+        identity = radiograph.identity if request.gif.include_identifiers else None
+        options = request.gif
         job: Callable[[JobContext], Path]
         if kind is ExportKind.PNG:
             # Grab on the GUI thread (widgets); encode and write on the worker.
             image = self.centralWidget().grab().toImage()
             job = lambda _job: write_png_snapshot(target, image)  # noqa: E731
         elif kind is ExportKind.GIF and result is not None:
-            identity = radiograph.identity if request.gif.include_identifiers else None
-            options = request.gif
             job = lambda _job: write_gif_export(target, result, options, identity)  # noqa: E731
+        elif kind is ExportKind.GIF and exploration is not None:
+            job = lambda _job: write_feature_gif(target, exploration, options, identity)  # noqa: E731
         elif result is not None:
             report = report_of(result)
             job = lambda _job: write_statistics(target, report, kind)  # noqa: E731
-        else:
+        else:  # statistics of a feature explanation: the exploration measures none
+            self.report_error(
+                "Export failed: lung statistics are not available for feature explanations; "
+                "export a GIF or a PNG snapshot instead"
+            )
             return
         try:
             await self.jobs.submit(JobChannel.EXPORT, job)
@@ -520,16 +543,22 @@ class MainWindow(QMainWindow):
     # Explanation jobs.
     @asyncSlot()
     async def request_explanation(self) -> None:
-        """Compute the explanation of the current image in the chosen direction."""
+        """Compute the explanation of the current image for the chosen direction or feature; a
+        newer request supersedes it."""
         radiograph = self.comparison.radiograph
         explainer = self._explainer
         if radiograph is None or explainer is None:
             return
-        direction = self.explanation_panel.direction
-        self.statusBar().showMessage("Computing the explanation…")
+        if not self._features_listed and not await self._list_features():
+            return  # superseded by a newer request, which lists them
+        choice = self.explanation_panel.choice
+        if isinstance(choice, Feature):
+            self.statusBar().showMessage(f"Exploring {choice.name.lower()} (FIGAN)…")
+        else:
+            self.statusBar().showMessage("Computing the explanation…")
         try:
             result = await self.jobs.submit(
-                JobChannel.EXPLANATION, lambda job: explainer(radiograph, direction, job.cancel)
+                JobChannel.EXPLANATION, lambda job: explainer(radiograph, choice, job.cancel)
             )
         except SupersededError:
             return
@@ -541,6 +570,34 @@ class MainWindow(QMainWindow):
             return
         if self.comparison.radiograph is radiograph:  # the user may have opened another image
             self.show_explanation(result)
+
+    async def _list_features(self) -> bool:
+        """Ask the explainer for its FIGAN features (on the worker: it loads the FIGAN models) and
+        list them in the explanation panel. False when a newer request superseded this one.
+
+        A bundle that cannot be used (made for another classifier, damaged) leaves the directions
+        only, with the reason in the log and the choice's tooltip: no error dialog, since the user
+        did not ask for a feature.
+        """
+        explainer = feature_explainer(self._explainer)
+        if explainer is None:
+            return True
+        unavailable = ""
+        try:
+            features = await self.jobs.submit(
+                JobChannel.EXPLANATION, lambda _job: explainer.features()
+            )
+        except SupersededError:
+            return False
+        except EngineError as error:
+            log.warning("FIGAN features unavailable: %s", error)
+            features, unavailable = (), str(error)
+        except Exception as error:  # a bug: say so, and keep explaining the directions
+            self.report_unexpected("Listing the FIGAN features failed", error)
+            features, unavailable = (), "see the error report"
+        self._features_listed = True
+        self.explanation_panel.set_features(features, unavailable)
+        return True
 
     # Slots.
     def _show_radiograph(self, path: Path, radiograph: Radiograph) -> None:
@@ -609,7 +666,7 @@ class MainWindow(QMainWindow):
         if folder:
             self.open_folder(folder)
 
-    def _on_explanation_direction_changed(self, _direction: str) -> None:
+    def _on_explanation_choice_changed(self) -> None:
         if self._explainer is not None and self.comparison.radiograph is not None:
             self.comparison.clear_explanation("Computing…")
             self._clear_explanation_views("Computing…")

@@ -1,4 +1,5 @@
-"""Test doubles for the viewer: a fake explanation provider, a gated loader, fake mouse events."""
+"""Test doubles for the viewer: fake explanation providers (directions, FIGAN features), a gated
+loader, fake mouse events."""
 
 from __future__ import annotations
 
@@ -15,11 +16,13 @@ from PySide6.QtCore import QPointF, Qt
 
 from engine.api import ExplanationResult, Radiograph, load_radiograph, sample_radiograph_path
 from engine.explain.statistics import lung_statistics
-from viewer.explanation import Direction
+from viewer.explanation import Direction, ExplanationChoice, Feature
 
 FloatImage = npt.NDArray[np.float32]
 
 FAKE_MODEL = "fake-cyclegan 0.0"
+FAKE_FEATURES = (Feature(0, 0.674), Feature(1, 0.043))
+FAKE_FEATURE_NOTE = "fake FIGAN feature: synthetic frames"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +39,7 @@ class FakeExplanation:
     probability_original: float
     probability_translated: float
     positive_label: str
-    direction: Direction
+    direction: ExplanationChoice
     model_name: str
     frames: tuple[FakeFrame, ...]
     warnings: tuple[str, ...] = ()
@@ -94,6 +97,53 @@ def fake_explainer(
 ) -> FakeExplanation:
     """An ``ExplanationProvider`` backed by ``fake_explanation``."""
     return fake_explanation(radiograph, direction)
+
+
+def fake_feature_explanation(
+    radiograph: Radiograph, feature: Feature, *, frame_count: int = 9, span: float = 2.0
+) -> FakeExplanation:
+    """Frames at feature scores ``-span .. +span`` SD: the ellipse brightened in proportion to the
+    score, P rising with it (more steeply for a higher-ranked feature)."""
+    pixels = radiograph.pixels
+    bump = (np.float32(100.0) * ellipse_bump(radiograph.shape)).astype(np.float32)
+    slope = 0.2 / (feature.index + 1)  # P per SD
+    p_original = 0.5
+    frames = []
+    for score in np.linspace(-span, span, frame_count):
+        translated = (pixels + np.float32(score) * bump).astype(np.float32)
+        translated.setflags(write=False)
+        frames.append(FakeFrame(float(score), translated, p_original + slope * float(score)))
+    return FakeExplanation(
+        translated=frames[-1].translated,
+        difference=(frames[-1].translated - pixels).astype(np.float32),
+        probability_original=p_original,
+        probability_translated=frames[-1].probability,
+        positive_label="pneumoconiosis",
+        direction=feature,
+        model_name="fake-figan 0.0",
+        frames=tuple(frames),
+        warnings=(FAKE_FEATURE_NOTE,),
+    )
+
+
+class FakeFeatureExplainer:
+    """A ``FeatureExplainer``: the fake CycleGAN directions plus ``features``; records the
+    choices it was asked to explain."""
+
+    def __init__(self, features: tuple[Feature, ...] = FAKE_FEATURES) -> None:
+        self._features = features
+        self.choices: list[ExplanationChoice] = []
+
+    def __call__(
+        self, radiograph: Radiograph, choice: ExplanationChoice, cancel: threading.Event
+    ) -> FakeExplanation:
+        self.choices.append(choice)
+        if isinstance(choice, Feature):
+            return fake_feature_explanation(radiograph, choice)
+        return fake_explanation(radiograph, choice)
+
+    def features(self) -> tuple[Feature, ...]:
+        return self._features
 
 
 class GatedLoader:

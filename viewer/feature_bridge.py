@@ -1,0 +1,157 @@
+"""Adapts the engine's FIGAN ``FeatureExploration`` to what the viewer's panes show.
+
+The feature slider reuses the CycleGAN panes and slider: the translated pane shows the frame at the
+slider's position, the difference pane that frame's change from the original, and the slider runs
+over the feature's score from ``-span`` to ``+span`` SD, with the classifier's probability of every
+frame. As in ``engine_bridge``, the engine's display-unit changes are converted to the image's
+modality units here, on the worker.
+
+The exploration does not classify the unchanged image, so the caller passes the original's
+probability and out-of-distribution verdict (the engine bridge takes both from the classifier
+pass of the CycleGAN pipeline).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from engine import api
+from viewer.explanation import Explanation, Feature, FloatImage
+from viewer.export import GifExportOptions, identifier_header
+from viewer.overlays import RgbaImage, contour_rgba
+from viewer.rendering import symmetric_limit
+
+# First line of the banner for every feature explanation: the frames are not an image of anyone.
+SYNTHETIC_NOTE = (
+    "Synthetic images: the feature's change is drawn by the FIGAN generator and added to the "
+    "radiograph inside the lungs. It shows what the classifier's feature looks like, not a finding."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureFrame:
+    """One slider frame. ``strength`` is the feature's requested score (SD units; the slider
+    protocol's name); ``achieved_score`` the classifier's reading of the feature in the frame."""
+
+    strength: float
+    translated: FloatImage
+    probability: float
+    achieved_score: float
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureOverlays:
+    """The lung field the exploration used; no attribution maps (those explain the classifier's
+    decision on the original and come with the CycleGAN explanation)."""
+
+    lung_contour: RgbaImage | None
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureExplanation:
+    """One feature moved from ``-span`` to ``+span`` SD on one radiograph (an ``Explanation``).
+
+    ``translated`` / ``difference`` / ``probability_translated``: the frame at ``+span``.
+    """
+
+    translated: FloatImage
+    difference: FloatImage
+    probability_original: float
+    probability_translated: float
+    positive_label: str
+    direction: Feature
+    model_name: str
+    frames: tuple[FeatureFrame, ...]
+    warnings: tuple[str, ...]
+    out_of_distribution: str | None
+    difference_limit: float  # symmetric scale over every frame, in modality units
+    overlays: FeatureOverlays
+    score_correlation: float  # requested vs achieved feature score over the frames (Pearson r)
+    exploration: api.FeatureExploration  # the engine's result (frames in display units, GIF)
+
+
+def bridge_exploration(
+    radiograph: api.Radiograph,
+    exploration: api.FeatureExploration,
+    *,
+    probability_original: float,
+    out_of_distribution: str | None,
+    model_name: str,
+) -> FeatureExplanation:
+    """Express ``exploration`` of ``radiograph`` in modality units, frames in slider order."""
+    sequence = exploration.sequence
+    if not sequence.frames:
+        raise api.InputError("the FIGAN exploration has no frames")
+    changes = [api.modality_change(radiograph, frame.difference) for frame in sequence.frames]
+    component = exploration.component
+    frames = tuple(
+        FeatureFrame(
+            strength=frame.position,
+            translated=_readonly(radiograph.pixels + change),
+            probability=frame.probability,
+            achieved_score=float(achieved[component]),
+        )
+        for frame, change, achieved in zip(
+            sequence.frames, changes, exploration.achieved, strict=True
+        )
+    )
+    lung = exploration.lung
+    # A lung field covering the whole image (no segmenter) has no contour worth drawing.
+    contour = contour_rgba((lung,)) if not lung.all() else None
+    return FeatureExplanation(
+        translated=frames[-1].translated,
+        difference=_readonly(changes[-1]),
+        probability_original=probability_original,
+        probability_translated=frames[-1].probability,
+        positive_label=sequence.label,
+        direction=Feature(component, exploration.explained_label_variance),
+        model_name=model_name,
+        frames=frames,
+        warnings=(SYNTHETIC_NOTE, *exploration.warnings),
+        out_of_distribution=out_of_distribution,
+        difference_limit=symmetric_limit(changes),
+        overlays=FeatureOverlays(lung_contour=contour),
+        score_correlation=exploration.score_correlation,
+        exploration=exploration,
+    )
+
+
+def feature_exploration(explanation: Explanation | None) -> api.FeatureExploration | None:
+    """The engine's exploration behind ``explanation``, or None for any other explanation."""
+    return explanation.exploration if isinstance(explanation, FeatureExplanation) else None
+
+
+def write_feature_gif(
+    path: Path,
+    exploration: api.FeatureExploration,
+    options: GifExportOptions,
+    identity: api.PatientIdentity | None = None,
+) -> Path:
+    """The exploration's frames ``first..last`` as a GIF, like ``export.write_gif_export`` does
+    for a CycleGAN result (the engine labels every frame SYNTHETIC)."""
+    sequence = exploration.sequence
+    count = len(sequence.frames)
+    last = count - 1 if options.last_frame is None else options.last_frame
+    if options.first_frame >= count or last >= count:
+        raise api.InputError(
+            f"frame range {options.first_frame + 1}-{last + 1} is outside the {count} frames"
+        )
+    # Same difference scale as the full sequence: a shorter clip must not look stronger.
+    clip = dataclasses.replace(sequence, frames=sequence.frames[options.first_frame : last + 1])
+    header = identifier_header(identity) if options.include_identifiers else None
+    gif_options = api.GifOptions(
+        frame_ms=max(20, round(1000 / options.fps)),
+        max_width=options.max_width,
+        header_text=header,
+    )
+    return api.write_gif(path, exploration.original, clip, gif_options)
+
+
+def _readonly(array: np.ndarray) -> FloatImage:
+    out = np.asarray(array, dtype=np.float32)
+    out.setflags(write=False)
+    return out
