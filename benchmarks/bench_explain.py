@@ -43,6 +43,14 @@ def _one_run(dicom: Path, out: Path, models: str | None, gif: bool) -> tuple[flo
     return seconds, usage.ru_maxrss / 1024.0
 
 
+def _torch_import_seconds() -> float:
+    """Wall time of ``python -c "import torch"``: the floor of any fresh process that runs a model
+    (measured in the same run, because this machine's speed drifts by tens of per cent)."""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import torch"], check=True)
+    return time.perf_counter() - start
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -52,16 +60,20 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         dicom = write_test_dicom(Path(scratch), args.size)
-        runs = [
-            _one_run(dicom, Path(scratch) / f"out{index}", args.models, args.gif)
-            for index in range(args.repeats)
-        ]
+        runs, torch_imports = [], []
+        for index in range(args.repeats):  # interleaved, so both see the same machine
+            runs.append(_one_run(dicom, Path(scratch) / f"out{index}", args.models, args.gif))
+            torch_imports.append(_torch_import_seconds())
     report = {
         "image": f"{args.size} x {args.size} JPEG 2000 lossless DX",
         "gif": args.gif,
         "wall_s": [round(seconds, 3) for seconds, _ in runs],
         "best_wall_s": round(min(seconds for seconds, _ in runs), 3),
         "peak_rss_mb": round(max(peak for _, peak in runs), 1),
+        "torch_import_s": [round(seconds, 3) for seconds in torch_imports],
+        "best_wall_minus_best_torch_import_s": round(
+            min(seconds for seconds, _ in runs) - min(torch_imports), 3
+        ),
         "self_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
     }
     print(json.dumps(report, indent=2))
