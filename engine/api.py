@@ -14,6 +14,7 @@ from engine.errors import (
     ModelError,
     UnsupportedFormatError,
 )
+from engine.explain.frames import FrameSequence
 from engine.explain.gif import GifOptions, write_gif
 from engine.explain.pipeline import (
     Counterfactual,
@@ -61,6 +62,7 @@ __all__ = [
     "ExploreRequest",
     "FeatureExploration",
     "FiganModels",
+    "FrameSequence",
     "GifOptions",
     "ImageInfo",
     "ImageTooLargeError",

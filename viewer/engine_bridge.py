@@ -20,10 +20,15 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from engine import api
-from viewer.explanation import Direction, Explanation, ExplanationChoice, Feature, FloatImage
+from viewer.explanation import (
+    Direction,
+    Explanation,
+    ExplanationChoice,
+    Feature,
+    FloatImage,
+    readonly_image,
+)
 from viewer.feature_bridge import FeatureExplanation, bridge_exploration
 from viewer.overlays import RgbaImage, contour_rgba, heat_rgba
 from viewer.rendering import symmetric_limit
@@ -87,12 +92,12 @@ def bridge(radiograph: api.Radiograph, result: api.ExplanationResult) -> Bridged
         api.modality_change(radiograph, frame.difference) for frame in counterfactual.frames.frames
     ]
     frames = tuple(
-        BridgedFrame(frame.position, _readonly(radiograph.pixels + change), frame.probability)
+        BridgedFrame(frame.position, readonly_image(radiograph.pixels + change), frame.probability)
         for frame, change in zip(counterfactual.frames.frames, frame_changes, strict=True)
     )
     return BridgedExplanation(
-        translated=_readonly(radiograph.pixels + difference),
-        difference=_readonly(difference),
+        translated=readonly_image(radiograph.pixels + difference),
+        difference=readonly_image(difference),
         probability_original=result.probability,
         probability_translated=counterfactual.probability,
         positive_label=counterfactual.frames.label,
@@ -137,12 +142,6 @@ def _overlays(result: api.ExplanationResult) -> BridgedOverlays:
         gradcam=heat_rgba(attributions.gradcam) if attributions is not None else None,
         gradient=heat_rgba(attributions.gradient) if attributions is not None else None,
     )
-
-
-def _readonly(array: np.ndarray) -> FloatImage:
-    out = np.asarray(array, dtype=np.float32)
-    out.setflags(write=False)
-    return out
 
 
 class EngineExplainer:

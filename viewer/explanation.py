@@ -21,6 +21,13 @@ from engine.api import ExplanationResult, Radiograph
 FloatImage = npt.NDArray[np.float32]
 
 
+def readonly_image(array: npt.ArrayLike) -> FloatImage:
+    """``array`` as a read-only float32 image (what every pane and explanation holds)."""
+    out = np.asarray(array, dtype=np.float32)
+    out.setflags(write=False)
+    return out
+
+
 class Direction(StrEnum):
     """Which way the CycleGAN translates the image."""
 

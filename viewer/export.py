@@ -17,6 +17,7 @@ from PySide6.QtGui import QImage
 
 from engine import api
 from engine.atomic import atomic_path, write_text_atomically
+from viewer.explanation import FloatImage
 from viewer.statistics_report import StatisticsReport, to_csv, to_json
 
 # Identifying fields a user may choose to burn into a GIF header, in this order.
@@ -99,7 +100,17 @@ def write_gif_export(
     identity: api.PatientIdentity | None = None,
 ) -> Path:
     """The primary counterfactual's frames ``first..last`` as a GIF (labels burned in)."""
-    sequence = result.primary.frames
+    return write_sequence_gif(path, result.original, result.primary.frames, options, identity)
+
+
+def write_sequence_gif(
+    path: Path,
+    original: FloatImage,
+    sequence: api.FrameSequence,
+    options: GifExportOptions,
+    identity: api.PatientIdentity | None = None,
+) -> Path:
+    """Frames ``first..last`` of any slider ``sequence`` (CycleGAN or FIGAN) as a GIF."""
     count = len(sequence.frames)
     last = count - 1 if options.last_frame is None else options.last_frame
     if options.first_frame >= count or last >= count:
@@ -114,7 +125,7 @@ def write_gif_export(
         max_width=options.max_width,
         header_text=header,
     )
-    return api.write_gif(path, result.original, clip, gif_options)
+    return api.write_gif(path, original, clip, gif_options)
 
 
 def identifier_header(identity: api.PatientIdentity | None) -> str | None:

@@ -13,15 +13,12 @@ pass of the CycleGAN pipeline).
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from engine import api
-from viewer.explanation import Explanation, Feature, FloatImage
-from viewer.export import GifExportOptions, identifier_header
+from viewer.explanation import Explanation, Feature, FloatImage, readonly_image
+from viewer.export import GifExportOptions, write_sequence_gif
 from viewer.overlays import RgbaImage, contour_rgba
 from viewer.rendering import symmetric_limit
 
@@ -91,7 +88,7 @@ def bridge_exploration(
     frames = tuple(
         FeatureFrame(
             strength=frame.position,
-            translated=_readonly(radiograph.pixels + change),
+            translated=readonly_image(radiograph.pixels + change),
             probability=frame.probability,
             achieved_score=float(achieved[component]),
         )
@@ -104,7 +101,7 @@ def bridge_exploration(
     contour = contour_rgba((lung,)) if not lung.all() else None
     return FeatureExplanation(
         translated=frames[-1].translated,
-        difference=_readonly(changes[-1]),
+        difference=readonly_image(changes[-1]),
         probability_original=probability_original,
         probability_translated=frames[-1].probability,
         positive_label=sequence.label,
@@ -131,27 +128,6 @@ def write_feature_gif(
     options: GifExportOptions,
     identity: api.PatientIdentity | None = None,
 ) -> Path:
-    """The exploration's frames ``first..last`` as a GIF, like ``export.write_gif_export`` does
-    for a CycleGAN result (the engine labels every frame SYNTHETIC)."""
-    sequence = exploration.sequence
-    count = len(sequence.frames)
-    last = count - 1 if options.last_frame is None else options.last_frame
-    if options.first_frame >= count or last >= count:
-        raise api.InputError(
-            f"frame range {options.first_frame + 1}-{last + 1} is outside the {count} frames"
-        )
-    # Same difference scale as the full sequence: a shorter clip must not look stronger.
-    clip = dataclasses.replace(sequence, frames=sequence.frames[options.first_frame : last + 1])
-    header = identifier_header(identity) if options.include_identifiers else None
-    gif_options = api.GifOptions(
-        frame_ms=max(20, round(1000 / options.fps)),
-        max_width=options.max_width,
-        header_text=header,
-    )
-    return api.write_gif(path, exploration.original, clip, gif_options)
-
-
-def _readonly(array: np.ndarray) -> FloatImage:
-    out = np.asarray(array, dtype=np.float32)
-    out.setflags(write=False)
-    return out
+    """The exploration's frames ``first..last`` as a GIF (the engine labels every frame
+    SYNTHETIC)."""
+    return write_sequence_gif(path, exploration.original, exploration.sequence, options, identity)
