@@ -19,7 +19,13 @@ import numpy as np
 from engine.errors import CancelledError
 from engine.explain.attribution import Attributions, attributions
 from engine.explain.difference import signed_difference, symmetric_limit
-from engine.explain.frames import Frame, FrameSequence, blend, is_monotonic, strength_positions
+from engine.explain.frames import (
+    BlendedImages,
+    Frame,
+    FrameSequence,
+    is_monotonic,
+    strength_positions,
+)
 from engine.explain.request import Direction, ExplainRequest
 from engine.explain.statistics import LungStatistics, lung_statistics
 from engine.inference.model_set import ModelSet
@@ -221,7 +227,8 @@ def _counterfactual(
     translated = translated.astype(np.float32)
     positions = strength_positions(request.n_frames, request.exaggerate)
     # Positions beyond 1 extrapolate the same change (exaggerated), clipped to display range.
-    images = [blend(original, translated, s) for s in positions]
+    # Frame images are rendered on demand (engine.explain.frames); the probabilities are not.
+    images = BlendedImages(original, translated)
     if model_size(models.classifier) == translation.model_input.shape[0]:
         # Each frame's probability is the classifier's verdict on the model-resolution image
         # the generator made (blended): what the classifier reads. Resampling the change to
@@ -231,8 +238,9 @@ def _counterfactual(
             models.classifier, [translation.model_blend(s) for s in positions]
         )
     else:
-        probabilities = classify(models.classifier, [_lung_field(i, lung) for i in images])
-    differences = [signed_difference(original, image) for image in images]
+        probabilities = classify(
+            models.classifier, [_lung_field(images.image(s), lung) for s in positions]
+        )
     at_counterfactual = int(np.argmin([abs(s - 1.0) for s in positions]))
     translated_probability = float(probabilities[at_counterfactual])
     sequence_probabilities = tuple(float(p) for p in probabilities)
@@ -240,10 +248,11 @@ def _counterfactual(
     frames = FrameSequence(
         axis="strength",
         frames=tuple(
-            Frame(s, readonly(image), readonly(diff), float(p))
-            for s, image, diff, p in zip(positions, images, differences, probabilities, strict=True)
+            Frame(s, float(p), images) for s, p in zip(positions, probabilities, strict=True)
         ),
-        difference_limit=symmetric_limit(*differences),
+        # The clipped blend moves every pixel monotonically away from the original as the
+        # strength grows, so the strongest frame's scale covers every frame.
+        difference_limit=symmetric_limit(images.difference(max(positions))),
         label=POSITIVE_LABEL,
         monotonic=monotonic,
         warnings=()

@@ -38,7 +38,7 @@ from torch import nn
 
 from engine.errors import CancelledError, InputError, ModelError
 from engine.explain.difference import signed_difference, symmetric_limit
-from engine.explain.frames import Frame, FrameSequence, is_monotonic
+from engine.explain.frames import Frame, FrameSequence, StoredImages, is_monotonic
 from engine.figan.features import ScoreProjector
 from engine.figan.measures import pearson
 from engine.figan.pls import FeaturePLS, load_pls
@@ -400,9 +400,8 @@ def explore(
     frames = tuple(
         ComponentFrame(
             position=float(p),
-            image=readonly(image),
-            difference=readonly(difference),
             probability=float(probability),
+            source=StoredImages(readonly(image), readonly(difference)),
             scores=tuple(float(s) for s in scores),
         )
         for p, image, difference, probability, scores in zip(

@@ -7,7 +7,15 @@ import pytest
 from PIL import Image
 
 from engine.explain.difference import signed_difference, symmetric_limit
-from engine.explain.frames import Frame, FrameSequence, blend, is_monotonic, strength_positions
+from engine.explain.frames import (
+    BlendedImages,
+    Frame,
+    FrameSequence,
+    StoredImages,
+    blend,
+    is_monotonic,
+    strength_positions,
+)
 from engine.explain.gif import SYNTHETIC_LABEL, GifOptions, write_gif
 
 
@@ -16,17 +24,49 @@ def _sequence(n: int = 5, size: int = 48) -> tuple[np.ndarray, FrameSequence]:
     original = (0.3 + 0.4 * (columns / size)).astype(np.float32)
     translated = original.copy()
     translated[10:30, 10:30] += 0.2
-    frames = []
-    diffs = []
-    for index, strength in enumerate(strength_positions(n)):
-        image = blend(original, translated, strength)
-        diffs.append(signed_difference(original, image))
-        frames.append(Frame(strength, image, diffs[-1], 0.2 + 0.15 * index))
-    limit = symmetric_limit(*diffs)
+    images = BlendedImages(original, translated)
+    positions = strength_positions(n)
+    frames = [Frame(s, 0.2 + 0.15 * index, images) for index, s in enumerate(positions)]
+    limit = symmetric_limit(images.difference(positions[-1]))
     probabilities = tuple(frame.probability for frame in frames)
     return original, FrameSequence(
         "strength", tuple(frames), limit, "pneumoconiosis", is_monotonic(probabilities)
     )
+
+
+def test_blended_frames_render_what_an_eager_blend_gives():
+    rng = np.random.default_rng(3)
+    original = rng.random((20, 30), dtype=np.float32)
+    translated = np.clip(original + rng.normal(0.0, 0.3, original.shape), 0, 1).astype(np.float32)
+    images = BlendedImages(original, translated)
+    for strength in strength_positions(5, exaggerate=2.0):
+        frame = Frame(strength, 0.5, images)
+        expected = blend(original, translated, strength)
+        np.testing.assert_array_equal(frame.image, expected)
+        np.testing.assert_array_equal(frame.difference, signed_difference(original, expected))
+        assert not frame.image.flags.writeable
+        assert not frame.difference.flags.writeable
+
+
+def test_the_strongest_frame_bounds_every_frames_change():
+    # Why the pipeline takes the shared difference scale from the last frame alone: with
+    # clipping, each pixel's |change| only grows with the strength.
+    rng = np.random.default_rng(4)
+    original = rng.random((40, 40), dtype=np.float32)
+    translated = rng.random((40, 40), dtype=np.float32)
+    images = BlendedImages(original, translated)
+    positions = strength_positions(7, exaggerate=3.0)
+    strongest = np.abs(images.difference(positions[-1]))
+    for strength in positions:
+        assert np.all(np.abs(images.difference(strength)) <= strongest + 1e-7)
+
+
+def test_stored_frames_keep_their_images():
+    image = np.full((3, 3), 0.25, np.float32)
+    difference = np.full((3, 3), -0.5, np.float32)
+    frame = Frame(1.5, 0.9, StoredImages(image, difference))
+    assert frame.image is image
+    assert frame.difference is difference
 
 
 def test_positions_and_blend():
