@@ -44,10 +44,11 @@ def _one_run(dicom: Path, out: Path, models: str | None, gif: bool) -> tuple[flo
 
 
 def _torch_import_seconds() -> float:
-    """Wall time of ``python -c "import torch"``: the floor of any fresh process that runs a model
-    (measured in the same run, because this machine's speed drifts by tens of per cent)."""
+    """Wall time of a Python process that imports torch and ends at once (``os._exit``, as the
+    console script ends ``explain``): the floor of any fresh process that runs a model, measured
+    in the same run because this machine's speed drifts by tens of per cent."""
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import torch"], check=True)
+    subprocess.run([sys.executable, "-c", "import os, torch; os._exit(0)"], check=True)
     return time.perf_counter() - start
 
 

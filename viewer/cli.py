@@ -37,12 +37,19 @@ VIEW_COMMAND = Subcommand(
 )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, exit_process: bool = False) -> int:
+    """Run ``cxr-explain ARGV`` and return its exit code (``exit_process``: see ``entry``)."""
     multiprocessing.freeze_support()  # a frozen app must not re-spawn itself
-    return engine_main(argv, extra=(VIEW_COMMAND,))
+    return engine_main(argv, extra=(VIEW_COMMAND,), exit_process=exit_process)
+
+
+def entry() -> None:
+    """The console script and the frozen app: short commands (``explain``, ``info``) end the
+    process as soon as they are done (``engine.cli.base.end_process``)."""
+    sys.exit(main(exit_process=True))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
 
-__all__ = ["EXIT_OK", "main"]
+__all__ = ["EXIT_OK", "entry", "main"]

@@ -1,9 +1,9 @@
 """``cxr-explain explain PATH --out DIR``: one radiograph's explanation as files.
 
-A fresh process spends about half its time importing torch. The isolated DICOM decoder process is
-started before that import, so its own start-up (pydicom and the codecs, ~0.5 s) runs on the other
-core meanwhile; hence the lazy imports in ``_run``. Reading the file in a thread during the torch
-import was measured too and was no faster: both are Python imports that take turns on the GIL.
+A fresh process spends about half its time importing torch. The file is read before that import
+starts (``engine.io.start_loading``): a DICOM file goes to the isolated decoder process, whose
+start-up, parsing and decoding then run on the other core while this process imports torch;
+hence the lazy imports in ``_run``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from engine.cli.base import EXIT_OK, Subcommand
 from engine.errors import InputError
 from engine.explain.request import Direction, ExplainRequest
 from engine.resources import default_models_dir
-from engine.types import SourceFormat
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,15 +49,16 @@ def _run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise InputError("--out exists and is not a folder")
-    _prestart_decoder(args.path)
-    # Imported here, not at the top: torch loads while the decoder process starts.
+    from engine.io import start_loading
+
+    reading = start_loading(args.path)
+    # Imported here, not at the top: torch loads while the decoder process reads the file.
     from engine.explain.export import export_explanation, summary
     from engine.explain.pipeline import explain
     from engine.inference.model_set import load_model_set
-    from engine.io import load_radiograph
 
+    radiograph = reading.result()  # a bad file is reported before the models load
     models = load_model_set(Path(args.models) if args.models else default_models_dir())
-    radiograph = load_radiograph(args.path)
     result = explain(radiograph, models, request)
     try:
         export_explanation(result, out, gif=args.gif)
@@ -68,23 +68,10 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _prestart_decoder(path: str) -> None:
-    """Start the DICOM decoder process now (its imports run on the other core)."""
-    from engine.io import isolation
-    from engine.io.sniff import sniff_format
-
-    try:
-        with open(path, "rb") as file:
-            head = file.read(132)
-    except OSError:
-        return  # load_radiograph reports the error
-    if isolation.isolation_enabled() and sniff_format(head) is SourceFormat.DICOM:
-        isolation.prestart()
-
-
 COMMAND = Subcommand(
     name="explain",
     help="explain the classifier's decision on one radiograph (images, statistics, GIF)",
     add_arguments=_add_arguments,
     run=_run,
+    fast_exit=True,
 )

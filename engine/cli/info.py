@@ -78,4 +78,5 @@ COMMAND = Subcommand(
     help="print what cxr-explain reads from an image file (JSON)",
     add_arguments=_add_arguments,
     run=_run,
+    fast_exit=True,
 )

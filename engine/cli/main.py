@@ -139,7 +139,13 @@ def build_parser(
     return parser
 
 
-def main(argv: Sequence[str] | None = None, extra: Sequence[Subcommand] = ()) -> int:
+def main(
+    argv: Sequence[str] | None = None,
+    extra: Sequence[Subcommand] = (),
+    *,
+    exit_process: bool = False,
+) -> int:
+    """Run ``cxr-explain ARGV``; ``exit_process``: see ``engine.cli.base.run_guarded``."""
     arguments = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(extra, only=_requested(arguments))
     args = parser.parse_args(arguments)
@@ -153,4 +159,4 @@ def main(argv: Sequence[str] | None = None, extra: Sequence[Subcommand] = ()) ->
     if command is None:
         parser.print_help(sys.stderr)
         return EXIT_BAD_INPUT
-    return run_guarded(command, args)
+    return run_guarded(command, args, exit_process=exit_process)

@@ -10,16 +10,16 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from engine.io.limits import DecodeBudget
-    from engine.io.loader import load_radiograph
+    from engine.io.loader import load_radiograph, start_loading
 
-__all__ = ["DecodeBudget", "load_radiograph"]
+__all__ = ["DecodeBudget", "load_radiograph", "start_loading"]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "load_radiograph":
-        from engine.io.loader import load_radiograph
+    if name in ("load_radiograph", "start_loading"):
+        from engine.io import loader
 
-        return load_radiograph
+        return getattr(loader, name)
     if name == "DecodeBudget":
         from engine.io.limits import DecodeBudget
 

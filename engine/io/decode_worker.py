@@ -1,12 +1,13 @@
-"""The decoder process: decodes compressed DICOM pixel data on the loader's behalf.
+"""The decoder process: reads DICOM files on the loader's behalf.
 
-Native codecs (OpenJPEG, GDCM, ...) are where a hostile file can crash, hang or exhaust a viewer.
-This process runs them instead, one request at a time, under an address-space limit (Linux); the
-parent (``engine.io.isolation``) enforces the time limit and turns a crash into a one-line error.
+Native codecs (OpenJPEG, GDCM, ...) and the header parser are where a hostile file can crash,
+hang or exhaust a viewer. This process runs them instead, one request at a time, under an
+address-space limit (Linux); the parent (``engine.io.isolation``) enforces the time limit and
+turns a crash into a one-line error.
 
 Protocol (``engine.io.framing``): the worker first says ``{"ready": true}``; then the parent sends
-one JSON request per file and the reply is a JSON header, then (on success) the raw bytes of the
-decoded first frame. Started as
+one JSON request per file and the reply is a JSON header (on success with the radiograph's
+description, ``engine.io.wire``), then the raw float32 modality values. Started as
 ``python -m engine.io.decode_worker`` (source checkout) or as a multiprocessing child (frozen app).
 """
 
@@ -22,15 +23,18 @@ from typing import Any
 
 import numpy as np
 
+# The DICOM reader with pydicom and its codecs loads before the worker says it is ready: start-up
+# does not count against a file's time limit (engine.io.loader imports it only when needed).
+import engine.io.dicom  # noqa: F401
 from engine.errors import InputError
-from engine.io.dicom_decode import decode_first_frame
-from engine.io.dicom_header import read_header, validate_layout
+from engine.io import wire
 from engine.io.framing import Channel, StreamChannel
 from engine.io.limits import DecodeBudget
+from engine.io.loader import load_radiograph
+from engine.types import Radiograph
 
 _MAX_REQUEST_BYTES = 1 << 20
 TEST_DELAY_ENV = "CXR_EXPLAIN_TEST_DECODER_STARTUP_DELAY"
-_HEAD_BYTES = 132
 
 try:  # POSIX only; Windows has no address-space limit (see SECURITY.md)
     import resource
@@ -71,9 +75,10 @@ def _handle(request: dict[str, Any]) -> tuple[dict[str, Any], memoryview | None]
     memory = int(request["max_memory_bytes"])
     limited = _limit_memory(memory)
     try:
-        array = _decode(Path(request["path"]), budget, request.get("fault"))
-        header = {"ok": True, "dtype": array.dtype.str, "shape": list(array.shape)}
-        return header, array.reshape(-1).view(np.uint8).data
+        description, pixels = wire.encode(
+            _read(Path(request["path"]), budget, request.get("fault"))
+        )
+        return {"ok": True, "radiograph": description}, pixels
     except InputError as error:
         return {"ok": False, "error": type(error).__name__, "message": str(error)}, None
     except MemoryError:
@@ -89,14 +94,11 @@ def _handle(request: dict[str, Any]) -> tuple[dict[str, Any], memoryview | None]
         _unlimit_memory()
 
 
-def _decode(path: Path, budget: DecodeBudget, fault: str | None) -> np.ndarray:
-    with path.open("rb") as stream:
-        head = stream.read(_HEAD_BYTES)
-    dataset = read_header(path, head, budget)
-    layout = validate_layout(dataset, budget)
+def _read(path: Path, budget: DecodeBudget, fault: str | None) -> Radiograph:
     if fault is not None:
         _inject(fault)
-    return np.ascontiguousarray(decode_first_frame(dataset, layout))
+    # In-process here: this process is the isolation.
+    return load_radiograph(path, budget, isolate=False)
 
 
 def _inject(fault: str) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydicom.dataset import FileDataset
 
-from engine.io.dicom_decode import check_decoder, decode_first_frame
+from engine.io.dicom_decode import decode_first_frame
 from engine.io.dicom_header import read_header, validate_layout
 from engine.io.dicom_presentation import (
     is_inverted,
@@ -14,7 +14,6 @@ from engine.io.dicom_presentation import (
     to_modality_values,
     voi_presets,
 )
-from engine.io.isolation import decode_isolated
 from engine.io.limits import DecodeBudget
 from engine.io.phi import extract_identity
 from engine.io.sniff import has_suspicious_preamble
@@ -22,12 +21,10 @@ from engine.logs import remember_identifiers
 from engine.types import ImageInfo, Radiograph, SourceFormat, readonly
 
 
-def read_dicom(path: Path, head: bytes, budget: DecodeBudget, isolate: bool = False) -> Radiograph:
-    """Load the first frame of a DICOM file as a ``Radiograph`` (errors: ``InputError``).
-
-    ``isolate``: run compressed-pixel codecs in the decoder process (``engine.io.isolation``).
-    Uncompressed pixel data is read in-process either way: no native codec runs for it.
-    """
+def read_dicom(path: Path, head: bytes, budget: DecodeBudget) -> Radiograph:
+    """Load the first frame of a DICOM file as a ``Radiograph`` in this process (errors:
+    ``InputError``). ``engine.io.loader`` runs it in the decoder process unless isolation is
+    off (``engine.io.isolation``)."""
     warnings: list[str] = []
     if has_suspicious_preamble(head):
         warnings.append("non-standard bytes in the DICOM preamble (possible polyglot file)")
@@ -40,11 +37,7 @@ def read_dicom(path: Path, head: bytes, budget: DecodeBudget, isolate: bool = Fa
         )
     elif layout.number_of_frames > 1:
         warnings.append(f"multi-frame image ({layout.number_of_frames} frames): showing frame 1")
-    if isolate and layout.transfer_syntax.is_compressed:
-        check_decoder(layout)  # a missing plugin is reported without a round trip
-        stored = decode_isolated(path, layout, budget)
-    else:
-        stored = decode_first_frame(dataset, layout)
+    stored = decode_first_frame(dataset, layout)
     values = to_modality_values(stored, dataset, warnings)
     presets = voi_presets(dataset, values, warnings)
     info = _image_info(dataset, layout.number_of_frames, layout.bits_stored, warnings)

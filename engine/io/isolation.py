@@ -1,9 +1,11 @@
-"""Decode compressed DICOM pixel data in a separate, persistent, limited process.
+"""Read DICOM files in a separate, persistent, limited process.
 
-Why: native codecs are memory-unsafe C/C++; a hostile file can crash them (segfault), hang them
-or make them allocate without bound. In the decoder process that costs a restart and one
-one-line error, not the viewer. Only codecs run there: headers are parsed (pure Python, bounded
-by the ``DecodeBudget``) and uncompressed pixel data are read (numpy) in the caller's process.
+Why: native codecs are memory-unsafe C/C++ and pydicom parses whatever a file declares; a hostile
+file can crash them (segfault), hang them or make them allocate without bound. In the decoder
+process that costs a restart and one one-line error, not the viewer. The whole DICOM read runs
+there (header, budget checks, codec, modality values, VOI presets); the caller gets a
+``Radiograph`` back and never imports pydicom, which also lets a command overlap the read with
+its own start-up (``engine.io.loader.start_loading``).
 
 Design: a small pool of persistent workers (starting one costs about half a second of imports,
 so a process per file would double the load time of a radiograph); a worker that crashed, hung or
@@ -12,10 +14,11 @@ worker. Memory limit: ``RLIMIT_AS`` inside the worker on Linux (macOS and Window
 limit and the header budget, not an address-space cap). Workers are started with ``subprocess``
 (fork + immediate exec, safe in a threaded Qt process) from a source checkout, and with the
 multiprocessing ``spawn`` context in a frozen app (its entry point calls ``freeze_support``).
-Nothing is unpickled from a worker: replies are JSON plus raw bytes, checked against the header.
+Nothing is unpickled from a worker: replies are JSON plus raw float32 pixels, every field checked
+(``engine.io.wire``).
 
 Isolation is on by default; ``CXR_EXPLAIN_DECODE_ISOLATION=0`` or
-``set_isolation_default(False)`` turns it off (the loader then decodes in-process).
+``set_isolation_default(False)`` turns it off (the loader then reads DICOM in-process).
 """
 
 from __future__ import annotations
@@ -32,30 +35,27 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import numpy as np
-import numpy.typing as npt
-
-from engine import errors
+from engine import errors, logs
 from engine.errors import CorruptFileError, ImageTooLargeError, InputError, MissingDecoderError
+from engine.io import wire
 from engine.io.framing import Channel, ProtocolError, StreamChannel
 from engine.io.limits import DecodeBudget
-
-if TYPE_CHECKING:  # pydicom stays unimported until a header is read: prestart() is cheap
-    from engine.io.dicom_header import PixelLayout
+from engine.types import Radiograph
 
 log = logging.getLogger(__name__)
 
 ENV_SWITCH = "CXR_EXPLAIN_DECODE_ISOLATION"
-_MAX_HEADER_BYTES = 64 * 1024
+_MAX_HELLO_BYTES = 64 * 1024
+# A reply's description carries every VOI LUT as JSON (65536 entries are ~1.3 MB each).
+_MAX_DESCRIPTION_BYTES = 64 * 1024 * 1024
 # Starting a worker (Python, numpy, pydicom, codecs) takes about 0.5 s on an idle machine and was
 # seen to take far longer on a saturated one; it does not count against the decode time limit.
 STARTUP_TIMEOUT_S = 180.0
 # Idle workers kept for the next request; concurrent callers beyond this get a worker each,
 # which is stopped when it is handed back.
 _MAX_IDLE = 2
-_ALLOWED_KINDS = "biuf"
 # The error types a worker may name in a reply (anything else becomes CorruptFileError).
 _ERROR_TYPES: dict[str, type[InputError]] = {
     name: cls
@@ -220,8 +220,8 @@ def shutdown() -> None:
     _POOL.shutdown()
 
 
-def decode_isolated(path: Path, layout: PixelLayout, budget: DecodeBudget) -> npt.NDArray[Any]:
-    """Decode the first frame of ``path`` in a worker; errors: ``InputError`` subclasses."""
+def read_isolated(path: Path, budget: DecodeBudget) -> Radiograph:
+    """Read the DICOM file ``path`` in a worker; errors: ``InputError`` subclasses."""
     request = {
         "path": str(path.resolve()),
         "max_pixels": budget.max_pixels,
@@ -239,9 +239,11 @@ def decode_isolated(path: Path, layout: PixelLayout, budget: DecodeBudget) -> np
             f"{ENV_SWITCH}=0 to decode in this process"
         ) from None
     try:
-        return _exchange(worker, json.dumps(request).encode(), layout, budget)
+        radiograph = _exchange(worker, json.dumps(request).encode(), budget)
     finally:
         _POOL.give_back(worker)
+    logs.remember_identifiers(radiograph.identity.values())  # kept out of every log line
+    return radiograph
 
 
 def _wait_until_ready(worker: _Worker) -> None:
@@ -252,7 +254,7 @@ def _wait_until_ready(worker: _Worker) -> None:
     watchdog.daemon = True
     watchdog.start()
     try:
-        hello = json.loads(worker.channel.receive(_MAX_HEADER_BYTES))
+        hello = json.loads(worker.channel.receive(_MAX_HELLO_BYTES))
         if not isinstance(hello, dict) or hello.get("ready") is not True:
             raise ProtocolError("no ready message")
     except (EOFError, OSError, ProtocolError, ValueError) as error:
@@ -267,9 +269,7 @@ def _wait_until_ready(worker: _Worker) -> None:
     worker.ready = True
 
 
-def _exchange(
-    worker: _Worker, request: bytes, layout: PixelLayout, budget: DecodeBudget
-) -> npt.NDArray[Any]:
+def _exchange(worker: _Worker, request: bytes, budget: DecodeBudget) -> Radiograph:
     _wait_until_ready(worker)
     timed_out = threading.Event()
 
@@ -282,10 +282,12 @@ def _exchange(
     watchdog.start()
     try:
         worker.channel.send(request)
-        header = json.loads(worker.channel.receive(_MAX_HEADER_BYTES))
+        header = json.loads(worker.channel.receive(_MAX_DESCRIPTION_BYTES))
+        if not isinstance(header, dict):
+            raise ProtocolError("reply is not an object")
         if not header.get("ok"):
             raise _reply_error(header)
-        payload = worker.channel.receive(_max_payload(layout))
+        payload = worker.channel.receive(wire.payload_limit(budget.max_pixels))
     except InputError:
         raise
     except (EOFError, OSError, ProtocolError, ValueError, TypeError, KeyError) as error:
@@ -294,16 +296,12 @@ def _exchange(
     finally:
         watchdog.cancel()
     try:
-        return _array(header, payload, layout)
-    except (ValueError, TypeError, KeyError) as error:
+        return wire.decode(header.get("radiograph"), payload, budget.max_pixels)
+    except ValueError as error:
         worker.kill()
         raise CorruptFileError(
-            "could not decode the DICOM pixel data: the decoder's reply is malformed"
+            "could not read the DICOM file: the decoder's reply is malformed"
         ) from error
-
-
-def _max_payload(layout: PixelLayout) -> int:
-    return layout.rows * layout.columns * max(layout.samples_per_pixel, 3) * 8
 
 
 def _reply_error(header: dict[str, Any]) -> InputError:
@@ -336,18 +334,3 @@ def _failure(
             f"could not decode the DICOM pixel data: the decoder crashed ({name})"
         )
     return CorruptFileError("could not decode the DICOM pixel data: the decoder stopped")
-
-
-def _array(header: dict[str, Any], payload: bytes, layout: PixelLayout) -> npt.NDArray[Any]:
-    """Rebuild the decoded frame from raw bytes, trusting nothing the worker said."""
-    dtype = np.dtype(str(header["dtype"]))
-    shape = tuple(int(n) for n in header["shape"])
-    if dtype.kind not in _ALLOWED_KINDS or dtype.itemsize > 8 or dtype.fields is not None:
-        raise ValueError(f"unexpected dtype {dtype}")
-    expected = {(layout.rows, layout.columns), (layout.rows, layout.columns, 3)}
-    if shape not in expected:
-        raise ValueError(f"unexpected shape {shape}")
-    if int(np.prod(shape)) * dtype.itemsize != len(payload):
-        raise ValueError("payload length does not match the shape")
-    # frombuffer over bytes is read-only; the pipeline copies when it converts to float32.
-    return np.frombuffer(payload, dtype=dtype).reshape(shape)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import zlib
+from concurrent.futures import Future
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
@@ -19,8 +21,7 @@ from engine.errors import (
     InputError,
     UnsupportedFormatError,
 )
-from engine.io.dicom import read_dicom
-from engine.io.isolation import isolation_enabled
+from engine.io import isolation
 from engine.io.limits import DecodeBudget
 from engine.io.raster import read_raster
 from engine.io.sniff import looks_like_raw_dicom, sniff_format
@@ -55,8 +56,11 @@ def load_radiograph(
         raise UnsupportedFormatError("not a DICOM, PNG, JPEG or TIFF image")
     try:
         if source is SourceFormat.DICOM:
-            isolated = isolation_enabled() if isolate is None else isolate
-            return read_dicom(file_path, head, budget, isolated)
+            if isolation.isolation_enabled() if isolate is None else isolate:
+                return isolation.read_isolated(file_path, budget)
+            from engine.io.dicom import read_dicom  # pydicom: only where the file is parsed
+
+            return read_dicom(file_path, head, budget)
         return read_raster(file_path, source, budget)
     except InputError:
         raise
@@ -76,6 +80,30 @@ def load_radiograph(
         raise CorruptFileError(
             f"{source.value.upper()} file is malformed ({type(error).__name__})"
         ) from error
+
+
+def start_loading(
+    path: str | os.PathLike[str], budget: DecodeBudget | None = None
+) -> Future[Radiograph]:
+    """``load_radiograph`` begun now in a background thread; ``result()`` gives the radiograph or
+    raises its ``InputError``.
+
+    For a command that has to import torch anyway: a DICOM file is read by the decoder process on
+    the other core meanwhile while this thread only waits on a pipe, so the read drops off the
+    critical path (measured: ~0.7 s of a 2000 x 2000 ``explain``).
+    """
+    future: Future[Radiograph] = Future()
+
+    def read() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(load_radiograph(path, budget))
+        except Exception as error:  # handed to the caller of result(), as if it were synchronous
+            future.set_exception(error)
+
+    threading.Thread(target=read, name="radiograph-reader", daemon=True).start()
+    return future
 
 
 def _read_head(path: Path, budget: DecodeBudget) -> bytes:

@@ -10,7 +10,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from engine.errors import CorruptFileError, ImageTooLargeError
-from engine.io.dicom_presentation import auto_window, luminance
+from engine.io.grayscale import auto_window, luminance
 from engine.io.limits import DecodeBudget
 from engine.types import FloatImage, ImageInfo, Radiograph, SourceFormat, VoiFunction, VoiPreset
 from engine.types import readonly as make_readonly

@@ -37,6 +37,13 @@ def _imported_after(statement: str, heavy: tuple[str, ...]) -> set[str]:
         ("import engine.explain.request", ("torch", "pydicom")),
         ("from engine.io import isolation", ("torch", "pydicom")),
         ("import engine.io", ("torch", "pydicom")),
+        ("from engine.io import load_radiograph, start_loading", ("torch", "pydicom")),
+        # The decoder process reads DICOM files: the caller never parses one itself.
+        (
+            "from engine.io import load_radiograph\nfrom engine.resources import "
+            "sample_radiograph_path\nload_radiograph(sample_radiograph_path(), isolate=True)",
+            ("torch", "pydicom"),
+        ),
         # --version, --help and usage errors list the registry without importing any command
         (_cli("--version"), ("torch", "pydicom", "engine.cli.explain", "engine.cli.train")),
         (_cli("--help"), ("torch", "pydicom", "engine.cli.explain", "engine.cli.train")),
@@ -48,8 +55,12 @@ def test_light_modules_defer_heavy_imports(statement: str, must_not_load: tuple[
 
 
 def test_the_probe_sees_a_heavy_import() -> None:
-    # The check above must be able to fail: loading the reader does pull in pydicom.
-    assert _imported_after("from engine.io import load_radiograph", ("pydicom",)) == {"pydicom"}
+    # The check above must be able to fail: reading a DICOM file in-process pulls in pydicom.
+    statement = (
+        "from engine.io import load_radiograph\nfrom engine.resources import "
+        "sample_radiograph_path\nload_radiograph(sample_radiograph_path(), isolate=False)"
+    )
+    assert _imported_after(statement, ("pydicom",)) == {"pydicom"}
 
 
 def test_the_registry_repeats_each_commands_own_help() -> None:

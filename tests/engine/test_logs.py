@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -115,22 +116,41 @@ def test_identifiers_of_a_loaded_file_are_redacted_from_later_logs(tmp_path):
     _assert_clean(output)
 
 
-def test_cli_logs_and_pydicom_warnings_are_redacted(tmp_path):
-    """``cxr-explain -v info`` on a file whose folder, name and header carry fake identifiers."""
-    path = _truncated_compressed_dicom(tmp_path / FOLDER)
+def _verbose_info(path: Path, isolation: str) -> subprocess.CompletedProcess[str]:
     script = Path(sys.executable).with_name("cxr-explain")
-    result = subprocess.run(
+    return subprocess.run(
         [str(script), "-v", "info", str(path)],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
+        env=os.environ | {"CXR_EXPLAIN_DECODE_ISOLATION": isolation},
     )
+
+
+def test_cli_logs_and_pydicom_warnings_are_redacted(tmp_path):
+    """``cxr-explain -v info`` on a file whose folder, name and header carry fake identifiers,
+    read in this process (isolation off): pydicom's warnings reach stderr, redacted."""
+    path = _truncated_compressed_dicom(tmp_path / FOLDER)
+    result = _verbose_info(path, "0")
     output = result.stdout + result.stderr
     # The test can fail: pydicom did warn, quoting the path (redacted).
     assert "End of file reached" in result.stderr, result.stderr
     assert "<path>.dcm" in result.stderr
     assert result.returncode == 2
+    _assert_clean(output)
+    assert str(tmp_path) not in output
+
+
+def test_the_decoder_process_keeps_pydicom_warnings_to_itself(tmp_path):
+    """Read in the decoder process (the default), the same file gives the one-line error and
+    nothing of pydicom's warnings: the decoder's stderr is discarded."""
+    path = _truncated_compressed_dicom(tmp_path / FOLDER)
+    result = _verbose_info(path, "1")
+    output = result.stdout + result.stderr
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: ")
+    assert "End of file reached" not in output
     _assert_clean(output)
     assert str(tmp_path) not in output
 

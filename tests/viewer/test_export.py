@@ -183,6 +183,8 @@ def identified_window(
 def _resized(result: ExplanationResult, shape: tuple[int, int]) -> ExplanationResult:
     import dataclasses
 
+    from engine.explain.frames import StoredImages
+
     def crop(array: np.ndarray) -> np.ndarray:
         out = np.ascontiguousarray(array[: shape[0], : shape[1]])
         out.setflags(write=False)
@@ -191,7 +193,7 @@ def _resized(result: ExplanationResult, shape: tuple[int, int]) -> ExplanationRe
     primary = result.primary
     frames = primary.frames
     cropped_frames = tuple(
-        dataclasses.replace(frame, image=crop(frame.image), difference=crop(frame.difference))
+        dataclasses.replace(frame, source=StoredImages(crop(frame.image), crop(frame.difference)))
         for frame in frames.frames
     )
     counterfactual = dataclasses.replace(

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -63,6 +68,55 @@ def test_explain_writes_every_output_and_no_identifier(tmp_path, models_dir, cap
         for secret in SECRETS:
             assert secret.encode() not in data, (path.name, secret)
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary left
+
+
+def _decoder_processes() -> set[int]:
+    """Pids of running decoder processes (Linux /proc)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                command = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"engine.io.decode_worker" in command:
+                found.add(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_console_script_ends_at_once_and_loses_nothing(tmp_path, models_dir):
+    """The console script ends ``explain`` with os._exit (engine.cli.base.end_process): stdout
+    and stderr must still arrive whole, every file be written, and no decoder be left behind."""
+    script = Path(sys.executable).with_name("cxr-explain")
+    source = _dicom_with_identity(tmp_path / "study.dcm")
+    before = _decoder_processes()
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [str(script), "explain", str(source), "--out", str(out), "--models", str(models_dir)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=os.environ | {"CXR_EXPLAIN_DECODE_ISOLATION": "1"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["out"] == str(out)  # the whole JSON, flushed
+    assert {p.name for p in out.iterdir()} >= set(OUTPUT_FILES) - {"explanation.gif"}
+    bad = subprocess.run(
+        [str(script), "explain", str(tmp_path / "missing.dcm"), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert bad.returncode == 2
+    assert bad.stderr.startswith("error: ")
+    assert len(bad.stderr.strip().splitlines()) == 1
+    deadline = time.monotonic() + 20.0
+    while _decoder_processes() - before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _decoder_processes() - before, "a decoder process outlived its command"
 
 
 def test_explain_bad_input_is_one_error_line(tmp_path, models_dir, capsys):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 import time
@@ -11,8 +12,7 @@ import pytest
 from pydicom.data import get_testdata_file
 
 from engine.errors import CorruptFileError, ImageTooLargeError, InputError
-from engine.io import DecodeBudget, isolation, load_radiograph
-from engine.io.dicom_header import PixelLayout
+from engine.io import DecodeBudget, isolation, load_radiograph, wire
 from engine.resources import sample_radiograph_path
 from engine.types import Radiograph
 
@@ -126,21 +126,108 @@ def test_worker_errors_keep_their_documented_type():
         load_radiograph(path, budget, isolate=True)
 
 
+def _description(rows: int = 2, columns: int = 3) -> dict:
+    """A well-formed reply description (what the worker sends for a small image)."""
+    return {
+        "presets": [
+            {
+                "name": "auto",
+                "center": 1.5,
+                "width": 3.0,
+                "function": "LINEAR_EXACT",
+                "lut": None,
+                "lut_first_mapped": 0,
+            }
+        ],
+        "invert": False,
+        "info": {
+            "source_format": "dicom",
+            "rows": rows,
+            "columns": columns,
+            "modality": "DX",
+            "photometric_interpretation": "MONOCHROME2",
+            "transfer_syntax": None,
+            "transfer_syntax_uid": None,
+            "bits_stored": 12,
+            "number_of_frames": 1,
+            "spacing": [0.2, 0.2, "detector"],
+            "view_position": None,
+            "manufacturer": None,
+        },
+        "identity": [["PatientName", "Doe^Jane"]],
+        "warnings": [],
+    }
+
+
+_GOOD_PAYLOAD = np.arange(6, dtype="<f4").tobytes()
+
+
+def test_a_well_formed_reply_is_accepted():
+    radiograph = wire.decode(_description(), _GOOD_PAYLOAD, max_pixels=100)
+    assert radiograph.shape == (2, 3)
+    assert radiograph.identity.as_dict() == {"PatientName": "Doe^Jane"}
+    assert not radiograph.pixels.flags.writeable
+
+
+def _broken(change) -> dict:
+    description = _description()
+    change(description)
+    return description
+
+
 @pytest.mark.parametrize(
-    ("header", "payload"),
+    ("description", "payload"),
     [
-        ({"dtype": "|O", "shape": [2, 2]}, b"\0" * 32),  # object dtype: never
-        ({"dtype": "<u2", "shape": [3, 2]}, b"\0" * 12),  # not the header's size
-        ({"dtype": "<u2", "shape": [2, 2]}, b"\0" * 7),  # payload length mismatch
-        ({"dtype": "V8", "shape": [2, 2]}, b"\0" * 32),  # raw void: never
+        (_description(), _GOOD_PAYLOAD[:-1]),  # payload length mismatch
+        (_description(3, 3), _GOOD_PAYLOAD),  # not the declared size
+        (_description(), np.arange(6, dtype="<f8").tobytes()),  # float64, not float32
+        (_description(20, 20), np.zeros(400, "<f4").tobytes()),  # over the pixel budget
+        (_description(), np.array([0, 1, 2, np.nan, 4, 5], "<f4").tobytes()),  # NaN pixels
+        (_broken(lambda d: d["info"].update(rows=-2)), _GOOD_PAYLOAD),
+        (_broken(lambda d: d["info"].update(rows="2")), _GOOD_PAYLOAD),
+        (_broken(lambda d: d["info"].update(source_format="exe")), _GOOD_PAYLOAD),
+        (_broken(lambda d: d["info"].pop("modality")), _GOOD_PAYLOAD),
+        (_broken(lambda d: d.update(presets=[])), _GOOD_PAYLOAD),
+        (_broken(lambda d: d["presets"][0].update(center=float("nan"))), _GOOD_PAYLOAD),
+        (_broken(lambda d: d["presets"][0].update(lut=["1"])), _GOOD_PAYLOAD),
+        (_broken(lambda d: d["presets"][0].update(function="CUBIC")), _GOOD_PAYLOAD),
+        (_broken(lambda d: d.update(invert=1)), _GOOD_PAYLOAD),
+        (_broken(lambda d: d.update(identity=[["PatientName"]])), _GOOD_PAYLOAD),
+        (_broken(lambda d: d.update(warnings="one")), _GOOD_PAYLOAD),
+        ("not an object", _GOOD_PAYLOAD),
     ],
 )
-def test_a_reply_that_does_not_match_the_header_is_rejected(header, payload):
-    from pydicom.uid import JPEG2000Lossless
+def test_a_malformed_reply_is_rejected(description, payload):
+    with pytest.raises(ValueError, match=r"\w"):
+        wire.decode(description, payload, max_pixels=100)
 
-    layout = PixelLayout(2, 2, 1, 16, 16, 0, 1, "PixelData", JPEG2000Lossless)
-    with pytest.raises((ValueError, TypeError)):
-        isolation._array(header, payload, layout)
+
+def test_the_wire_round_trip_keeps_every_field():
+    """What the worker encodes, the parent rebuilds: LUT presets, spacing, identity, warnings."""
+    from pydicom.data import get_testdata_file
+
+    # A VOI LUT file: its LUT preset must survive the trip bit for bit.
+    in_process = load_radiograph(get_testdata_file("vlut_04.dcm"), isolate=False)
+    assert any(p.lut is not None for p in in_process.presets)
+    description, pixels = wire.encode(in_process)
+    rebuilt = wire.decode(json.loads(json.dumps(description)), bytes(pixels), 10**8)
+    np.testing.assert_array_equal(rebuilt.pixels, in_process.pixels)
+    assert rebuilt.info == in_process.info
+    assert rebuilt.identity == in_process.identity
+    assert rebuilt.warnings == in_process.warnings
+    assert rebuilt.invert == in_process.invert
+    for got, want in zip(rebuilt.presets, in_process.presets, strict=True):
+        assert (got.name, got.center, got.width, got.function, got.lut_first_mapped) == (
+            want.name,
+            want.center,
+            want.width,
+            want.function,
+            want.lut_first_mapped,
+        )
+        if want.lut is None:
+            assert got.lut is None
+        else:
+            np.testing.assert_array_equal(got.lut, want.lut)
 
 
 def test_isolation_default_follows_the_switch(monkeypatch):

@@ -1,0 +1,202 @@
+"""A ``Radiograph`` across the decoder-process boundary: a JSON description plus raw pixel bytes.
+
+The decoder process (``engine.io.decode_worker``) reads a whole DICOM file: header, codec,
+modality values, VOI presets. What it sends back is data only (never a pickle), and the parent
+trusts none of it: every field is type- and range-checked here, the pixels must be exactly
+``rows x columns`` float32 within the pixel budget. Anything else raises ``ValueError``, which the
+caller reports as a malformed reply.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from engine.types import (
+    ImageInfo,
+    PatientIdentity,
+    PixelSpacing,
+    Radiograph,
+    SourceFormat,
+    SpacingKind,
+    VoiFunction,
+    VoiPreset,
+    readonly,
+)
+
+PIXEL_DTYPE = np.dtype("<f4")
+# Generous bounds on the description (a DICOM string element is at most 64 KB; a VOI LUT has at
+# most 65536 entries); a reply beyond them is malformed, not just large.
+_MAX_TEXT = 65_536
+_MAX_ITEMS = 4096
+_MAX_LUT_ENTRIES = 65_536
+
+
+def encode(radiograph: Radiograph) -> tuple[dict[str, Any], memoryview]:
+    """The description (JSON-ready) and the pixel bytes of ``radiograph``."""
+    info = radiograph.info
+    spacing = info.spacing
+    description = {
+        "presets": [_preset(p) for p in radiograph.presets],
+        "invert": radiograph.invert,
+        "info": {
+            "source_format": info.source_format.value,
+            "rows": info.rows,
+            "columns": info.columns,
+            "modality": info.modality,
+            "photometric_interpretation": info.photometric_interpretation,
+            "transfer_syntax": info.transfer_syntax,
+            "transfer_syntax_uid": info.transfer_syntax_uid,
+            "bits_stored": info.bits_stored,
+            "number_of_frames": info.number_of_frames,
+            "spacing": None
+            if spacing is None
+            else [spacing.row_mm, spacing.column_mm, spacing.kind.value],
+            "view_position": info.view_position,
+            "manufacturer": info.manufacturer,
+        },
+        "identity": [list(pair) for pair in radiograph.identity.fields],
+        "warnings": list(radiograph.warnings),
+    }
+    pixels = np.ascontiguousarray(radiograph.pixels, dtype=PIXEL_DTYPE)
+    return description, pixels.reshape(-1).view(np.uint8).data
+
+
+def payload_limit(max_pixels: int) -> int:
+    """The largest pixel payload a reply may carry under a pixel budget of ``max_pixels``."""
+    return max_pixels * PIXEL_DTYPE.itemsize
+
+
+def decode(description: Any, payload: bytes, max_pixels: int) -> Radiograph:
+    """Rebuild and check a ``Radiograph`` (``ValueError`` when anything is off)."""
+    try:
+        return _decode(_mapping(description), payload, max_pixels)
+    except (KeyError, TypeError, OverflowError) as error:
+        raise ValueError(f"malformed description ({type(error).__name__})") from None
+
+
+def _decode(description: dict[str, Any], payload: bytes, max_pixels: int) -> Radiograph:
+    info = _info(_mapping(description["info"]))
+    if info.rows * info.columns > max_pixels:
+        raise ValueError("image exceeds the pixel budget")
+    if len(payload) != info.rows * info.columns * PIXEL_DTYPE.itemsize:
+        raise ValueError("payload length does not match rows x columns")
+    # frombuffer over bytes is read-only already, as a Radiograph's pixels must be.
+    pixels = np.frombuffer(payload, dtype=PIXEL_DTYPE).reshape(info.rows, info.columns)
+    if not np.isfinite(pixels).all():  # the loader replaces non-finite values; a reply must too
+        raise ValueError("non-finite pixel values")
+    presets = tuple(_read_preset(_mapping(p)) for p in _items(description["presets"]))
+    if not presets:
+        raise ValueError("no VOI preset")
+    pairs = tuple(_pair(item) for item in _items(description["identity"]))
+    return Radiograph(
+        pixels=readonly(pixels),
+        presets=presets,
+        invert=_bool(description["invert"]),
+        info=info,
+        identity=PatientIdentity(pairs),
+        warnings=tuple(_text(w) for w in _items(description["warnings"])),
+    )
+
+
+def _preset(preset: VoiPreset) -> dict[str, Any]:
+    return {
+        "name": preset.name,
+        "center": preset.center,
+        "width": preset.width,
+        "function": preset.function.value,
+        "lut": None if preset.lut is None else preset.lut.tolist(),
+        "lut_first_mapped": preset.lut_first_mapped,
+    }
+
+
+def _read_preset(item: dict[str, Any]) -> VoiPreset:
+    lut = None
+    if item["lut"] is not None:
+        values = [_finite(v) for v in _items(item["lut"], _MAX_LUT_ENTRIES)]
+        if not values:
+            raise ValueError("empty VOI LUT")
+        lut = readonly(np.asarray(values, dtype=np.float32))
+    return VoiPreset(
+        name=_text(item["name"]),
+        center=_finite(item["center"]),
+        width=_finite(item["width"]),
+        function=VoiFunction(_text(item["function"])),
+        lut=lut,
+        lut_first_mapped=_int(item["lut_first_mapped"]),
+    )
+
+
+def _info(item: dict[str, Any]) -> ImageInfo:
+    rows, columns = _int(item["rows"]), _int(item["columns"])
+    if rows <= 0 or columns <= 0:
+        raise ValueError("image size must be positive")
+    spacing = item["spacing"]
+    return ImageInfo(
+        source_format=SourceFormat(_text(item["source_format"])),
+        rows=rows,
+        columns=columns,
+        modality=_optional_text(item["modality"]),
+        photometric_interpretation=_optional_text(item["photometric_interpretation"]),
+        transfer_syntax=_optional_text(item["transfer_syntax"]),
+        transfer_syntax_uid=_optional_text(item["transfer_syntax_uid"]),
+        bits_stored=None if item["bits_stored"] is None else _int(item["bits_stored"]),
+        number_of_frames=_int(item["number_of_frames"]),
+        spacing=None if spacing is None else _spacing(spacing),
+        view_position=_optional_text(item["view_position"]),
+        manufacturer=_optional_text(item["manufacturer"]),
+    )
+
+
+def _spacing(value: Any) -> PixelSpacing:
+    row_mm, column_mm, kind = _items(value, 3)
+    return PixelSpacing(_finite(row_mm), _finite(column_mm), SpacingKind(_text(kind)))
+
+
+def _pair(value: Any) -> tuple[str, str]:
+    items = _items(value, 2)
+    if len(items) != 2:
+        raise ValueError("identity entries are (name, value) pairs")
+    return _text(items[0]), _text(items[1])
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise TypeError("expected an object")
+    return value
+
+
+def _items(value: Any, limit: int = _MAX_ITEMS) -> list[Any]:
+    if not isinstance(value, list) or len(value) > limit:
+        raise TypeError("expected a bounded list")
+    return value
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or len(value) > _MAX_TEXT:
+        raise TypeError("expected a bounded string")
+    return value
+
+
+def _optional_text(value: Any) -> str | None:
+    return None if value is None else _text(value)
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError("expected an integer")
+    return value
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError("expected a boolean")
+    return value
+
+
+def _finite(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise TypeError("expected a finite number")
+    return float(value)
