@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from engine.explain.zones import BoolImage, Zone, split_zones
+from engine.explain.zones import BoolImage, Zone, zone_edges
 from engine.types import FloatImage, readonly
 
 UNITS = "display units (0 = black, 1 = white)"
@@ -64,35 +64,63 @@ def lung_statistics(
     right_lung: BoolImage,
     left_lung: BoolImage,
 ) -> LungStatistics:
-    """Statistics over the lungs. Right lung = the patient's right (image left on a PA view)."""
+    """Statistics over the lungs. Right lung = the patient's right (image left on a PA view).
+
+    The lung pixels are gathered once and every region is a selection among them (zones by
+    row, as ``engine.explain.zones.split_zones`` draws them): twelve masked passes over a
+    2000 x 2000 image took 0.1 s, a third of the explanation.
+    """
     if not original.shape == translated.shape == right_lung.shape == left_lung.shape:
         raise ValueError("original, translated and the lung masks must have one shape")
-    lung = right_lung | left_lung
-    zones = {"right": split_zones(right_lung), "left": split_zones(left_lung)}
-    regions = [_region("lung", original, translated, lung)]
-    for side, mask in (("right", right_lung), ("left", left_lung)):
-        regions.append(_region(f"{side} lung", original, translated, mask))
-        for zone, zone_mask in zones[side].items():
-            regions.append(_region(f"{side} {zone.value}", original, translated, zone_mask))
+    width = original.shape[1]
+    index = np.flatnonzero(right_lung | left_lung)
+    rows = index // width
+    before32 = original.reshape(-1)[index]
+    after32 = translated.reshape(-1)[index]
+    before, after = before32.astype(np.float64), after32.astype(np.float64)
+    sides = {"right": right_lung.reshape(-1)[index], "left": left_lung.reshape(-1)[index]}
+    zones = {side: _zone_selections(rows, selected) for side, selected in sides.items()}
+    everywhere = np.ones(index.size, dtype=bool)
+    regions = [_region("lung", before, after, everywhere)]
+    for side, selected in sides.items():
+        regions.append(_region(f"{side} lung", before, after, selected))
+        for zone in Zone:
+            regions.append(_region(f"{side} {zone.value}", before, after, zones[side][zone]))
     for zone in Zone:
         both = zones["right"][zone] | zones["left"][zone]
-        regions.append(_region(f"{zone.value} zones", original, translated, both))
-    change = (translated - original)[lung]
+        regions.append(_region(f"{zone.value} zones", before, after, both))
+    change = after32 - before32
     limit = float(np.abs(change).max()) if change.size else 0.0
     limit = limit if limit > 0 else 1e-3
     counts, edges = np.histogram(change, bins=HISTOGRAM_BINS, range=(-limit, limit))
     return LungStatistics(tuple(regions), readonly(edges), readonly(counts.astype(np.int64)))
 
 
+def _zone_selections(
+    rows: npt.NDArray[np.intp], selected: npt.NDArray[np.bool_]
+) -> dict[Zone, npt.NDArray[np.bool_]]:
+    """Per zone, which of the gathered lung pixels belong to this lung's zone."""
+    edges = zone_edges(rows[selected])  # rows ascend with the flat index
+    if edges is None:
+        return {zone: np.zeros_like(selected) for zone in Zone}
+    return {
+        zone: selected & (rows >= start) & (rows < stop)
+        for zone, start, stop in zip(Zone, edges[:-1], edges[1:], strict=True)
+    }
+
+
 def _region(
-    name: str, original: FloatImage, translated: FloatImage, mask: BoolImage
+    name: str,
+    before: npt.NDArray[np.float64],
+    after: npt.NDArray[np.float64],
+    selected: npt.NDArray[np.bool_],
 ) -> RegionStatistics:
-    count = int(mask.sum())
+    count = int(np.count_nonzero(selected))
     if count == 0:
         nan = float("nan")
         return RegionStatistics(name, 0, nan, nan, nan, nan)
-    before = original[mask].astype(np.float64)
-    after = translated[mask].astype(np.float64)
+    if count < selected.size:
+        before, after = before[selected], after[selected]
     return RegionStatistics(
         name,
         count,

@@ -56,6 +56,40 @@ def test_statistics_match_hand_computation():
     assert edges[0] == pytest.approx(-edges[-1])
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_statistics_equal_direct_masked_statistics(seed):
+    """Every region equals mean/std over its own full-image mask (split_zones), also where the
+    two lung masks overlap and for lungs of different heights."""
+    rng = np.random.default_rng(seed)
+    shape = (37, 29)
+    original = rng.random(shape, dtype=np.float32)
+    translated = np.clip(original + rng.normal(0, 0.1, shape), 0, 1).astype(np.float32)
+    right = np.zeros(shape, bool)
+    left = np.zeros(shape, bool)
+    right[3:30, 2:16] = rng.random((27, 14)) < 0.8
+    left[9:35, 12:27] = rng.random((26, 15)) < 0.8  # columns 12-15 overlap the right lung
+    stats = lung_statistics(original, translated, right, left)
+    zones = {"right": split_zones(right), "left": split_zones(left)}
+    expected = {"lung": right | left, "right lung": right, "left lung": left}
+    for zone in Zone:
+        expected[f"right {zone.value}"] = zones["right"][zone]
+        expected[f"left {zone.value}"] = zones["left"][zone]
+        expected[f"{zone.value} zones"] = zones["right"][zone] | zones["left"][zone]
+    assert {r.region for r in stats.regions} == set(expected)
+    for name, mask in expected.items():
+        region = stats.region(name)
+        assert region.n_pixels == int(mask.sum()), name
+        before = original[mask].astype(np.float64)
+        after = translated[mask].astype(np.float64)
+        assert region.mean_original == pytest.approx(before.mean(), abs=1e-12), name
+        assert region.std_original == pytest.approx(before.std(), abs=1e-12), name
+        assert region.mean_translated == pytest.approx(after.mean(), abs=1e-12), name
+        assert region.std_translated == pytest.approx(after.std(), abs=1e-12), name
+    change = (translated - original)[right | left]
+    assert int(stats.histogram_counts.sum()) == change.size
+    assert stats.histogram_edges[-1] == pytest.approx(float(np.abs(change).max()))
+
+
 def test_statistics_of_an_empty_region_are_nan_not_an_error():
     right, left = _masks()
     empty = np.zeros_like(left)
