@@ -241,6 +241,9 @@ def _counterfactual(
         probabilities = classify(
             models.classifier, [_lung_field(images.image(s), lung) for s in positions]
         )
+    difference = signed_difference(original, translated)
+    strongest = max(positions)  # 1 unless exaggerated: then the difference itself
+    strongest_difference = difference if strongest == 1.0 else images.difference(strongest)
     at_counterfactual = int(np.argmin([abs(s - 1.0) for s in positions]))
     translated_probability = float(probabilities[at_counterfactual])
     sequence_probabilities = tuple(float(p) for p in probabilities)
@@ -252,7 +255,7 @@ def _counterfactual(
         ),
         # The clipped blend moves every pixel monotonically away from the original as the
         # strength grows, so the strongest frame's scale covers every frame.
-        difference_limit=symmetric_limit(images.difference(max(positions))),
+        difference_limit=symmetric_limit(strongest_difference),
         label=POSITIVE_LABEL,
         monotonic=monotonic,
         warnings=()
@@ -264,7 +267,6 @@ def _counterfactual(
     )
     target_is_disease = direction is Direction.TO_DISEASE
     valid = (translated_probability >= request.threshold) == target_is_disease
-    difference = signed_difference(original, translated)
     return Counterfactual(
         direction=direction,
         translated=readonly(translated),
