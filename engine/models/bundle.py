@@ -304,8 +304,11 @@ def save_bundle(
 
 
 def _build(config: BundleConfig) -> nn.Module:
+    """The config's network without storage (meta device): its random initialisation would be
+    overwritten by the weights anyway, and took a fifth of loading the shipped models."""
     try:
-        return build_network(config.architecture, config.architecture_kwargs)
+        with torch.device("meta"):
+            return build_network(config.architecture, config.architecture_kwargs)
     except ValueError as error:
         raise ModelError(f"model {config.model_id!r}: {error}") from None
 
@@ -403,11 +406,14 @@ def load_bundle(
         if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
             raise ModelError(f"model {config.model_id!r}: tensor {name} holds NaN or infinity")
     try:
-        module.load_state_dict(tensors, strict=True)
+        module.load_state_dict(tensors, strict=True, assign=True)  # the loaded tensors, no copy
         module.to(device)
     except (RuntimeError, ValueError) as error:
         one_line = " ".join(str(error).split())[:300]
         raise ModelError(f"model {config.model_id!r}: {one_line}") from None
+    if any(t.is_meta for t in (*module.parameters(), *module.buffers())):
+        # A tensor outside the state dict (a non-persistent buffer) has no stored value.
+        raise ModelError(f"model {config.model_id!r}: the network has tensors the file lacks")
     module.eval()
     log.info("loaded model %s (%s) from %s", config.model_id, config.architecture.value, bundle)
     return LoadedModel(module=module, config=config, path=bundle)
