@@ -1,7 +1,8 @@
 """Reading radiographs: DICOM, PNG, JPEG and TIFF into one ``Radiograph`` value.
 
-The package's names load on first use: importing ``engine.io.isolation`` (to start the decoder
-process early) must not pay for pydicom, which ``load_radiograph`` needs.
+The package's names load on first use, and none of them imports pydicom: DICOM files are read
+in the decoder process (``engine.io.isolation``); only an in-process read (isolation off) loads
+``engine.io.dicom`` and with it pydicom.
 """
 
 from __future__ import annotations
