@@ -52,9 +52,18 @@ def end_process(code: int) -> NoReturn:
     themselves when their pipe closes.
     """
     logging.shutdown()
-    for stream in (sys.stdout, sys.stderr):
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        pass  # the reader went away (e.g. `| head`): not an error of ours
+    except (OSError, ValueError) as error:
+        # The output was lost (a full disk, a closed stream): never report success then.
+        # 120 is what Python exits with when it cannot flush stdout at shutdown.
         with contextlib.suppress(OSError, ValueError):
-            stream.flush()
+            print(f"error: cannot write the output ({type(error).__name__})", file=sys.stderr)
+        code = code or 120
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.flush()
     os._exit(code)
 
 
@@ -81,6 +90,11 @@ def _run_guarded(command: Subcommand, args: argparse.Namespace) -> int:
         # The reader of our output went away (e.g. `| head`): not an error of ours.
         sys.stderr.close()
         return EXIT_OK
+    except OSError as error:
+        # What commands do not turn into an engine error themselves is the environment's
+        # (a full disk under stdout, a vanished network share): one line, not a traceback.
+        reason = error.strerror or type(error).__name__
+        return report_error(f"input/output error: {reason}")
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130

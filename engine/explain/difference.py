@@ -40,12 +40,14 @@ def symmetric_limit(*differences: FloatImage, percentile: float = 99.5) -> float
     """
     if not differences:
         raise ValueError("at least one difference image is needed")
-    magnitudes = np.concatenate([np.abs(_grid_sample(d)).ravel() for d in differences])
+    magnitudes = np.concatenate([np.abs(grid_sample(d)).ravel() for d in differences])
     limit = float(np.percentile(magnitudes, percentile)) if magnitudes.size else 0.0
     return max(limit, _MIN_LIMIT)
 
 
-def _grid_sample(image: FloatImage, budget: int = 250_000) -> FloatImage:
+def grid_sample(image: FloatImage, budget: int = 250_000) -> FloatImage:
+    """Every ``step``-th pixel in both directions, ``step`` chosen for about ``budget`` pixels
+    (a sample of a sample is the sample itself: ``symmetric_limit`` may be given either)."""
     step = max(1, int(np.sqrt(image.size / budget)))
     return image[::step, ::step] if image.ndim == 2 else image
 

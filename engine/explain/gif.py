@@ -77,7 +77,10 @@ def write_gif(
     sequence: FrameSequence,
     options: GifOptions | None = None,
 ) -> Path:
-    """Write the animation atomically (temporary file, then rename); return the path."""
+    """Write the animation atomically (temporary file, then rename); return the path.
+
+    Each frame's difference pane is ``frame.image - original`` at the GIF's size (what every
+    ``Frame.difference`` holds), rendered with ``sequence.difference_limit``."""
     options = options or GifOptions()
     if not sequence.frames:
         raise InputError("no frames to export")

@@ -18,7 +18,7 @@ import numpy as np
 
 from engine.errors import CancelledError
 from engine.explain.attribution import Attributions, attributions
-from engine.explain.difference import signed_difference, symmetric_limit
+from engine.explain.difference import grid_sample, signed_difference, symmetric_limit
 from engine.explain.frames import (
     BlendedImages,
     Frame,
@@ -197,6 +197,17 @@ def _classify_and_score(models: ModelSet, lung_field: FloatImage) -> tuple[float
     return probability, float(models.feature_density.scores(features)[0])
 
 
+def pooled_limit(images: BlendedImages, positions: tuple[float, ...]) -> float:
+    """``symmetric_limit`` over every frame's difference, computed on its sampling grid only.
+
+    The percentile pools the grid samples of all frames; blending is per pixel, so blending the
+    sampled original and translation gives exactly those samples without rendering a single
+    full-resolution frame.
+    """
+    sampled = BlendedImages(grid_sample(images.original), grid_sample(images.translated))
+    return symmetric_limit(*(sampled.difference(s) for s in positions))
+
+
 def _directions(requested: Direction, probability: float, threshold: float) -> list[Direction]:
     if requested is Direction.BOTH:
         return [Direction.TO_HEALTHY, Direction.TO_DISEASE]
@@ -241,9 +252,6 @@ def _counterfactual(
         probabilities = classify(
             models.classifier, [_lung_field(images.image(s), lung) for s in positions]
         )
-    difference = signed_difference(original, translated)
-    strongest = max(positions)  # 1 unless exaggerated: then the difference itself
-    strongest_difference = difference if strongest == 1.0 else images.difference(strongest)
     at_counterfactual = int(np.argmin([abs(s - 1.0) for s in positions]))
     translated_probability = float(probabilities[at_counterfactual])
     sequence_probabilities = tuple(float(p) for p in probabilities)
@@ -253,9 +261,7 @@ def _counterfactual(
         frames=tuple(
             Frame(s, float(p), images) for s, p in zip(positions, probabilities, strict=True)
         ),
-        # The clipped blend moves every pixel monotonically away from the original as the
-        # strength grows, so the strongest frame's scale covers every frame.
-        difference_limit=symmetric_limit(strongest_difference),
+        difference_limit=pooled_limit(images, positions),
         label=POSITIVE_LABEL,
         monotonic=monotonic,
         warnings=()
@@ -267,6 +273,7 @@ def _counterfactual(
     )
     target_is_disease = direction is Direction.TO_DISEASE
     valid = (translated_probability >= request.threshold) == target_is_disease
+    difference = signed_difference(original, translated)
     return Counterfactual(
         direction=direction,
         translated=readonly(translated),

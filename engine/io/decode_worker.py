@@ -23,9 +23,6 @@ from typing import Any
 
 import numpy as np
 
-# The DICOM reader with pydicom and its codecs loads before the worker says it is ready: start-up
-# does not count against a file's time limit (engine.io.loader imports it only when needed).
-import engine.io.dicom  # noqa: F401
 from engine.errors import InputError
 from engine.io import wire
 from engine.io.framing import Channel, StreamChannel
@@ -47,6 +44,11 @@ def serve(channel: Channel) -> None:
     # Malformed files make pydicom warn with element values; nobody would read them here, and
     # they must not reach a terminal or log unredacted.
     warnings.simplefilter("ignore")
+    # The DICOM reader (pydicom and its codecs) loads before the worker says it is ready, so
+    # start-up does not count against a file's time limit. Imported here, not at the top: the
+    # frozen app's parent imports this module for ``serve_connection`` and must stay light.
+    import engine.io.dicom  # noqa: F401
+
     startup_delay = float(os.environ.get(TEST_DELAY_ENV, "0") or 0)
     if startup_delay > 0:  # test hook: a slow start (a busy machine) must not cost a decode
         import time

@@ -48,8 +48,6 @@ log = logging.getLogger(__name__)
 
 ENV_SWITCH = "CXR_EXPLAIN_DECODE_ISOLATION"
 _MAX_HELLO_BYTES = 64 * 1024
-# A reply's description carries every VOI LUT as JSON (65536 entries are ~1.3 MB each).
-_MAX_DESCRIPTION_BYTES = 64 * 1024 * 1024
 # Starting a worker (Python, numpy, pydicom, codecs) takes about 0.5 s on an idle machine and was
 # seen to take far longer on a saturated one; it does not count against the decode time limit.
 STARTUP_TIMEOUT_S = 180.0
@@ -70,7 +68,7 @@ _test_fault: str | None = None
 
 
 def isolation_enabled() -> bool:
-    """Whether the loader isolates codecs when the caller does not say."""
+    """Whether the loader reads DICOM files in the decoder process when the caller does not say."""
     if _default_enabled is not None:
         return _default_enabled
     return os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "off", "false", "no")
@@ -282,7 +280,7 @@ def _exchange(worker: _Worker, request: bytes, budget: DecodeBudget) -> Radiogra
     watchdog.start()
     try:
         worker.channel.send(request)
-        header = json.loads(worker.channel.receive(_MAX_DESCRIPTION_BYTES))
+        header = json.loads(worker.channel.receive(wire.MAX_DESCRIPTION_BYTES))
         if not isinstance(header, dict):
             raise ProtocolError("reply is not an object")
         if not header.get("ok"):
@@ -290,14 +288,14 @@ def _exchange(worker: _Worker, request: bytes, budget: DecodeBudget) -> Radiogra
         payload = worker.channel.receive(wire.payload_limit(budget.max_pixels))
     except InputError:
         raise
-    except (EOFError, OSError, ProtocolError, ValueError, TypeError, KeyError) as error:
+    except Exception as error:  # a dead, hung or hostile worker: EOF, bad JSON, nesting, ...
         worker.kill()
         raise _failure(worker, timed_out.is_set(), budget, error) from None
     finally:
         watchdog.cancel()
     try:
         return wire.decode(header.get("radiograph"), payload, budget.max_pixels)
-    except ValueError as error:
+    except Exception as error:  # ValueError by contract; anything else is as malformed
         worker.kill()
         raise CorruptFileError(
             "could not read the DICOM file: the decoder's reply is malformed"
@@ -306,7 +304,7 @@ def _exchange(worker: _Worker, request: bytes, budget: DecodeBudget) -> Radiogra
 
 def _reply_error(header: dict[str, Any]) -> InputError:
     cls = _ERROR_TYPES.get(str(header.get("error")), CorruptFileError)
-    message = " ".join(str(header.get("message", "")).split())[:300]
+    message = " ".join(str(header.get("message", ""))[:1000].split())[:300]
     return cls(message or "could not decode the DICOM pixel data")
 
 

@@ -4,11 +4,13 @@ Chest radiographs are at most about 4300 x 3500 pixels (15 Mpx); mammography and
 stitches reach about 40 Mpx. The default pixel limit (64 Mpx, 256 MB as float32) covers them with
 margin while refusing files whose headers declare sizes far beyond memory.
 
-The last two limits bound the decoder process (``engine.io.isolation``) that runs native codecs:
-a wall-clock limit per file, and an address-space allowance on top of what the process has
-mapped (Linux). 30 s is about 80 times the slowest decode in docs/benchmarks.md (0.6 s for a
-2000 x 2000 lossless JPEG 2000 on two cores), leaving room for 40 Mpx images on a busy machine;
-3 GB holds the largest in-budget image (64 Mpx, 16-bit) several times over.
+The last two limits bound the decoder process (``engine.io.isolation``) that reads DICOM files
+(header parse, inflation of deflated files, native codecs, modality values): a wall-clock limit
+per file, and an address-space allowance on top of what the process has mapped (Linux). 30 s is
+about 80 times the slowest decode in docs/benchmarks.md (0.6 s for a 2000 x 2000 lossless JPEG
+2000 on two cores), leaving room for 40 Mpx images on a busy machine; 3 GB holds the largest
+in-budget case (a 1 GB inflated body, the 64 Mpx 16-bit frame and its 256 MB of float32 modality
+values) with room to spare.
 """
 
 from __future__ import annotations

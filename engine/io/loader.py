@@ -42,9 +42,9 @@ def load_radiograph(
 
     Raises ``InputError`` (or a subclass) with a one-line message for anything that cannot be
     shown; never any other exception type (``MemoryError`` becomes ``ImageTooLargeError``).
-    ``isolate``: decode compressed DICOM pixel data in a separate, time- and memory-limited
-    process, so a codec crash or hang is a ``CorruptFileError`` (None: the process default,
-    on unless turned off; see ``engine.io.isolation``).
+    ``isolate``: read DICOM files (header, codecs, modality values) in a separate, time- and
+    memory-limited process, so a parser or codec crash or hang is a ``CorruptFileError`` (None:
+    the process default, on unless turned off; see ``engine.io.isolation``).
     """
     budget = budget or DecodeBudget()
     file_path = Path(path)
@@ -99,7 +99,7 @@ def start_loading(
             return
         try:
             future.set_result(load_radiograph(path, budget))
-        except Exception as error:  # handed to the caller of result(), as if it were synchronous
+        except BaseException as error:  # handed to result()'s caller, as if it were synchronous
             future.set_exception(error)
 
     threading.Thread(target=read, name="radiograph-reader", daemon=True).start()

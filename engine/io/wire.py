@@ -9,6 +9,8 @@ caller reports as a malformed reply.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
 from typing import Any
 
@@ -27,11 +29,21 @@ from engine.types import (
 )
 
 PIXEL_DTYPE = np.dtype("<f4")
-# Generous bounds on the description (a DICOM string element is at most 64 KB; a VOI LUT has at
-# most 65536 entries); a reply beyond them is malformed, not just large.
+LUT_DTYPE = np.dtype("<f4")
+#: Largest description a reply may carry. VOI LUTs travel as base64 strings (~350 KB each at
+#: 65536 entries), so a megabyte-scale description is plenty, and parsing a hostile one (JSON
+#: expands in memory about 25-fold) stays small.
+MAX_DESCRIPTION_BYTES = 4 * 1024 * 1024
+# Bounds on the fields (a DICOM string element is at most 64 KB; a VOI LUT has at most 65536
+# 16-bit entries); a reply beyond them is malformed, not just large.
 _MAX_TEXT = 65_536
-_MAX_ITEMS = 4096
+_MAX_ITEMS = 256
+_MAX_IDENTITY_PAIRS = 64
+_MAX_IDENTITY_TEXT = 16_384
 _MAX_LUT_ENTRIES = 65_536
+_LUT_FIRST_RANGE = (-65_536, 65_535)  # first mapped value: US or SS
+_BITS_RANGE = (1, 64)
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def encode(radiograph: Radiograph) -> tuple[dict[str, Any], memoryview]:
@@ -90,7 +102,7 @@ def _decode(description: dict[str, Any], payload: bytes, max_pixels: int) -> Rad
     presets = tuple(_read_preset(_mapping(p)) for p in _items(description["presets"]))
     if not presets:
         raise ValueError("no VOI preset")
-    pairs = tuple(_pair(item) for item in _items(description["identity"]))
+    pairs = tuple(_pair(item) for item in _items(description["identity"], _MAX_IDENTITY_PAIRS))
     return Radiograph(
         pixels=readonly(pixels),
         presets=presets,
@@ -107,25 +119,40 @@ def _preset(preset: VoiPreset) -> dict[str, Any]:
         "center": preset.center,
         "width": preset.width,
         "function": preset.function.value,
-        "lut": None if preset.lut is None else preset.lut.tolist(),
+        "lut": None if preset.lut is None else _lut_text(preset.lut),
         "lut_first_mapped": preset.lut_first_mapped,
     }
 
 
+def _lut_text(lut: np.ndarray) -> str:
+    return base64.b64encode(np.ascontiguousarray(lut, dtype=LUT_DTYPE).tobytes()).decode("ascii")
+
+
+def _read_lut(value: Any) -> np.ndarray:
+    text = _text(value, (_MAX_LUT_ENTRIES * LUT_DTYPE.itemsize * 4) // 3 + 4)
+    try:
+        data = base64.b64decode(text, validate=True)
+    except binascii.Error as error:
+        raise ValueError("VOI LUT is not base64") from error
+    if not data or len(data) % LUT_DTYPE.itemsize:
+        raise ValueError("VOI LUT length is not a whole number of entries")
+    lut = np.frombuffer(data, dtype=LUT_DTYPE)
+    if not np.isfinite(lut).all():
+        raise ValueError("VOI LUT holds a non-finite value")
+    return readonly(lut.astype(np.float32))
+
+
 def _read_preset(item: dict[str, Any]) -> VoiPreset:
-    lut = None
-    if item["lut"] is not None:
-        values = [_finite(v) for v in _items(item["lut"], _MAX_LUT_ENTRIES)]
-        if not values:
-            raise ValueError("empty VOI LUT")
-        lut = readonly(np.asarray(values, dtype=np.float32))
+    width = _finite(item["width"])
+    if width <= 0:
+        raise ValueError("window width must be positive")
     return VoiPreset(
         name=_text(item["name"]),
         center=_finite(item["center"]),
-        width=_finite(item["width"]),
+        width=width,
         function=VoiFunction(_text(item["function"])),
-        lut=lut,
-        lut_first_mapped=_int(item["lut_first_mapped"]),
+        lut=None if item["lut"] is None else _read_lut(item["lut"]),
+        lut_first_mapped=_int(item["lut_first_mapped"], _LUT_FIRST_RANGE),
     )
 
 
@@ -142,8 +169,8 @@ def _info(item: dict[str, Any]) -> ImageInfo:
         photometric_interpretation=_optional_text(item["photometric_interpretation"]),
         transfer_syntax=_optional_text(item["transfer_syntax"]),
         transfer_syntax_uid=_optional_text(item["transfer_syntax_uid"]),
-        bits_stored=None if item["bits_stored"] is None else _int(item["bits_stored"]),
-        number_of_frames=_int(item["number_of_frames"]),
+        bits_stored=None if item["bits_stored"] is None else _int(item["bits_stored"], _BITS_RANGE),
+        number_of_frames=_int(item["number_of_frames"], (1, 2**31)),
         spacing=None if spacing is None else _spacing(spacing),
         view_position=_optional_text(item["view_position"]),
         manufacturer=_optional_text(item["manufacturer"]),
@@ -152,14 +179,17 @@ def _info(item: dict[str, Any]) -> ImageInfo:
 
 def _spacing(value: Any) -> PixelSpacing:
     row_mm, column_mm, kind = _items(value, 3)
-    return PixelSpacing(_finite(row_mm), _finite(column_mm), SpacingKind(_text(kind)))
+    row, column = _finite(row_mm), _finite(column_mm)
+    if row <= 0 or column <= 0:
+        raise ValueError("pixel spacing must be positive")
+    return PixelSpacing(row, column, SpacingKind(_text(kind)))
 
 
 def _pair(value: Any) -> tuple[str, str]:
     items = _items(value, 2)
     if len(items) != 2:
         raise ValueError("identity entries are (name, value) pairs")
-    return _text(items[0]), _text(items[1])
+    return _text(items[0], 64), _text(items[1], _MAX_IDENTITY_TEXT)
 
 
 def _mapping(value: Any) -> dict[str, Any]:
@@ -174,8 +204,8 @@ def _items(value: Any, limit: int = _MAX_ITEMS) -> list[Any]:
     return value
 
 
-def _text(value: Any) -> str:
-    if not isinstance(value, str) or len(value) > _MAX_TEXT:
+def _text(value: Any, limit: int = _MAX_TEXT) -> str:
+    if not isinstance(value, str) or len(value) > limit:
         raise TypeError("expected a bounded string")
     return value
 
@@ -184,9 +214,11 @@ def _optional_text(value: Any) -> str | None:
     return None if value is None else _text(value)
 
 
-def _int(value: Any) -> int:
+def _int(value: Any, bounds: tuple[int, int] = (0, 2**31)) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError("expected an integer")
+    if not bounds[0] <= value <= bounds[1]:
+        raise ValueError("integer out of range")
     return value
 
 
@@ -197,6 +229,9 @@ def _bool(value: Any) -> bool:
 
 
 def _finite(value: Any) -> float:
+    """A number that stays finite in float32 (the precision the display math uses)."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise TypeError("expected a finite number")
+    if abs(value) > _FLOAT32_MAX:
+        raise ValueError("number beyond float32 range")
     return float(value)

@@ -407,13 +407,13 @@ def load_bundle(
             raise ModelError(f"model {config.model_id!r}: tensor {name} holds NaN or infinity")
     try:
         module.load_state_dict(tensors, strict=True, assign=True)  # the loaded tensors, no copy
+        if any(t.is_meta for t in (*module.parameters(), *module.buffers())):
+            # A tensor outside the state dict (a non-persistent buffer) has no stored value.
+            raise ModelError(f"model {config.model_id!r}: the network has tensors the file lacks")
         module.to(device)
     except (RuntimeError, ValueError) as error:
         one_line = " ".join(str(error).split())[:300]
         raise ModelError(f"model {config.model_id!r}: {one_line}") from None
-    if any(t.is_meta for t in (*module.parameters(), *module.buffers())):
-        # A tensor outside the state dict (a non-persistent buffer) has no stored value.
-        raise ModelError(f"model {config.model_id!r}: the network has tensors the file lacks")
     module.eval()
     log.info("loaded model %s (%s) from %s", config.model_id, config.architecture.value, bundle)
     return LoadedModel(module=module, config=config, path=bundle)

@@ -86,3 +86,23 @@ def test_installed_console_script_on_bundled_sample():
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["format"] == "dicom"
     assert "PySide6" not in result.stderr
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_console_script_reports_output_it_could_not_write():
+    """``info`` ends with os._exit (engine.cli.base.end_process): a stdout that cannot be written
+    (a full disk) must give a non-zero exit and one error line, neither a silent success nor a
+    traceback."""
+    script = Path(sys.executable).with_name("cxr-explain")
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            [str(script), "info", str(sample_radiograph_path())],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert result.returncode != 0
+    assert result.stderr.startswith("error: ")
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -17,6 +17,7 @@ from engine.explain.frames import (
     strength_positions,
 )
 from engine.explain.gif import SYNTHETIC_LABEL, GifOptions, write_gif
+from engine.explain.pipeline import pooled_limit
 
 
 def _sequence(n: int = 5, size: int = 48) -> tuple[np.ndarray, FrameSequence]:
@@ -27,7 +28,7 @@ def _sequence(n: int = 5, size: int = 48) -> tuple[np.ndarray, FrameSequence]:
     images = BlendedImages(original, translated)
     positions = strength_positions(n)
     frames = [Frame(s, 0.2 + 0.15 * index, images) for index, s in enumerate(positions)]
-    limit = symmetric_limit(images.difference(positions[-1]))
+    limit = pooled_limit(images, positions)
     probabilities = tuple(frame.probability for frame in frames)
     return original, FrameSequence(
         "strength", tuple(frames), limit, "pneumoconiosis", is_monotonic(probabilities)
@@ -48,17 +49,17 @@ def test_blended_frames_render_what_an_eager_blend_gives():
         assert not frame.difference.flags.writeable
 
 
-def test_the_strongest_frame_bounds_every_frames_change():
-    # Why the pipeline takes the shared difference scale from the last frame alone: with
-    # clipping, each pixel's |change| only grows with the strength.
+@pytest.mark.parametrize(("shape", "exaggerate"), [((40, 40), 1.0), ((731, 1203), 2.0)])
+def test_pooled_limit_equals_the_limit_over_every_rendered_frame(shape, exaggerate):
+    """The pipeline's shared scale, taken from sampled images, is exactly the percentile over
+    all full-resolution frame differences (the larger shape is sampled on a grid)."""
     rng = np.random.default_rng(4)
-    original = rng.random((40, 40), dtype=np.float32)
-    translated = rng.random((40, 40), dtype=np.float32)
+    original = rng.random(shape, dtype=np.float32)
+    translated = np.clip(original + rng.normal(0.0, 0.2, shape), 0, 1).astype(np.float32)
     images = BlendedImages(original, translated)
-    positions = strength_positions(7, exaggerate=3.0)
-    strongest = np.abs(images.difference(positions[-1]))
-    for strength in positions:
-        assert np.all(np.abs(images.difference(strength)) <= strongest + 1e-7)
+    positions = strength_positions(7, exaggerate=exaggerate)
+    rendered = [images.difference(s) for s in positions]
+    assert pooled_limit(images, positions) == symmetric_limit(*rendered)
 
 
 def test_stored_frames_keep_their_images():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import sys
 import threading
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 from pydicom.data import get_testdata_file
 
-from engine.errors import CorruptFileError, ImageTooLargeError, InputError
+from engine.errors import CorruptFileError, ImageTooLargeError, InputError, MissingDecoderError
 from engine.io import DecodeBudget, isolation, load_radiograph, wire
 from engine.resources import sample_radiograph_path
 from engine.types import Radiograph
@@ -162,6 +163,16 @@ def _description(rows: int = 2, columns: int = 3) -> dict:
 _GOOD_PAYLOAD = np.arange(6, dtype="<f4").tobytes()
 
 
+def _lut(values: list[float]) -> str:
+    return base64.b64encode(np.asarray(values, "<f4").tobytes()).decode()
+
+
+def test_a_reply_with_a_lut_is_accepted():
+    description = _broken(lambda d: d["presets"][0].update(lut=_lut([0.0, 5.0, 9.0])))
+    preset = wire.decode(description, _GOOD_PAYLOAD, max_pixels=100).presets[0]
+    np.testing.assert_array_equal(preset.lut, [0.0, 5.0, 9.0])
+
+
 def test_a_well_formed_reply_is_accepted():
     radiograph = wire.decode(_description(), _GOOD_PAYLOAD, max_pixels=100)
     assert radiograph.shape == (2, 3)
@@ -195,11 +206,68 @@ def _broken(change) -> dict:
         (_broken(lambda d: d.update(identity=[["PatientName"]])), _GOOD_PAYLOAD),
         (_broken(lambda d: d.update(warnings="one")), _GOOD_PAYLOAD),
         ("not an object", _GOOD_PAYLOAD),
+        # Values the loader never produces, which would fail later, inside the viewer:
+        (_broken(lambda d: d["presets"][0].update(lut_first_mapped=10**400)), _GOOD_PAYLOAD),
+        (_broken(lambda d: d["presets"][0].update(lut=_lut([1.0, np.inf]))), _GOOD_PAYLOAD),
+        (_broken(lambda d: d["presets"][0].update(lut="not base64!")), _GOOD_PAYLOAD),
+        (_broken(lambda d: d["presets"][0].update(lut="")), _GOOD_PAYLOAD),
+        (_broken(lambda d: d["presets"][0].update(center=1e300)), _GOOD_PAYLOAD),
+        (_broken(lambda d: d["presets"][0].update(width=0.0)), _GOOD_PAYLOAD),
+        (_broken(lambda d: d["info"].update(spacing=[0.0, 0.2, "detector"])), _GOOD_PAYLOAD),
+        (_broken(lambda d: d["info"].update(bits_stored=-5)), _GOOD_PAYLOAD),
+        (_broken(lambda d: d["info"].update(number_of_frames=0)), _GOOD_PAYLOAD),
+        (_broken(lambda d: d.update(identity=[["PatientName", "x"]] * 65)), _GOOD_PAYLOAD),
     ],
 )
 def test_a_malformed_reply_is_rejected(description, payload):
     with pytest.raises(ValueError, match=r"\w"):
         wire.decode(description, payload, max_pixels=100)
+
+
+class _HostileWorker:
+    """A worker whose channel answers with whatever the test gives it."""
+
+    def __init__(self, reply: bytes) -> None:
+        self.ready, self.broken, self.killed = True, False, False
+        self._reply = reply
+        self.channel = self
+
+    def send(self, data: bytes) -> None:
+        pass
+
+    def receive(self, max_bytes: int) -> bytes:
+        return self._reply
+
+    def kill(self) -> None:
+        self.killed = self.broken = True
+
+    def exit_status(self) -> int | None:
+        return None
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        b"[" * 200_000 + b"]" * 200_000,  # nesting beyond the JSON parser's recursion limit
+        b"\xff\xfe not json",
+        json.dumps({"ok": True, "radiograph": {"info": []}}).encode(),
+    ],
+)
+def test_a_worker_sending_garbage_is_killed_and_never_reused(reply):
+    worker = _HostileWorker(reply)
+    with pytest.raises(CorruptFileError):
+        isolation._exchange(worker, b"{}", DecodeBudget())
+    assert worker.killed
+
+
+def test_worker_error_replies_keep_their_type_and_stay_short():
+    error = isolation._reply_error(
+        {"ok": False, "error": "MissingDecoderError", "message": "JPEG 2000 " * 10**5}
+    )
+    assert isinstance(error, MissingDecoderError)
+    assert len(str(error)) <= 300
+    unknown = isolation._reply_error({"ok": False, "error": "SystemExit", "message": "x"})
+    assert type(unknown) is CorruptFileError
 
 
 def test_the_wire_round_trip_keeps_every_field():

@@ -200,6 +200,30 @@ def test_extra_tensor_is_refused(saved: Path) -> None:
         load_bundle(saved)
 
 
+def test_a_network_tensor_the_file_cannot_fill_is_refused(
+    saved: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Networks are built on the meta device; a non-persistent buffer (not in any state dict)
+    would stay without storage, so loading must say so instead of failing at the first use."""
+    from engine.models import bundle as bundle_module
+
+    def with_scratch_buffer(architecture: Architecture, kwargs: dict) -> torch.nn.Module:
+        module = build_network(architecture, kwargs)
+        module.register_buffer("scratch", torch.zeros(3), persistent=False)
+        return module
+
+    monkeypatch.setattr(bundle_module, "build_network", with_scratch_buffer)
+    with pytest.raises(ModelError, match="tensors the file lacks"):
+        load_bundle(saved)
+
+
+def test_loaded_parameters_stay_trainable(saved: Path) -> None:
+    parameters = list(load_bundle(saved).module.parameters())
+    assert parameters
+    assert all(isinstance(p, torch.nn.Parameter) and p.requires_grad for p in parameters)
+    assert all(not p.is_meta for p in parameters)
+
+
 def test_save_refuses_a_model_of_another_architecture(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="config says"):
         save_bundle(_randomised(Architecture.UNET), tmp_path, _config(Architecture.CLASSIFIER))
