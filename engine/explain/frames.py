@@ -16,6 +16,7 @@ from typing import Protocol
 
 import numpy as np
 
+from engine.explain.difference import signed_difference
 from engine.types import FloatImage, readonly
 
 
@@ -41,7 +42,7 @@ class BlendedImages:
 
     def difference(self, position: float) -> FloatImage:
         changed = blend(self.original, self.translated, position)
-        return readonly(np.subtract(changed, self.original, dtype=np.float32))
+        return readonly(signed_difference(self.original, changed))
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from engine.atomic import atomic_path
 from engine.errors import InputError
-from engine.explain.difference import DifferenceColourMap, render_difference
+from engine.explain.difference import DifferenceColourMap, render_difference, signed_difference
 from engine.explain.frames import FrameSequence
 from engine.geometry import resize
 from engine.types import FloatImage
@@ -94,7 +94,7 @@ def write_gif(
         small_image = resize(frame.image, shape)
         # The resize is linear, so the small difference is the difference of the small images:
         # one full-resolution frame rendered per frame instead of two.
-        small_difference = np.subtract(small_image, small_original, dtype=np.float32)
+        small_difference = signed_difference(small_original, small_image)
         strip = render_strip(
             small_original,
             small_image,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import math
 from typing import Any
 
@@ -48,27 +49,10 @@ _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 def encode(radiograph: Radiograph) -> tuple[dict[str, Any], memoryview]:
     """The description (JSON-ready) and the pixel bytes of ``radiograph``."""
-    info = radiograph.info
-    spacing = info.spacing
     description = {
         "presets": [_preset(p) for p in radiograph.presets],
         "invert": radiograph.invert,
-        "info": {
-            "source_format": info.source_format.value,
-            "rows": info.rows,
-            "columns": info.columns,
-            "modality": info.modality,
-            "photometric_interpretation": info.photometric_interpretation,
-            "transfer_syntax": info.transfer_syntax,
-            "transfer_syntax_uid": info.transfer_syntax_uid,
-            "bits_stored": info.bits_stored,
-            "number_of_frames": info.number_of_frames,
-            "spacing": None
-            if spacing is None
-            else [spacing.row_mm, spacing.column_mm, spacing.kind.value],
-            "view_position": info.view_position,
-            "manufacturer": info.manufacturer,
-        },
+        "info": dataclasses.asdict(radiograph.info),  # enumerations are str: JSON writes values
         "identity": [list(pair) for pair in radiograph.identity.fields],
         "warnings": list(radiograph.warnings),
     }
@@ -178,11 +162,11 @@ def _info(item: dict[str, Any]) -> ImageInfo:
 
 
 def _spacing(value: Any) -> PixelSpacing:
-    row_mm, column_mm, kind = _items(value, 3)
-    row, column = _finite(row_mm), _finite(column_mm)
+    item = _mapping(value)
+    row, column = _finite(item["row_mm"]), _finite(item["column_mm"])
     if row <= 0 or column <= 0:
         raise ValueError("pixel spacing must be positive")
-    return PixelSpacing(row, column, SpacingKind(_text(kind)))
+    return PixelSpacing(row, column, SpacingKind(_text(item["kind"])))
 
 
 def _pair(value: Any) -> tuple[str, str]:
