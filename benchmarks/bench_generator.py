@@ -1,13 +1,16 @@
 """Benchmark the paper generator's forward pass (warm, no_grad, fp32, 2 threads) on the CPU.
 
-For each input size, attention mode (naive N x N matrix vs query-chunked) and allocator setting
-(glibc defaults vs ``MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=<large>``, which keeps freed
-buffers in the heap instead of returning them to the kernel and page-faulting them back in) it runs
-a fresh subprocess and reports:
+For each input size, attention mode (naive N x N matrix vs query-chunked), convolution path
+(``nnpack``: the residual and final convolutions on NNPACK's Winograd/FFT kernels, as shipped;
+``direct``: every convolution on PyTorch's default oneDNN path, ``CXR_EXPLAIN_NNPACK=0``) and
+allocator setting (glibc defaults vs ``MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=<large>``, which
+keeps freed buffers in the heap instead of returning them to the kernel and page-faulting them back
+in) it runs a fresh subprocess and reports:
 
 - median warm forward time over ``--repeats`` runs after one warm-up run;
 - FLOPs (``torch.utils.flop_counter.FlopCounterMode`` on the meta device: convolutions and matrix
-  products, the same count for both attention modes) and the achieved GFLOP/s;
+  products of the *direct* algorithm, the same count for every row) and that count per second,
+  which can exceed the matmul peak with NNPACK because Winograd needs fewer multiplications;
 - peak resident memory of the forward pass: ``ru_maxrss`` after the runs minus the resident size
   just before the first one (``tracemalloc`` does not see torch's allocations);
 
@@ -20,6 +23,7 @@ markdown table. The machine may be shared, so times are noisy: compare rows of o
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import resource
@@ -36,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine.networks import AttentionMode, CycleGANGenerator
 from engine.networks.attention import DEFAULT_CHUNK_SIZE
+from engine.networks.fast_conv import ENV_SWITCH as NNPACK_SWITCH
 
 THREADS = 2
 TUNED_MALLOC = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(1 << 36)}
@@ -98,13 +103,14 @@ def matmul_gflops(n: int = 4096, repeats: int = 3) -> float:
 
 
 def _run_child(
-    size: int, mode: str, repeats: int, base_width: int, chunk_size: int, tuned: bool
+    size: int, mode: str, repeats: int, base_width: int, chunk_size: int, tuned: bool, nnpack: bool
 ) -> dict:
     env = dict(os.environ)
     for key in TUNED_MALLOC:
         env.pop(key, None)
     if tuned:
         env.update(TUNED_MALLOC)
+    env[NNPACK_SWITCH] = "1" if nnpack else "0"
     env["OMP_NUM_THREADS"] = str(THREADS)
     command = [sys.executable, __file__, "--child", str(size), mode]
     command += ["--repeats", str(repeats), "--base-width", str(base_width)]
@@ -129,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         help="query rows per attention block, one row each (chunked mode)",
     )
     parser.add_argument("--malloc", choices=["both", "default", "tuned"], default="both")
+    parser.add_argument("--conv", choices=["both", "nnpack", "direct"], default="both")
     parser.add_argument("--child", nargs=2, metavar=("SIZE", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -148,27 +155,28 @@ def main(argv: list[str] | None = None) -> int:
             for chunk in (args.chunk_sizes if mode == AttentionMode.CHUNKED else [0])
         ]
         mallocs = {"both": (False, True), "default": (False,), "tuned": (True,)}[args.malloc]
-        for mode, chunk in variants:
-            for tuned in mallocs:
-                r = _run_child(size, mode, args.repeats, args.base_width, max(chunk, 1), tuned)
-                label = f"{mode} {chunk}" if chunk else mode
-                rows.append(
-                    f"| {size} | {label} | {'tuned' if tuned else 'default'} "
-                    f"| {r['seconds']:.2f} | {r['min_seconds']:.2f} | {flops / 1e9:.0f} "
-                    f"| {flops / r['seconds'] / 1e9:.0f} | {{floor_{size}}} "
-                    f"| {r['peak_delta_bytes'] / 2**30:.2f} | {r['peak_bytes'] / 2**30:.2f} |"
-                )
-                print("# " + rows[-1], file=sys.stderr, flush=True)
+        convs = {"both": (True, False), "nnpack": (True,), "direct": (False,)}[args.conv]
+        for (mode, chunk), nnpack, tuned in itertools.product(variants, convs, mallocs):
+            r = _run_child(size, mode, args.repeats, args.base_width, max(chunk, 1), tuned, nnpack)
+            label = f"{mode} {chunk}" if chunk else mode
+            rows.append(
+                f"| {size} | {label} | {'nnpack' if nnpack else 'direct'} "
+                f"| {'tuned' if tuned else 'default'} "
+                f"| {r['seconds']:.2f} | {r['min_seconds']:.2f} | {flops / 1e9:.0f} "
+                f"| {flops / r['seconds'] / 1e9:.0f} | {{floor_{size}}} "
+                f"| {r['peak_delta_bytes'] / 2**30:.2f} | {r['peak_bytes'] / 2**30:.2f} |"
+            )
+            print("# " + rows[-1], file=sys.stderr, flush=True)
     peak = max(peak_before, matmul_gflops())  # best of two measurements, start and end
     print(
         f"\nGenerator base_width={args.base_width}, fp32, no_grad, {THREADS} threads, "
         f"torch {torch.__version__}; fp32 4096^3 matmul peak: {peak:.0f} GFLOP/s\n"
     )
     print(
-        "| size | attention | malloc | median s | min s | GFLOP | GFLOP/s | floor s "
+        "| size | attention | convolutions | malloc | median s | min s | GFLOP | GFLOP/s | floor s "
         "| peak RSS delta GiB | peak RSS GiB |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     floors = {
         f"floor_{size}": f"{generator_flops(size, args.base_width) / peak / 1e9:.2f}"
         for size in args.sizes
