@@ -2,21 +2,24 @@
 
 Why: the paper generator at 512 x 512 spends most of its convolution time in the 18 residual 3x3
 convolutions (256 channels at 128 x 128, 348 of its 547 GFLOP). oneDNN computes them directly at
-about the matrix-product peak of these CPUs; NNPACK's Winograd kernels (F(6x6, 3x3)) need about a
-fifth of the multiplications and ran them in 63-82 ms against 137-157 ms, and its FFT kernels ran
-the final 7x7 convolution to one channel in 18 ms against 51 ms at 256 x 256 (2 cores, AMD EPYC,
-benchmarks/bench_generator.py). At small feature maps NNPACK's transforms cost more than they save
-(32 x 32 x 256: 12.4 ms against 10.5 ms), so each layer says from how many output pixels on it
-uses NNPACK.
+about the matrix-product peak of these CPUs. NNPACK, which ships inside PyTorch, chooses a fast
+algorithm per layer (Winograd F(6x6, 3x3) for 3x3 kernels: about a fifth of the multiplications;
+FFT for larger kernels): it ran those layers in 63-82 ms against 137-157 ms, and the final 7x7
+convolution to one channel in 18 ms against 51 ms at 256 x 256 (2 cores, AMD EPYC;
+benchmarks/bench_generator.py times the whole generator both ways). At small feature maps
+NNPACK's transforms cost more than they save (32 x 32 x 256: 12.4 ms against 10.5 ms), so each
+layer says from how many output pixels on it uses NNPACK.
 
 The result is the same convolution up to float32 rounding: relative RMS error about 5e-6 against
-the direct convolution for the 256-channel 3x3 layer (tests/test_fast_conv.py checks it).
+the direct convolution for the 256-channel 3x3 layer (tests/engine/networks/test_fast_conv.py
+checks layers and a whole generator against the direct path).
 
 NNPACK is used only when all of these hold, otherwise the layer is an ordinary ``nn.Conv2d``:
 no gradient is needed, input and weights are float32 on the CPU, stride 1, dilation 1, one group,
 zero padding, PyTorch was built with NNPACK (not on Windows) and ``CXR_EXPLAIN_NNPACK`` is not
-``0``. The first NNPACK failure (for example out of memory) logs one warning and turns NNPACK
-off for the process, so a failure costs speed, never a result.
+``0``. The first NNPACK failure (for example out of memory, or a changed signature of the private
+function in another PyTorch version) logs one warning and turns NNPACK off for the process, so a
+failure costs speed, never a result.
 
 ``torch._nnpack_spatial_convolution`` is a private PyTorch function: its presence is checked, and
 ``torch._nnpack_available()`` must run first because it is what initialises NNPACK. NNPACK makes
@@ -56,7 +59,7 @@ def nnpack_usable() -> bool:
         return _nnpack_usable
 
 
-def _disable_nnpack(error: RuntimeError) -> None:
+def _disable_nnpack(error: Exception) -> None:
     global _nnpack_usable
     with _state_lock:
         if _nnpack_usable:
@@ -99,6 +102,6 @@ class FastCpuConv2d(nn.Conv2d):
             padding = [int(p) for p in self.padding]  # a tuple here: _nnpack_applies checked it
             try:
                 return torch._nnpack_spatial_convolution(x, self.weight, self.bias, padding, [1, 1])
-            except RuntimeError as error:
+            except (RuntimeError, TypeError) as error:  # NNPACK failed, or the private API changed
                 _disable_nnpack(error)
         return super().forward(x)

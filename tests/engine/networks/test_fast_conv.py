@@ -152,14 +152,21 @@ def test_switch_turns_nnpack_off(
 
 
 @needs_nnpack
+@pytest.mark.parametrize(
+    "error",
+    [
+        RuntimeError("NNPACK SpatialConvolution_updateOutput failed"),
+        TypeError("_nnpack_spatial_convolution() takes 4 positional arguments"),  # API change
+    ],
+)
 def test_failure_falls_back_once_and_warns(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, error: Exception
 ) -> None:
     attempts: list[int] = []
 
     def failing(*_: object) -> torch.Tensor:
         attempts.append(1)
-        raise RuntimeError("NNPACK SpatialConvolution_updateOutput failed")
+        raise error
 
     monkeypatch.setattr(torch, "_nnpack_spatial_convolution", failing)
     fast, plain = _pair(8, 8, 3)
