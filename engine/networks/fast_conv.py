@@ -49,6 +49,9 @@ _nnpack_usable: bool | None = None  # None: not yet checked in this process
 def nnpack_usable() -> bool:
     """Whether NNPACK can run here (checked once per process; initialises NNPACK)."""
     global _nnpack_usable
+    known = _nnpack_usable  # every convolution asks: answer without the lock once decided
+    if known is not None:
+        return known
     with _state_lock:
         if _nnpack_usable is None:
             _nnpack_usable = (
