@@ -11,6 +11,9 @@ in) it runs a fresh subprocess and reports:
 - FLOPs (``torch.utils.flop_counter.FlopCounterMode`` on the meta device: convolutions and matrix
   products of the *direct* algorithm, the same count for every row) and that count per second,
   which can exceed the matmul peak with NNPACK because Winograd needs fewer multiplications;
+- the same median scaled to the issue's reference machine (matmul peak 188 GFLOP/s): each pass's
+  time times the GFLOP/s of a 2048^3 matrix product measured just before it, over 188; this
+  takes out the drift of a shared machine's speed between and within runs;
 - peak resident memory of the forward pass: ``ru_maxrss`` after the runs minus the resident size
   just before the first one (``tracemalloc`` does not see torch's allocations);
 
@@ -43,6 +46,8 @@ from engine.networks.attention import DEFAULT_CHUNK_SIZE
 from engine.networks.fast_conv import ENV_SWITCH as NNPACK_SWITCH
 
 THREADS = 2
+#: Matmul peak of the machine on which the issue's reference times were measured (GFLOP/s).
+REFERENCE_GFLOPS = 188.0
 TUNED_MALLOC = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(1 << 36)}
 
 
@@ -61,20 +66,26 @@ def _child(
     ).eval()
     torch.nn.init.constant_(generator.attention.gamma, 0.1)  # keep the attention path non-trivial
     x = torch.rand(1, 1, size, size) * 2 - 1
+    probe = MatmulProbe(2048)  # allocated before the baseline, subtracted from the absolute peak
     before = _rss_bytes()
-    times = []
+    times, normalised = [], []
     with torch.no_grad():
         generator(x)  # warm-up: allocator, oneDNN primitive cache
         for _ in range(repeats):
+            # The machine's speed drifts by +-25% over minutes: a short matmul just before each
+            # pass gives the speed at that moment, to scale the time to the reference machine.
+            gflops_now = probe.gflops(repeats=2)
             start = time.perf_counter()
             generator(x)
             times.append(time.perf_counter() - start)
+            normalised.append(times[-1] * gflops_now / REFERENCE_GFLOPS)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
     return {
         "seconds": statistics.median(times),
         "min_seconds": min(times),
+        "reference_seconds": statistics.median(normalised),
         "peak_delta_bytes": peak - before,
-        "peak_bytes": peak,
+        "peak_bytes": peak - probe.nbytes,
     }
 
 
@@ -88,18 +99,32 @@ def generator_flops(size: int, base_width: int) -> int:
     return int(counter.get_total_flops())
 
 
+class MatmulProbe:
+    """GFLOP/s of an ``n x n`` fp32 matrix product with ``THREADS`` threads (operands kept)."""
+
+    def __init__(self, n: int) -> None:
+        torch.set_num_threads(THREADS)
+        self.n = n
+        self.a, self.b, self.out = torch.randn(n, n), torch.randn(n, n), torch.empty(n, n)
+        torch.mm(self.a, self.b, out=self.out)  # warm-up
+
+    @property
+    def nbytes(self) -> int:
+        return 3 * self.n * self.n * 4
+
+    def gflops(self, repeats: int) -> float:
+        """Best of ``repeats`` products."""
+        best = float("inf")
+        for _ in range(repeats):
+            start = time.perf_counter()
+            torch.mm(self.a, self.b, out=self.out)
+            best = min(best, time.perf_counter() - start)
+        return 2 * self.n**3 / best / 1e9
+
+
 def matmul_gflops(n: int = 4096, repeats: int = 3) -> float:
     """Best-of-``repeats`` fp32 GFLOP/s of an ``n x n`` matrix product with ``THREADS`` threads."""
-    torch.set_num_threads(THREADS)
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    out = torch.empty(n, n)
-    torch.mm(a, b, out=out)
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        torch.mm(a, b, out=out)
-        best = min(best, time.perf_counter() - start)
-    return 2 * n**3 / best / 1e9
+    return MatmulProbe(n).gflops(repeats)
 
 
 def _run_child(
@@ -162,21 +187,22 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(
                 f"| {size} | {label} | {'nnpack' if nnpack else 'direct'} "
                 f"| {'tuned' if tuned else 'default'} "
-                f"| {r['seconds']:.2f} | {r['min_seconds']:.2f} | {flops / 1e9:.0f} "
-                f"| {flops / r['seconds'] / 1e9:.0f} | {{floor_{size}}} "
+                f"| {r['seconds']:.2f} | {r['min_seconds']:.2f} | {r['reference_seconds']:.2f} "
+                f"| {flops / 1e9:.0f} | {flops / r['seconds'] / 1e9:.0f} | {{floor_{size}}} "
                 f"| {r['peak_delta_bytes'] / 2**30:.2f} | {r['peak_bytes'] / 2**30:.2f} |"
             )
-            print("# " + rows[-1], file=sys.stderr, flush=True)
+            print("# " + rows[-1].replace(f"{{floor_{size}}}", "?"), file=sys.stderr, flush=True)
     peak = max(peak_before, matmul_gflops())  # best of two measurements, start and end
     print(
         f"\nGenerator base_width={args.base_width}, fp32, no_grad, {THREADS} threads, "
         f"torch {torch.__version__}; fp32 4096^3 matmul peak: {peak:.0f} GFLOP/s\n"
     )
     print(
-        "| size | attention | convolutions | malloc | median s | min s | GFLOP | GFLOP/s | floor s "
+        "| size | attention | convolutions | malloc | median s | min s "
+        f"| s at {REFERENCE_GFLOPS:.0f} GFLOP/s | GFLOP | GFLOP/s | floor s "
         "| peak RSS delta GiB | peak RSS GiB |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     floors = {
         f"floor_{size}": f"{generator_flops(size, args.base_width) / peak / 1e9:.2f}"
         for size in args.sizes

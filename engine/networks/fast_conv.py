@@ -70,6 +70,26 @@ def _disable_nnpack(error: Exception) -> None:
         _nnpack_usable = False
 
 
+def _cpu_float_inference(x: torch.Tensor, weight: torch.Tensor) -> bool:
+    """Whether ``x`` and ``weight`` are float32 CPU tensors and no gradient is needed."""
+    if x.device.type != "cpu" or x.dtype != torch.float32 or x.dim() != 4:
+        return False
+    if weight.device.type != "cpu" or weight.dtype != torch.float32:
+        return False
+    return not (torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad))
+
+
+def _nnpack_convolution(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, padding: list[int]
+) -> torch.Tensor | None:
+    """NNPACK's stride-1 convolution, or ``None`` after its first failure (then off for good)."""
+    try:
+        return torch._nnpack_spatial_convolution(x, weight, bias, padding, [1, 1])
+    except (RuntimeError, TypeError) as error:  # NNPACK failed, or the private API changed
+        _disable_nnpack(error)
+        return None
+
+
 class FastCpuConv2d(nn.Conv2d):
     """``nn.Conv2d`` (same parameters, same state-dict keys) with NNPACK CPU inference.
 
@@ -83,12 +103,7 @@ class FastCpuConv2d(nn.Conv2d):
         self.nnpack_min_pixels = positive_int("nnpack_min_pixels", nnpack_min_pixels, minimum=0)
 
     def _nnpack_applies(self, x: torch.Tensor) -> bool:
-        weight = self.weight
-        if x.device.type != "cpu" or x.dtype != torch.float32 or x.dim() != 4:
-            return False
-        if weight.device.type != "cpu" or weight.dtype != torch.float32:
-            return False
-        if torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad):
+        if not _cpu_float_inference(x, self.weight):
             return False
         if self.stride != (1, 1) or self.dilation != (1, 1) or self.groups != 1:
             return False
@@ -103,8 +118,95 @@ class FastCpuConv2d(nn.Conv2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self._nnpack_applies(x):
             padding = [int(p) for p in self.padding]  # a tuple here: _nnpack_applies checked it
-            try:
-                return torch._nnpack_spatial_convolution(x, self.weight, self.bias, padding, [1, 1])
-            except (RuntimeError, TypeError) as error:  # NNPACK failed, or the private API changed
-                _disable_nnpack(error)
+            result = _nnpack_convolution(x, self.weight, self.bias, padding)
+            if result is not None:
+                return result
         return super().forward(x)
+
+
+#: Sub-pixel phases of a 3x3, stride-2, padding-1 transposed convolution: output row ``2 i + p``
+#: takes input row ``i + d`` through kernel row ``p + 1 - 2 d`` (when that is 0, 1 or 2).
+_SUBPIXEL_TAPS = tuple(
+    (phase, offset + 1, phase + 1 - 2 * offset)
+    for phase in (0, 1)
+    for offset in (-1, 0, 1)
+    if 0 <= phase + 1 - 2 * offset <= 2
+)
+
+
+def subpixel_weights(
+    weight: torch.Tensor, bias: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """A 3x3/stride-2/padding-1 transposed convolution as a 3x3 convolution plus pixel shuffle.
+
+    ``weight`` ``(C_in, C_out, 3, 3)`` (``nn.ConvTranspose2d`` layout) -> ``(4 C_out, C_in, 3, 3)``
+    whose output channel ``4 c + 2 p_y + p_x`` is output channel ``c`` at the pixels
+    ``(2 i + p_y, 2 j + p_x)``, the order ``pixel_shuffle(·, 2)`` expects. A quarter of the
+    transposed taps go to each phase, the others are zero.
+    """
+    in_channels, out_channels = weight.shape[:2]
+    transposed = weight.detach().permute(1, 0, 2, 3)  # (C_out, C_in, ky, kx)
+    combined = weight.new_zeros(out_channels, 2, 2, in_channels, 3, 3)
+    for phase_y, row, kernel_row in _SUBPIXEL_TAPS:
+        for phase_x, column, kernel_column in _SUBPIXEL_TAPS:
+            combined[:, phase_y, phase_x, :, row, column] = transposed[
+                :, :, kernel_row, kernel_column
+            ]
+    combined_bias = None if bias is None else bias.detach().repeat_interleave(4)
+    return combined.reshape(4 * out_channels, in_channels, 3, 3).contiguous(), combined_bias
+
+
+class FastCpuConvTranspose2d(nn.ConvTranspose2d):
+    """``nn.ConvTranspose2d`` (same parameters and keys) with NNPACK CPU inference for the
+    generator's upsampling layers (3x3 kernel, stride 2, padding 1, output padding 1).
+
+    Such a layer equals a 3x3 convolution of its input to four times the channels, one per output
+    pixel phase, followed by ``pixel_shuffle(·, 2)`` (see :func:`subpixel_weights`). That
+    convolution runs on NNPACK's Winograd kernels; the rearranged weights are kept until the
+    parameters change (in-place updates and ``load_state_dict`` included). Any other configuration,
+    training, other devices or dtypes, and ``output_size`` use ``nn.ConvTranspose2d``.
+
+    Args (besides those of ``nn.ConvTranspose2d``):
+        nnpack_min_pixels: use NNPACK only when the input has at least this many pixels per
+            channel (height x width); below it the direct transposed convolution is faster.
+    """
+
+    def __init__(self, *args: object, nnpack_min_pixels: int = 0, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.nnpack_min_pixels = positive_int("nnpack_min_pixels", nnpack_min_pixels, minimum=0)
+        self._subpixel_cache: tuple[tuple[object, ...], torch.Tensor, torch.Tensor | None] | None
+        self._subpixel_cache = None
+
+    def _nnpack_applies(self, x: torch.Tensor) -> bool:
+        if not _cpu_float_inference(x, self.weight):
+            return False
+        shape_is_upsampling = (
+            self.kernel_size == (3, 3)
+            and self.stride == (2, 2)
+            and self.padding == (1, 1)
+            and self.output_padding == (1, 1)
+            and self.dilation == (1, 1)
+            and self.groups == 1
+            and self.padding_mode == "zeros"
+        )
+        if not shape_is_upsampling or x.shape[2] * x.shape[3] < self.nnpack_min_pixels:
+            return False
+        return nnpack_usable()
+
+    def _subpixel_parameters(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        # A parameter's _version counts its in-place changes (optimiser steps, load_state_dict).
+        key: tuple[object, ...] = (self.weight.data_ptr(), self.weight._version)
+        if self.bias is not None:
+            key += (self.bias.data_ptr(), self.bias._version)
+        if self._subpixel_cache is None or self._subpixel_cache[0] != key:
+            with torch.no_grad():
+                self._subpixel_cache = (key, *subpixel_weights(self.weight, self.bias))
+        return self._subpixel_cache[1], self._subpixel_cache[2]
+
+    def forward(self, x: torch.Tensor, output_size: list[int] | None = None) -> torch.Tensor:
+        if output_size is None and self._nnpack_applies(x):
+            weight, bias = self._subpixel_parameters()
+            phases = _nnpack_convolution(x, weight, bias, [1, 1])
+            if phases is not None:
+                return nn.functional.pixel_shuffle(phases, 2)
+        return super().forward(x, output_size)

@@ -28,9 +28,10 @@ Deviations from the paper's Table 1, and why:
   for layer (``attention=False``). The layer's gain starts at 0, so it starts as the identity.
 
 The residual 3x3 convolutions (from a 64 x 64 bottleneck on) and the output 7x7 convolution are
-:class:`~engine.networks.fast_conv.FastCpuConv2d`: the same layers, whose CPU inference runs on
-NNPACK's Winograd/FFT kernels (2.2x faster for the residual layers at 512; same result up to
-float32 rounding).
+:class:`~engine.networks.fast_conv.FastCpuConv2d`, the upsampling convolutions (from 128 x 128
+inputs on) :class:`~engine.networks.fast_conv.FastCpuConvTranspose2d`: the same layers, whose CPU
+inference runs on NNPACK's Winograd/FFT kernels (2.2x faster for the residual layers at 512, 1.6x
+for the last upsampling layer; same result up to float32 rounding).
 
 Every convolution has a bias (the reference CycleGAN sets ``use_bias=True`` with InstanceNorm) and
 InstanceNorm has no affine parameters by default (the reference ``--norm instance``), so weights of
@@ -44,13 +45,31 @@ from torch import nn
 
 from engine.networks._checks import choice, flag, image_batch, positive_int
 from engine.networks.attention import DEFAULT_CHUNK_SIZE, AttentionMode, SelfAttention2d
-from engine.networks.fast_conv import FastCpuConv2d
+from engine.networks.fast_conv import FastCpuConv2d, FastCpuConvTranspose2d
 
 #: Input height and width must be multiples of this (two stride-2 steps down and up).
 SIZE_MULTIPLE = 4
 #: Residual 3x3 convolutions use NNPACK's Winograd kernels on the CPU from this many output pixels
 #: (64 x 64; measured faster there, slower at 32 x 32: see engine.networks.fast_conv).
 RESIDUAL_NNPACK_MIN_PIXELS = 64 * 64
+
+
+#: The upsampling (transposed) convolutions use NNPACK from this many input pixels (128 x 128;
+#: measured 2x slower than the direct path at 64 x 64, 1.1x and 1.6x faster at 128 and 256).
+UPSAMPLING_NNPACK_MIN_PIXELS = 128 * 128
+
+
+def _upsampling(in_channels: int, out_channels: int) -> FastCpuConvTranspose2d:
+    """Transposed 3x3 convolution, stride 2: ``(B, in, H, W) -> (B, out, 2H, 2W)``."""
+    return FastCpuConvTranspose2d(
+        in_channels,
+        out_channels,
+        3,
+        stride=2,
+        padding=1,
+        output_padding=1,
+        nnpack_min_pixels=UPSAMPLING_NNPACK_MIN_PIXELS,
+    )
 
 
 class ResidualBlock(nn.Module):
@@ -146,10 +165,10 @@ class CycleGANGenerator(nn.Module):
         else:
             self.attention = nn.Identity()
         self.decoder = nn.Sequential(
-            nn.ConvTranspose2d(4 * w, 2 * w, 3, stride=2, padding=1, output_padding=1),
+            _upsampling(4 * w, 2 * w),
             norm(2 * w),
             nn.ReLU(inplace=True),
-            nn.ConvTranspose2d(2 * w, w, 3, stride=2, padding=1, output_padding=1),
+            _upsampling(2 * w, w),
             norm(w),
             nn.ReLU(inplace=True),
             nn.ReflectionPad2d(3),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 import pytest
 import torch
@@ -12,31 +11,10 @@ from torch import nn
 from engine.networks import CycleGANGenerator, fast_conv
 from engine.networks.fast_conv import ENV_SWITCH, FastCpuConv2d
 
-needs_nnpack = pytest.mark.skipif(
-    not (hasattr(torch, "_nnpack_available") and torch._nnpack_available()),
-    reason="PyTorch built without NNPACK (Windows)",
-)
-
 
 @pytest.fixture(autouse=True)
-def fresh_nnpack_state(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test decides NNPACK's availability afresh (and may not leak a disabled state)."""
-    monkeypatch.delenv(ENV_SWITCH, raising=False)
-    monkeypatch.setattr(fast_conv, "_nnpack_usable", None)
-
-
-@pytest.fixture
-def nnpack_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, ...]]:
-    """Record the input shape of every NNPACK call (and still run it)."""
-    calls: list[tuple[int, ...]] = []
-    real: Callable[..., torch.Tensor] = torch._nnpack_spatial_convolution
-
-    def recording(x: torch.Tensor, *args: object) -> torch.Tensor:
-        calls.append(tuple(x.shape))
-        return real(x, *args)
-
-    monkeypatch.setattr(torch, "_nnpack_spatial_convolution", recording)
-    return calls
+def _fresh(fresh_nnpack_state: None) -> None:
+    """Every test here starts from an undecided NNPACK state."""
 
 
 def _pair(
@@ -53,7 +31,7 @@ def _relative_rms(actual: torch.Tensor, expected: torch.Tensor) -> float:
     return float((actual - expected).pow(2).mean().sqrt() / expected.pow(2).mean().sqrt())
 
 
-@needs_nnpack
+@pytest.mark.usefixtures("needs_nnpack")
 @pytest.mark.parametrize(
     ("in_channels", "out_channels", "kernel", "padding", "size"),
     [(32, 32, 3, 0, 66), (16, 24, 3, 1, 40), (16, 1, 7, 0, 70), (3, 8, 5, 2, 33)],
@@ -76,7 +54,7 @@ def test_nnpack_path_equals_direct_convolution(
     torch.testing.assert_close(actual, expected, atol=1e-4, rtol=1e-4)
 
 
-@needs_nnpack
+@pytest.mark.usefixtures("needs_nnpack")
 def test_nnpack_path_is_deterministic(nnpack_calls: list[tuple[int, ...]]) -> None:
     fast, _ = _pair(32, 32, 3)
     x = torch.randn(1, 32, 70, 70)
@@ -85,7 +63,7 @@ def test_nnpack_path_is_deterministic(nnpack_calls: list[tuple[int, ...]]) -> No
     assert len(nnpack_calls) == 2
 
 
-@needs_nnpack
+@pytest.mark.usefixtures("needs_nnpack")
 def test_small_outputs_stay_on_the_direct_path(nnpack_calls: list[tuple[int, ...]]) -> None:
     fast, plain = _pair(8, 8, 3, nnpack_min_pixels=32 * 32)
     with torch.no_grad():
@@ -96,7 +74,7 @@ def test_small_outputs_stay_on_the_direct_path(nnpack_calls: list[tuple[int, ...
     assert nnpack_calls == [(1, 8, 34, 34)]
 
 
-@needs_nnpack
+@pytest.mark.usefixtures("needs_nnpack")
 def test_training_uses_autograd_path(nnpack_calls: list[tuple[int, ...]]) -> None:
     fast, plain = _pair(4, 4, 3)
     x = torch.randn(1, 4, 20, 20)
@@ -151,7 +129,7 @@ def test_switch_turns_nnpack_off(
     assert fast_conv.nnpack_usable() is False
 
 
-@needs_nnpack
+@pytest.mark.usefixtures("needs_nnpack")
 @pytest.mark.parametrize(
     "error",
     [
@@ -185,22 +163,24 @@ def test_state_dict_keys_match_plain_conv() -> None:
     assert isinstance(fast, nn.Conv2d)
 
 
-@needs_nnpack
+@pytest.mark.usefixtures("needs_nnpack")
 def test_generator_output_matches_direct_path(
     monkeypatch: pytest.MonkeyPatch, nnpack_calls: list[tuple[int, ...]]
 ) -> None:
-    """Residual convolutions at a 64 x 64 bottleneck and the final 7x7 run on NNPACK."""
+    """Residual convolutions at a 64 x 64 bottleneck, the upsampling layer from 128 x 128 and the
+    final 7x7 run on NNPACK."""
     torch.manual_seed(0)
     generator = CycleGANGenerator(base_width=4, n_residual_blocks=2).eval()
     torch.nn.init.constant_(generator.attention.gamma, 0.5)
     x = torch.rand(1, 1, 256, 256) * 2 - 1
     with torch.no_grad():
         fast = generator(x)
-    # 2 blocks x 2 convolutions at the 64 x 64 bottleneck (66 x 66 padded), then the output layer
-    assert nnpack_calls == [(1, 16, 66, 66)] * 4 + [(1, 4, 262, 262)]
+    # 2 blocks x 2 convolutions at the 64 x 64 bottleneck (66 x 66 padded), the second
+    # upsampling layer (the first one's 64 x 64 input is below its threshold), the output layer
+    assert nnpack_calls == [(1, 16, 66, 66)] * 4 + [(1, 8, 128, 128), (1, 4, 262, 262)]
     monkeypatch.setenv(ENV_SWITCH, "0")
     monkeypatch.setattr(fast_conv, "_nnpack_usable", None)
     with torch.no_grad():
         direct = generator(x)
-    assert len(nnpack_calls) == 5
+    assert len(nnpack_calls) == 6
     torch.testing.assert_close(fast, direct, atol=1e-5, rtol=1e-4)
