@@ -31,7 +31,9 @@ The residual 3x3 convolutions (from a 64 x 64 bottleneck on) and the output 7x7 
 :class:`~engine.networks.fast_conv.FastCpuConv2d`, the upsampling convolutions (from 128 x 128
 inputs on) :class:`~engine.networks.fast_conv.FastCpuConvTranspose2d`: the same layers, whose CPU
 inference runs on NNPACK's Winograd/FFT kernels (2.2x faster for the residual layers at 512, 1.6x
-for the last upsampling layer; same result up to float32 rounding).
+for the last upsampling layer; same result up to float32 rounding). Every InstanceNorm is
+:class:`~engine.networks.instance_norm.InstanceNorm2d`, which runs PyTorch's faster group-norm
+kernel with one group per channel on the CPU (the same normalisation).
 
 Every convolution has a bias (the reference CycleGAN sets ``use_bias=True`` with InstanceNorm) and
 InstanceNorm has no affine parameters by default (the reference ``--norm instance``), so weights of
@@ -46,6 +48,7 @@ from torch import nn
 from engine.networks._checks import choice, flag, image_batch, positive_int
 from engine.networks.attention import DEFAULT_CHUNK_SIZE, AttentionMode, SelfAttention2d
 from engine.networks.fast_conv import FastCpuConv2d, FastCpuConvTranspose2d
+from engine.networks.instance_norm import InstanceNorm2d
 
 #: Input height and width must be multiples of this (two stride-2 steps down and up).
 SIZE_MULTIPLE = 4
@@ -84,11 +87,11 @@ class ResidualBlock(nn.Module):
         self.conv_block = nn.Sequential(
             nn.ReflectionPad2d(1),
             FastCpuConv2d(channels, channels, 3, nnpack_min_pixels=RESIDUAL_NNPACK_MIN_PIXELS),
-            nn.InstanceNorm2d(channels, affine=norm_affine),
+            InstanceNorm2d(channels, affine=norm_affine),
             nn.ReLU(inplace=True),
             nn.ReflectionPad2d(1),
             FastCpuConv2d(channels, channels, 3, nnpack_min_pixels=RESIDUAL_NNPACK_MIN_PIXELS),
-            nn.InstanceNorm2d(channels, affine=norm_affine),
+            InstanceNorm2d(channels, affine=norm_affine),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -139,8 +142,8 @@ class CycleGANGenerator(nn.Module):
         positive_int("attention_chunk_size", attention_chunk_size)
         w = base_width
 
-        def norm(channels: int) -> nn.InstanceNorm2d:
-            return nn.InstanceNorm2d(channels, affine=norm_affine)
+        def norm(channels: int) -> InstanceNorm2d:
+            return InstanceNorm2d(channels, affine=norm_affine)
 
         self.encoder = nn.Sequential(
             nn.ReflectionPad2d(3),

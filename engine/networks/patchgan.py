@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from engine.networks._checks import image_batch, positive_int
+from engine.networks.instance_norm import InstanceNorm2d
 
 
 class PatchGANDiscriminator(nn.Module):
@@ -41,7 +42,7 @@ class PatchGANDiscriminator(nn.Module):
             stride = 2 if n < n_layers else 1
             layers += [
                 nn.Conv2d(channels, width, kernel_size=4, stride=stride, padding=1),
-                nn.InstanceNorm2d(width),
+                InstanceNorm2d(width),
                 nn.LeakyReLU(0.2, inplace=True),
             ]
             channels = width

@@ -100,7 +100,10 @@ def test_import_maps_every_tensor_and_matches_output(
     assert loaded.config.training["imported_from"] == "latest_net_G_A.pth"
     x = torch.rand(2, channels, 32, 48) * 2 - 1
     with torch.no_grad():
-        torch.testing.assert_close(loaded.module(x), reference(x), atol=1e-6, rtol=1e-5)
+        # Same weights, different float32 kernels (our InstanceNorm runs PyTorch's group-norm
+        # kernel): rounding differences of ~1e-6 after 20 normalisations; a wrongly mapped tensor
+        # moves outputs by 1e-2 and more.
+        torch.testing.assert_close(loaded.module(x), reference(x), atol=1e-5, rtol=1e-5)
 
 
 def test_old_instance_norm_buffers_are_dropped() -> None:
