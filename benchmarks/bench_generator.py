@@ -12,8 +12,10 @@ in) it runs a fresh subprocess and reports:
   products of the *direct* algorithm, the same count for every row) and that count per second,
   which can exceed the matmul peak with NNPACK because Winograd needs fewer multiplications;
 - the same median scaled to the issue's reference machine (matmul peak 188 GFLOP/s): each pass's
-  time times the GFLOP/s of a 2048^3 matrix product measured just before it, over 188; this
-  takes out the drift of a shared machine's speed between and within runs;
+  time times the GFLOP/s of a 4096^3 matrix product (best of two) measured just before it, over
+  188. This takes out part of a shared machine's drift in speed, assuming every layer slows down
+  as much as the matrix product does (memory-bound layers may slow down less, so read it as an
+  estimate, next to the raw median);
 - peak resident memory of the forward pass: ``ru_maxrss`` after the runs minus the resident size
   just before the first one (``tracemalloc`` does not see torch's allocations);
 
@@ -48,6 +50,8 @@ from engine.networks.fast_conv import ENV_SWITCH as NNPACK_SWITCH
 THREADS = 2
 #: Matmul peak of the machine on which the issue's reference times were measured (GFLOP/s).
 REFERENCE_GFLOPS = 188.0
+#: Side of the square fp32 matrices whose product measures the matmul peak.
+PEAK_SIZE = 4096
 TUNED_MALLOC = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(1 << 36)}
 
 
@@ -66,14 +70,15 @@ def _child(
     ).eval()
     torch.nn.init.constant_(generator.attention.gamma, 0.1)  # keep the attention path non-trivial
     x = torch.rand(1, 1, size, size) * 2 - 1
-    probe = MatmulProbe(2048)  # allocated before the baseline, subtracted from the absolute peak
+    probe = MatmulProbe(PEAK_SIZE)  # allocated before the baseline, subtracted from the peak
     before = _rss_bytes()
     times, normalised = [], []
     with torch.no_grad():
         generator(x)  # warm-up: allocator, oneDNN primitive cache
         for _ in range(repeats):
-            # The machine's speed drifts by +-25% over minutes: a short matmul just before each
-            # pass gives the speed at that moment, to scale the time to the reference machine.
+            # The machine's speed drifts by +-25% over minutes: the matmul peak measured just before
+            # each pass (the same 4096^3 product as the peak below: a smaller one runs further
+            # from the peak) gives the speed at that moment, to scale to the reference machine.
             gflops_now = probe.gflops(repeats=2)
             start = time.perf_counter()
             generator(x)
@@ -122,7 +127,7 @@ class MatmulProbe:
         return 2 * self.n**3 / best / 1e9
 
 
-def matmul_gflops(n: int = 4096, repeats: int = 3) -> float:
+def matmul_gflops(n: int = PEAK_SIZE, repeats: int = 3) -> float:
     """Best-of-``repeats`` fp32 GFLOP/s of an ``n x n`` matrix product with ``THREADS`` threads."""
     return MatmulProbe(n).gflops(repeats)
 
@@ -195,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     peak = max(peak_before, matmul_gflops())  # best of two measurements, start and end
     print(
         f"\nGenerator base_width={args.base_width}, fp32, no_grad, {THREADS} threads, "
-        f"torch {torch.__version__}; fp32 4096^3 matmul peak: {peak:.0f} GFLOP/s\n"
+        f"torch {torch.__version__}; fp32 {PEAK_SIZE}^3 matmul peak: {peak:.0f} GFLOP/s\n"
     )
     print(
         "| size | attention | convolutions | malloc | median s | min s "
