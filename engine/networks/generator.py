@@ -55,8 +55,6 @@ SIZE_MULTIPLE = 4
 #: Residual 3x3 convolutions use NNPACK's Winograd kernels on the CPU from this many output pixels
 #: (64 x 64; measured faster there, slower at 32 x 32: see engine.networks.fast_conv).
 RESIDUAL_NNPACK_MIN_PIXELS = 64 * 64
-
-
 #: The upsampling (transposed) convolutions use NNPACK from this many input pixels (128 x 128;
 #: measured 2x slower than the direct path at 64 x 64, 1.1x and 1.6x faster at 128 and 256).
 UPSAMPLING_NNPACK_MIN_PIXELS = 128 * 128
