@@ -11,10 +11,8 @@ from torch import nn
 from engine.networks import CycleGANGenerator, fast_conv
 from engine.networks.fast_conv import ENV_SWITCH, FastCpuConv2d
 
-
-@pytest.fixture(autouse=True)
-def _fresh(fresh_nnpack_state: None) -> None:
-    """Every test here starts from an undecided NNPACK state."""
+# Every test here starts from an undecided NNPACK state.
+pytestmark = pytest.mark.usefixtures("fresh_nnpack_state")
 
 
 def _pair(

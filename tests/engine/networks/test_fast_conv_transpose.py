@@ -15,9 +15,8 @@ from engine.networks.fast_conv import FastCpuConvTranspose2d, subpixel_weights
 UPSAMPLING = {"stride": 2, "padding": 1, "output_padding": 1}
 
 
-@pytest.fixture(autouse=True)
-def _fresh(fresh_nnpack_state: None) -> None:
-    """Every test here starts from an undecided NNPACK state."""
+# Every test here starts from an undecided NNPACK state.
+pytestmark = pytest.mark.usefixtures("fresh_nnpack_state")
 
 
 def _pair(
