@@ -8,7 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.networks import AttentionMode, CycleGANGenerator, SelfAttention2d, chunked_attention
-from engine.networks.attention import naive_attention
+from engine.networks.attention import SCORE_SPAN, floored_softmax, naive_attention
+
+SMALLEST_NORMAL = torch.finfo(torch.float32).tiny
 
 
 def _qkv(batch: int, d: int, c: int, n: int, seed: int) -> tuple[torch.Tensor, ...]:
@@ -66,10 +68,50 @@ def test_bad_chunk_size() -> None:
 
 
 def test_chunked_equals_naive_with_large_scores() -> None:
-    """Scores in the hundreds: most weights underflow, where the exp floor acts."""
+    """Scores in the hundreds: most weights underflow, where the score floor acts."""
     query, key, value = _qkv(1, 8, 16, 500, 7)
     query = query * 20.0
     with torch.no_grad():
         expected = naive_attention(query, key, value)
         actual = chunked_attention(query, key, value, chunk_size=64)
     torch.testing.assert_close(actual, expected, atol=1e-5, rtol=1e-5)
+
+
+def _wide_scores(seed: int) -> torch.Tensor:
+    """Rows of scores spread over +-1000, so most max-shifted scores lie far below -87."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(2, 7, 3000, generator=generator) * 400.0
+
+
+@pytest.mark.parametrize("grad", [False, True])
+def test_floored_softmax_has_no_subnormal_weights(grad: bool) -> None:
+    """Subnormal weights make the value product 160x slower on Intel Xeons; none may reach it."""
+    scores = _wide_scores(3).requires_grad_(grad)
+    reference = torch.softmax(scores.detach().double(), dim=-1)
+    assert ((reference > 0) & (reference < SMALLEST_NORMAL)).any()  # the case being guarded
+    with torch.set_grad_enabled(grad):
+        weights = floored_softmax(scores.clone() if not grad else scores)
+    assert weights.min() >= SMALLEST_NORMAL
+    assert weights.min() <= torch.exp(torch.tensor(-SCORE_SPAN))  # far scores were only raised
+    torch.testing.assert_close(weights.double(), reference, atol=1e-7, rtol=1e-5)
+
+
+def test_floored_softmax_in_place_only_without_grad() -> None:
+    scores = _wide_scores(4)
+    original = scores.clone()
+    with torch.no_grad():
+        inference = floored_softmax(scores)
+    assert not torch.equal(scores, original)  # the scratch block was overwritten
+    differentiable = original.clone().requires_grad_(True)
+    training = floored_softmax(differentiable)
+    assert torch.equal(differentiable.detach(), original)
+    torch.testing.assert_close(training.detach(), inference, atol=0.0, rtol=0.0)
+
+
+def test_floored_softmax_gradient_matches_float64_softmax() -> None:
+    scores = (_wide_scores(5)[:, :, :200] / 40.0).requires_grad_(True)
+    upstream = torch.randn(scores.shape, generator=torch.Generator().manual_seed(6))
+    (floored_softmax(scores) * upstream).sum().backward()
+    reference = scores.detach().double().requires_grad_(True)
+    (torch.softmax(reference, dim=-1) * upstream.double()).sum().backward()
+    torch.testing.assert_close(scores.grad.double(), reference.grad, atol=1e-6, rtol=1e-5)
