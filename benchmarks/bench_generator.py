@@ -15,7 +15,9 @@ in) it runs a fresh subprocess and reports:
   time times the GFLOP/s of a 4096^3 matrix product (best of two) measured just before it, over
   188. This takes out part of a shared machine's drift in speed, assuming every layer slows down
   as much as the matrix product does (memory-bound layers may slow down less, so read it as an
-  estimate, next to the raw median);
+  estimate, next to the raw median). It only compares like with like on the reference CPU type
+  (2-core AMD EPYC, AVX2): on an AVX-512 Xeon the matrix product runs at 340 GFLOP/s while
+  NNPACK's kernels stay AVX2, so there the column overstates the time; the header names the CPU;
 - peak resident memory of the forward pass: ``ru_maxrss`` after the runs minus the resident size
   just before the first one (``tracemalloc`` does not see torch's allocations);
 
@@ -132,6 +134,18 @@ def matmul_gflops(n: int = PEAK_SIZE, repeats: int = 3) -> float:
     return MatmulProbe(n).gflops(repeats)
 
 
+def cpu_model() -> str:
+    """The CPU's model name from ``/proc/cpuinfo`` ("unknown CPU" elsewhere)."""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
 def _run_child(
     size: int, mode: str, repeats: int, base_width: int, chunk_size: int, tuned: bool, nnpack: bool
 ) -> dict:
@@ -200,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     peak = max(peak_before, matmul_gflops())  # best of two measurements, start and end
     print(
         f"\nGenerator base_width={args.base_width}, fp32, no_grad, {THREADS} threads, "
-        f"torch {torch.__version__}; fp32 {PEAK_SIZE}^3 matmul peak: {peak:.0f} GFLOP/s\n"
+        f"torch {torch.__version__}, {cpu_model()}; "
+        f"fp32 {PEAK_SIZE}^3 matmul peak: {peak:.0f} GFLOP/s\n"
     )
     print(
         "| size | attention | convolutions | malloc | median s | min s "
