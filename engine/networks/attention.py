@@ -28,7 +28,7 @@ from engine.networks._checks import choice, positive_int
 DEFAULT_CHUNK_SIZE = 128
 #: Scores further than this below their row's maximum are raised to ``maximum - SCORE_SPAN`` before
 #: the softmax, so that every weight is at least ``exp(-40) / N``: a normal float32 for any N below
-#: 1e20, and the weights and their products never are subnormal numbers (see ``_attention_block``).
+#: 1e20, and the weights and their products never are subnormal numbers (see ``floored_softmax``).
 SCORE_SPAN = 40.0
 
 

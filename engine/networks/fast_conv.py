@@ -26,7 +26,7 @@ NNPACK needs a workspace that grows with the size of the call (173 MiB for the g
 bounds it: the output is then computed in bands of whole rows, each from its rows of the input
 plus the kernel's halo (the same numbers; the halo rows are computed twice, a few percent of the
 layer). Measured with the paper generator at 512 (bands of 256 x 256 output pixels): peak memory
-0.92 -> 0.80 GiB with the benchmark's tuned allocator, at the same speed.
+0.97 -> 0.80 GiB with the benchmark's tuned allocator, at the same speed.
 
 ``torch._nnpack_spatial_convolution`` is a private PyTorch function: its presence is checked, and
 ``torch._nnpack_available()`` must run first because it is what initialises NNPACK. NNPACK makes

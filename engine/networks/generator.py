@@ -60,7 +60,7 @@ RESIDUAL_NNPACK_MIN_PIXELS = 64 * 64
 UPSAMPLING_NNPACK_MIN_PIXELS = 128 * 128
 #: The decoder's NNPACK layers compute their output in row bands of about this many pixels per
 #: channel, which bounds NNPACK's workspace (at 512: 4 bands each for the last two layers; peak
-#: memory 0.92 -> 0.80 GiB with the benchmark's tuned allocator, same speed).
+#: memory 0.97 -> 0.80 GiB with the benchmark's tuned allocator, same speed).
 DECODER_NNPACK_BAND_PIXELS = 256 * 256
 
 
