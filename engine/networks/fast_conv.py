@@ -130,15 +130,8 @@ def _rows_per_band(band_pixels: int, out_rows: int, out_width: int) -> int:
     return out_rows if band_pixels == 0 else max(1, band_pixels // out_width)
 
 
-class FastCpuConv2d(nn.Conv2d):
-    """``nn.Conv2d`` (same parameters, same state-dict keys) with NNPACK CPU inference.
-
-    Args (besides those of ``nn.Conv2d``):
-        nnpack_min_pixels: use NNPACK only when the output has at least this many pixels per
-            channel (height x width); below it the direct convolution is faster.
-        nnpack_band_pixels: compute the output in bands of whole rows of about this many pixels
-            per channel, to bound NNPACK's workspace (0: in one call).
-    """
+class _NnpackOptions:
+    """The NNPACK options both layer classes take besides their ``nn`` base's arguments."""
 
     def __init__(
         self,
@@ -147,9 +140,20 @@ class FastCpuConv2d(nn.Conv2d):
         nnpack_band_pixels: int = 0,
         **kwargs: object,
     ) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        super().__init__(*args, **kwargs)
         self.nnpack_min_pixels = positive_int("nnpack_min_pixels", nnpack_min_pixels, minimum=0)
         self.nnpack_band_pixels = positive_int("nnpack_band_pixels", nnpack_band_pixels, minimum=0)
+
+
+class FastCpuConv2d(_NnpackOptions, nn.Conv2d):
+    """``nn.Conv2d`` (same parameters, same state-dict keys) with NNPACK CPU inference.
+
+    Args (besides those of ``nn.Conv2d``):
+        nnpack_min_pixels: use NNPACK only when the output has at least this many pixels per
+            channel (height x width); below it the direct convolution is faster.
+        nnpack_band_pixels: compute the output in bands of whole rows of about this many pixels
+            per channel, to bound NNPACK's workspace (0: in one call).
+    """
 
     def _nnpack_applies(self, x: torch.Tensor) -> bool:
         if not _cpu_float_inference(x, self.weight):
@@ -219,7 +223,7 @@ def subpixel_weights(
     return combined.reshape(4 * out_channels, in_channels, 3, 3).contiguous(), combined_bias
 
 
-class FastCpuConvTranspose2d(nn.ConvTranspose2d):
+class FastCpuConvTranspose2d(_NnpackOptions, nn.ConvTranspose2d):
     """``nn.ConvTranspose2d`` (same parameters and keys) with NNPACK CPU inference for the
     generator's upsampling layers (3x3 kernel, stride 2, padding 1, output padding 1).
 
@@ -236,16 +240,8 @@ class FastCpuConvTranspose2d(nn.ConvTranspose2d):
             per channel, to bound NNPACK's workspace (0: in one call).
     """
 
-    def __init__(
-        self,
-        *args: object,
-        nnpack_min_pixels: int = 0,
-        nnpack_band_pixels: int = 0,
-        **kwargs: object,
-    ) -> None:
+    def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.nnpack_min_pixels = positive_int("nnpack_min_pixels", nnpack_min_pixels, minimum=0)
-        self.nnpack_band_pixels = positive_int("nnpack_band_pixels", nnpack_band_pixels, minimum=0)
         self._subpixel_cache: tuple[tuple[object, ...], torch.Tensor, torch.Tensor | None] | None
         self._subpixel_cache = None
 
