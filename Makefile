@@ -4,8 +4,20 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONSTRAINTS := requirements/constraints.txt
-# Qt's offscreen and xcb platform plugins need these shared libraries on a bare Debian.
-QT_SYSTEM_LIBS := libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0
+# The system libraries Qt's xcb (X11) and offscreen platform plugins and Qt's own libraries link
+# (`readelf -d`/`ldd` of PySide6 6.11; docs/install.md), as soname:Debian-package pairs (Ubuntu
+# uses the same names). viewer/platform_check.py names the same packages when one is missing.
+QT_SYSTEM_LIBS := libEGL.so.1:libegl1 libGL.so.1:libgl1 libX11.so.6:libx11-6 \
+	libX11-xcb.so.1:libx11-xcb1 libxkbcommon.so.0:libxkbcommon0 \
+	libxkbcommon-x11.so.0:libxkbcommon-x11-0 libfontconfig.so.1:libfontconfig1 \
+	libfreetype.so.6:libfreetype6 libglib-2.0.so.0:libglib2.0-0 libgthread-2.0.so.0:libglib2.0-0 \
+	libdbus-1.so.3:libdbus-1-3 libxcb.so.1:libxcb1 libxcb-cursor.so.0:libxcb-cursor0 \
+	libxcb-icccm.so.4:libxcb-icccm4 libxcb-image.so.0:libxcb-image0 \
+	libxcb-keysyms.so.1:libxcb-keysyms1 libxcb-randr.so.0:libxcb-randr0 \
+	libxcb-render.so.0:libxcb-render0 libxcb-render-util.so.0:libxcb-render-util0 \
+	libxcb-shape.so.0:libxcb-shape0 libxcb-shm.so.0:libxcb-shm0 libxcb-sync.so.1:libxcb-sync1 \
+	libxcb-util.so.1:libxcb-util1 libxcb-xfixes.so.0:libxcb-xfixes0 libxcb-xkb.so.1:libxcb-xkb1 \
+	libxcb-glx.so.0:libxcb-glx0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: setup run test lint bench package lock clean system-deps
@@ -19,19 +31,28 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e ".[dev,package]"
 	touch $(STAMP)
 
-# Installs Qt's system libraries when one is missing and we may (root, apt); otherwise says which.
+# Installs the packages of the Qt libraries above and Xvfb (the X11 smoke test,
+# tests/viewer/test_xcb_smoke.py) that are missing, when we may (root, apt); otherwise prints one
+# line saying how. Silent when all are there; the check (ldconfig's cache) takes milliseconds,
+# so `run` and `test` repeat it: the setup stamp alone would only check on the first setup.
 system-deps:
-	@missing=""; for lib in libEGL.so.1 libxkbcommon.so.0 libfontconfig.so.1 libdbus-1.so.3; do \
-		ldconfig -p | grep -q "$$lib" || missing="$$missing $$lib"; done; \
-	if [ -n "$$missing" ]; then \
+	@[ "$$(uname -s)" = Linux ] || exit 0; \
+	libs=" $$( { command -v ldconfig >/dev/null && ldconfig -p || /sbin/ldconfig -p; } \
+		2>/dev/null | awk '{ print $$1 }' | tr '\n' ' ')"; \
+	missing=""; for pair in $(QT_SYSTEM_LIBS); do \
+		case "$$libs" in *" $${pair%%:*} "*) ;; *) missing="$$missing $${pair#*:}" ;; esac; done; \
+	command -v Xvfb >/dev/null || missing="$$missing xvfb"; \
+	missing="$$(printf '%s\n' $$missing | sort -u | tr '\n' ' ')"; \
+	if [ -n "$${missing% }" ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-			apt-get update -qq && apt-get install -y -qq $(QT_SYSTEM_LIBS) >/dev/null; \
-		else echo "warning: Qt needs$$missing (install: $(QT_SYSTEM_LIBS))"; fi; fi
+			log="$$( { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+				apt-get install -y -qq $$missing; } 2>&1)" || { echo "$$log" >&2; exit 1; }; \
+		else echo "warning: Qt's X11 display or the tests need: sudo apt-get install $$missing"; fi; fi
 
-run: setup
+run: system-deps setup
 	$(BIN)/cxr-explain view
 
-test: setup
+test: system-deps setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports

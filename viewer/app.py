@@ -53,11 +53,17 @@ def ensure_application(*, offscreen: bool = False) -> QApplication:
     return app
 
 
-def run_viewer(path: str | None, models: str | None = None, self_test: bool = False) -> int:
+def run_viewer(
+    path: str | None,
+    models: str | None = None,
+    self_test: bool = False,
+    screenshot: str | None = None,
+) -> int:
     """Open the viewer on ``path`` (default: the bundled sample); return the exit status.
 
     ``self_test``: headless (offscreen unless a platform is set), open the sample through the
-    worker, render the window once, close, and return 0 when that worked.
+    worker, render the window once, close, and return 0 when that worked. ``screenshot``: with
+    ``self_test``, a PNG file to save what the screen shows of the window to.
     """
     # The DICOM decoder process imports pydicom and the codecs (about 0.5 s): start it while Qt
     # and the models load, so that opening the first study does not wait for it.
@@ -73,7 +79,8 @@ def run_viewer(path: str | None, models: str | None = None, self_test: bool = Fa
             else ViewerSettings.for_user()
         )
         self_test_folder = Path(scratch) if self_test else None
-        return _run(app, settings, path, self_test_folder, explainer, models_dir)
+        shot = Path(screenshot) if screenshot else None
+        return _run(app, settings, path, self_test_folder, explainer, models_dir, shot)
 
 
 def _explainer_for(folder: Path) -> ExplanationProvider | None:
@@ -91,6 +98,7 @@ def _run(
     self_test_folder: Path | None,  # None: the interactive viewer
     explainer: ExplanationProvider | None,
     models_dir: Path,
+    screenshot: Path | None = None,
 ) -> int:
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
@@ -99,7 +107,7 @@ def _run(
     sys.excepthook = _slot_exception_hook(window)
     try:
         if self_test_folder is not None:
-            return loop.run_until_complete(_self_test(window, self_test_folder))
+            return loop.run_until_complete(_self_test(window, self_test_folder, screenshot))
         window.show()
         window.open_path(str(Path(path) if path else sample_radiograph_path()))
         with loop:
@@ -114,8 +122,9 @@ def _run(
         asyncio.set_event_loop(None)
 
 
-async def _self_test(window: MainWindow, scratch: Path) -> int:
-    """Open the sample; with models, wait for its explanation and export it as a GIF."""
+async def _self_test(window: MainWindow, scratch: Path, screenshot: Path | None = None) -> int:
+    """Open the sample; with models, wait for its explanation and export it as a GIF; save a
+    screenshot when asked."""
     loop = asyncio.get_running_loop()
     opened: asyncio.Future[str] = loop.create_future()
     explained: asyncio.Future[None] = loop.create_future()
@@ -155,6 +164,9 @@ async def _self_test(window: MainWindow, scratch: Path) -> int:
     if exported.done() and Path(exported.result()).stat().st_size == 0:
         log.error("self-test failed: the exported GIF is empty")
         return EXIT_FAILURE
+    if screenshot is not None and not _save_screenshot(window, screenshot):
+        log.error("self-test failed: cannot save the screenshot to %s", screenshot)
+        return EXIT_FAILURE
     log.info(
         "self-test passed (%dx%d window%s)",
         image.width(),
@@ -162,6 +174,15 @@ async def _self_test(window: MainWindow, scratch: Path) -> int:
         ", explanation exported as GIF" if exported.done() else ", no models",
     )
     return EXIT_OK
+
+
+def _save_screenshot(window: MainWindow, path: Path) -> bool:
+    """Save what the screen shows of ``window`` as PNG. Grabbed from the screen, not rendered
+    from the widgets (``grab``): on X11 the pixels come back from the X server, so the file
+    proves that the platform plugin really drew the window."""
+    window.repaint()  # paint and flush now: the last explanation frame may still be pending
+    pixmap = window.screen().grabWindow(window.winId())
+    return not pixmap.isNull() and pixmap.save(str(path), "PNG")
 
 
 ExceptHook = Callable[[type[BaseException], BaseException, TracebackType | None], Any]

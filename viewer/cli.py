@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import sys
 from collections.abc import Sequence
 
-from engine.cli.base import EXIT_OK, Subcommand
+from engine.cli.base import EXIT_OK, Subcommand, report_error
 from engine.cli.main import main as engine_main
 
 
@@ -21,12 +22,28 @@ def _add_view_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--self-test", action="store_true", help="open the sample headless, render and exit"
     )
+    parser.add_argument(
+        "--screenshot",
+        metavar="PNG",
+        help="with --self-test: save the rendered window to this PNG file",
+    )
 
 
 def _run_view(args: argparse.Namespace) -> int:
+    if args.screenshot and not args.self_test:
+        return report_error("--screenshot needs --self-test")
+    # Before Qt: a missing X11 library or display is one error line, not Qt's abort. Imported
+    # here so that the engine's subcommands do not pay for it (ctypes, subprocess).
+    from viewer.platform_check import display_problem
+
+    problem = display_problem(os.environ, self_test=args.self_test)
+    if problem is not None:
+        return report_error(problem)
     from viewer.app import run_viewer  # Qt is imported only when the viewer is wanted
 
-    return run_viewer(args.path, models=args.models, self_test=args.self_test)
+    return run_viewer(
+        args.path, models=args.models, self_test=args.self_test, screenshot=args.screenshot
+    )
 
 
 VIEW_COMMAND = Subcommand(
