@@ -14,6 +14,7 @@ from engine.errors import (
     ModelError,
     UnsupportedFormatError,
 )
+from engine.explain.export import gif_description
 from engine.explain.frames import FrameSequence
 from engine.explain.gif import GifOptions, write_gif
 from engine.explain.pipeline import (
@@ -82,6 +83,7 @@ __all__ = [
     "default_models_dir",
     "explain",
     "explore",
+    "gif_description",
     "load_figan_models",
     "load_model_set",
     "load_radiograph",

@@ -99,8 +99,17 @@ def write_gif_export(
     options: GifExportOptions,
     identity: api.PatientIdentity | None = None,
 ) -> Path:
-    """The primary counterfactual's frames ``first..last`` as a GIF (labels burned in)."""
-    return write_sequence_gif(path, result.original, result.primary.frames, options, identity)
+    """The primary counterfactual's frames ``first..last`` as a GIF (labels burned in, and the
+    explanation's caution in a red band on every frame when it has one)."""
+    return write_sequence_gif(
+        path,
+        result.original,
+        result.primary.frames,
+        options,
+        identity,
+        description=api.gif_description(result),
+        caution=result.caution(),
+    )
 
 
 def write_sequence_gif(
@@ -109,8 +118,13 @@ def write_sequence_gif(
     sequence: api.FrameSequence,
     options: GifExportOptions,
     identity: api.PatientIdentity | None = None,
+    *,
+    description: str | None = None,
+    caution: str | None = None,
 ) -> Path:
-    """Frames ``first..last`` of any slider ``sequence`` (CycleGAN or FIGAN) as a GIF."""
+    """Frames ``first..last`` of any slider ``sequence`` (CycleGAN or FIGAN) as a GIF;
+    ``description`` heads every frame (direction, models), ``caution`` is burned in as a warning
+    band."""
     count = len(sequence.frames)
     last = count - 1 if options.last_frame is None else options.last_frame
     if options.first_frame >= count or last >= count:
@@ -124,6 +138,8 @@ def write_sequence_gif(
         frame_ms=max(20, round(1000 / options.fps)),
         max_width=options.max_width,
         header_text=header,
+        description=description,
+        caution=caution,
     )
     return api.write_gif(path, original, clip, gif_options)
 

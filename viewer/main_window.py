@@ -412,7 +412,11 @@ class MainWindow(QMainWindow):
         self.banner.set_alerts(explanation_alerts(explanation))
         result = engine_result(explanation)
         self.statistics_panel.set_report(report_of(result) if result is not None else None)
-        self.statusBar().showMessage("Explanation ready", 3000)
+        caution = result.caution() if result is not None else None
+        if caution is None:
+            self.statusBar().showMessage("Explanation ready", 3000)
+        else:  # stays until the next message: it describes what is on screen
+            self.statusBar().showMessage(f"Explanation ready - caution: {caution}")
         self.explanation_shown.emit()
 
     def apply_preset_key(self, key: int) -> None:

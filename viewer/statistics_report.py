@@ -29,6 +29,8 @@ CSV_COLUMNS = (
     "sd_translated",
     "mean_change",
     "units",
+    "counterfactual_verdict",
+    "caution",
 )
 
 
@@ -64,6 +66,8 @@ class StatisticsReport:
     threshold: float
     valid: bool
     units: str
+    verdict: str  # valid, invalid or not-qualifying (engine.api.Counterfactual.verdict)
+    caution: str | None  # the warning that travels with every export, or None
     regions: tuple[RegionRow, ...]
     histogram_edges: npt.NDArray[np.float64]
     histogram_counts: npt.NDArray[np.int64]
@@ -100,6 +104,8 @@ def report_of(result: api.ExplanationResult) -> StatisticsReport:
         threshold=result.threshold,
         valid=counterfactual.valid,
         units=statistics.units,
+        verdict=counterfactual.verdict,
+        caution=result.caution(),
         regions=regions,
         histogram_edges=np.asarray(statistics.histogram_edges, dtype=np.float64),
         histogram_counts=np.asarray(statistics.histogram_counts, dtype=np.int64),
@@ -128,6 +134,8 @@ def to_csv(report: StatisticsReport) -> str:
                     )
                 ),
                 report.units,
+                report.verdict,
+                report.caution or "",
             ]
         )
     return buffer.getvalue()
@@ -143,6 +151,8 @@ def to_json(report: StatisticsReport) -> str:
         "probability_translated": report.probability_translated,
         "threshold": report.threshold,
         "counterfactual_valid": report.valid,
+        "counterfactual_verdict": report.verdict,
+        "caution": report.caution,
         "units": report.units,
         "change": "translated - original, at full translation strength",
         "regions": [

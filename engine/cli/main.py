@@ -62,7 +62,7 @@ REGISTRY: tuple[Registered, ...] = (
         "validate",
         "engine.cli.validate",
         "COMMAND",
-        "score explanations against phantom ground truth (flip rate, localisation, NCC)",
+        "score the classifier and its explanations against phantom ground truth, through files",
     ),
     Registered(
         "bench",

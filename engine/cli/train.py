@@ -154,6 +154,19 @@ def _add_classifier(parser: argparse.ArgumentParser) -> None:
     _option(parser, ClassifierConfig, "feature_dim", "width of the feature layer", type=int)
     _option(parser, ClassifierConfig, "dropout", "dropout before the logit", type=float)
     _option(parser, ClassifierConfig, "weight_decay", "Adam weight decay", type=float)
+    parser.add_argument(
+        "--augment-input",
+        dest="augment_input",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="vary resampling, lung-mask border, window, gamma, noise and bit depth per batch",
+    )
+    _option(
+        parser,
+        ClassifierConfig,
+        "model_id",
+        "bundle folder name (classifier, or oracle for the independent judge)",
+    )
 
 
 def _add_cyclegan(parser: argparse.ArgumentParser) -> None:

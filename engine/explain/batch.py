@@ -3,6 +3,13 @@
 Resumable: rows already in ``results.csv`` are skipped. One bad file never stops the batch: it
 gets a row with its one-line error. Outputs: ``results.csv``, ``summary.json`` and the two
 histograms of per-image mean lung change, one per direction (the paper's Fig. 6 and 7).
+
+Verdict columns follow docs/method.md: ``qualifies`` (the original was on the source side),
+``valid`` (qualifies, and the composite as shown crossed the threshold), the oracle's verdict, and
+the classifier on the generator's model-resolution output as a labelled extra. ``caution`` holds
+the warning that travels with every export (out of distribution, invalid, non-monotonic). When the
+images sit in class folders named like the labels (``healthy/``, ``pneumoconiosis/``), the summary
+also scores the classifier against them: accuracy, sensitivity and specificity at the threshold.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.errors import CancelledError, EngineError
+from engine.errors import CancelledError, EngineError, InputError
 from engine.explain.pipeline import Direction, ExplainRequest, explain
 from engine.explain.plots import histogram_png
 from engine.inference.model_set import ModelSet
@@ -33,7 +40,12 @@ COLUMNS = (
     "predicted_label",
     "direction",
     "probability_translated",
+    "qualifies",
     "valid",
+    "oracle_probability",
+    "oracle_probability_translated",
+    "oracle_valid",
+    "probability_translated_model_resolution",
     "lung_mean_original",
     "lung_mean_translated",
     "lung_mean_change",
@@ -41,6 +53,8 @@ COLUMNS = (
     "lung_std_translated",
     "monotonic",
     "ood_score",
+    "out_of_distribution",
+    "caution",
 )
 RESULTS_FILE = "results.csv"
 
@@ -79,6 +93,7 @@ def run_batch(
     """Explain every image under ``root`` into ``out`` (see module docstring)."""
     out.mkdir(parents=True, exist_ok=True)
     results = out / RESULTS_FILE
+    _check_header(results)
     done = _already_done(results)
     images = find_images(root)
     request = ExplainRequest(direction=direction, n_frames=5, with_attributions=False)
@@ -115,6 +130,7 @@ def _rows(path: Path, relative: str, models: ModelSet, request: ExplainRequest) 
             "error": " ".join(str(error).split()),
         }
         return
+    caution = result.caution() or ""
     for counterfactual in result.counterfactuals:
         lung = counterfactual.statistics.lung
         yield {
@@ -126,7 +142,14 @@ def _rows(path: Path, relative: str, models: ModelSet, request: ExplainRequest) 
             "predicted_label": result.predicted_label,
             "direction": counterfactual.direction.value,
             "probability_translated": f"{counterfactual.probability:.6f}",
-            "valid": str(counterfactual.valid).lower(),
+            "qualifies": _flag(counterfactual.qualifies),
+            "valid": _flag(counterfactual.valid),
+            "oracle_probability": _number(result.oracle_probability),
+            "oracle_probability_translated": _number(counterfactual.oracle_probability),
+            "oracle_valid": _flag(counterfactual.oracle_valid),
+            "probability_translated_model_resolution": _number(
+                counterfactual.model_resolution_probability
+            ),
             "lung_mean_original": f"{lung.mean_original:.6f}",
             "lung_mean_translated": f"{lung.mean_translated:.6f}",
             "lung_mean_change": f"{lung.mean_change:.6f}",
@@ -134,7 +157,30 @@ def _rows(path: Path, relative: str, models: ModelSet, request: ExplainRequest) 
             "lung_std_translated": f"{lung.std_translated:.6f}",
             "monotonic": str(counterfactual.frames.monotonic).lower(),
             "ood_score": "" if result.ood_score is None else f"{result.ood_score:.4f}",
+            "out_of_distribution": _flag(result.out_of_distribution),
+            "caution": caution,
         }
+
+
+def _flag(value: bool | None) -> str:
+    return "" if value is None else str(value).lower()
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else f"{value:.6f}"
+
+
+def _check_header(results: Path) -> None:
+    """A results file of another column set cannot be resumed (rows would not line up)."""
+    if not results.exists():
+        return
+    with results.open(newline="", encoding="utf-8") as stream:
+        header = next(csv.reader(stream), None)
+    if header is not None and tuple(header) != COLUMNS:
+        raise InputError(
+            f"{results} was written by another version of cxr-explain (other columns); "
+            "choose a new --out folder"
+        )
 
 
 def _already_done(results: Path) -> set[str]:
@@ -146,32 +192,74 @@ def _read_rows(results: Path) -> Iterator[dict[str, str]]:
         yield from csv.DictReader(stream)
 
 
+#: Folder names that carry a ground-truth label, and the label's positive flag.
+_FOLDER_TRUTH = {"healthy": False, "pneumoconiosis": True}
+
+
 def _write_summary(out: Path, rows: list[dict[str, str]], models: ModelSet) -> None:
-    summary: dict[str, Any] = {"model": models.version_label(), "directions": {}}
+    ok = [r for r in rows if r["status"] == "ok"]
+    summary: dict[str, Any] = {
+        "model": models.version_label(),
+        "classification": classification_summary(ok),
+        "share_out_of_distribution": _share(
+            [r["out_of_distribution"] == "true" for r in _one_row_per_file(ok)]
+        ),
+        "directions": {},
+    }
     for direction in (Direction.TO_HEALTHY, Direction.TO_DISEASE):
-        changes = [
-            float(r["lung_mean_change"])
-            for r in rows
-            if r["status"] == "ok" and r["direction"] == direction.value
-        ]
-        valid = [
-            r["valid"] == "true"
-            for r in rows
-            if r["status"] == "ok" and r["direction"] == direction.value
-        ]
+        chosen = [r for r in ok if r["direction"] == direction.value]
+        changes = [float(r["lung_mean_change"]) for r in chosen]
+        qualifying = [r for r in chosen if r["qualifies"] == "true"]
+        oracle = [r for r in chosen if r["oracle_valid"] in ("true", "false")]
         summary["directions"][direction.value] = {
             "n": len(changes),
+            "n_qualifying": len(qualifying),
+            "validity_among_qualifying": _share([r["valid"] == "true" for r in qualifying]),
+            "n_oracle_qualifying": len(oracle),
+            "oracle_validity": _share([r["oracle_valid"] == "true" for r in oracle]),
             "mean_lung_change": float(np.mean(changes)) if changes else None,
-            "share_darker": float(np.mean([c < 0 for c in changes])) if changes else None,
-            "share_brighter": float(np.mean([c > 0 for c in changes])) if changes else None,
-            "flip_rate": float(np.mean(valid)) if valid else None,
+            "share_darker": _share([c < 0 for c in changes]),
+            "share_brighter": _share([c > 0 for c in changes]),
         }
         histogram_png(
             changes,
             f"Per-image mean lung change, {direction.value} (n = {len(changes)})",
-            "mean of (translated - original) in the lungs, display units",
+            "mean of (translated - original) in the lungs, intensity units",
         ).save(out / f"histogram_{direction.value}.png")
     summary["failed"] = [
         {"file": r["file"], "error": r["error"]} for r in rows if r["status"] != "ok"
     ]
     (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+
+
+def _share(flags: list[bool]) -> float | None:
+    return float(np.mean(flags)) if flags else None
+
+
+def _one_row_per_file(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    first: dict[str, dict[str, str]] = {}
+    for row in rows:
+        first.setdefault(row["file"], row)
+    return list(first.values())
+
+
+def classification_summary(rows: list[dict[str, str]]) -> dict[str, Any] | None:
+    """Accuracy, sensitivity and specificity at the threshold of the images whose folder names
+    their label (``healthy``/``pneumoconiosis``); None when no image does."""
+    scored = [
+        (_FOLDER_TRUTH[r["folder_label"]], r["predicted_label"] == "pneumoconiosis")
+        for r in _one_row_per_file(rows)
+        if r["folder_label"] in _FOLDER_TRUTH
+    ]
+    if not scored:
+        return None
+    positives = [called for truth, called in scored if truth]
+    negatives = [not called for truth, called in scored if not truth]
+    return {
+        "n": len(scored),
+        "n_positive": len(positives),
+        "n_negative": len(negatives),
+        "accuracy": _share([truth == called for truth, called in scored]),
+        "sensitivity": _share(positives),
+        "specificity": _share(negatives),
+    }

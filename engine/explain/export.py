@@ -2,6 +2,11 @@
 
 No output carries a patient identifier: images are built from arrays, file names are fixed, and
 the JSON holds only display-safe fields.
+
+A warning travels with the picture: when the explanation is out of distribution, invalid, not a
+counterfactual or non-monotonic (``ExplanationResult.caution``), a red band naming the reasons is
+added above every exported PNG and into every GIF frame, the float TIFF carries it in its image
+description, and ``stats.json`` states it. The lung mask is data and stays unmarked.
 """
 
 from __future__ import annotations
@@ -14,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw, PngImagePlugin
 
 from engine.atomic import atomic_path
 from engine.explain.difference import render_difference, symmetric_limit
-from engine.explain.gif import GifOptions, write_gif
+from engine.explain.gif import CAUTION_PREFIX, CAUTION_RED, GifOptions, fitted_font, write_gif
 from engine.explain.pipeline import Counterfactual, ExplanationResult
 from engine.explain.statistics import LungStatistics
 from engine.types import FloatImage
@@ -43,25 +48,36 @@ def export_explanation(result: ExplanationResult, folder: Path, *, gif: bool = T
     folder.mkdir(parents=True, exist_ok=True)
     primary = result.primary
     lung = result.right_lung | result.left_lung
+    caution = result.caution()
+
+    def marked(pixels: np.ndarray) -> np.ndarray:
+        return pixels if caution is None else with_caution_band(pixels, caution)
+
     jobs: list[Callable[[], Path]] = [
-        lambda: _save_png(folder / "original.png", _to_uint8(result.original)),
-        lambda: _save_png(folder / "translated.png", _to_uint8(primary.translated)),
+        lambda: _save_png(folder / "original.png", marked(_to_uint8(result.original)), caution),
+        lambda: _save_png(
+            folder / "translated.png", marked(_to_uint8(primary.translated)), caution
+        ),
         lambda: _save_png(
             folder / "difference.png",
-            render_difference(primary.difference, symmetric_limit(primary.difference)),
+            marked(render_difference(primary.difference, symmetric_limit(primary.difference))),
+            caution,
         ),
-        lambda: _save_tiff(folder / "difference.tiff", primary.difference),
+        lambda: _save_tiff(folder / "difference.tiff", primary.difference, caution),
         lambda: _save_png(folder / "lung_mask.png", (lung * 255).astype(np.uint8)),
     ]
     attributions = result.attributions
     if attributions is not None:
-        jobs.append(lambda: _save_png(folder / "gradcam.png", _to_uint8(attributions.gradcam)))
+        jobs.append(
+            lambda: _save_png(
+                folder / "gradcam.png", marked(_to_uint8(attributions.gradcam)), caution
+            )
+        )
     jobs.append(lambda: _save_json(folder / "stats.json", summary(result)))
     if gif:
+        options = GifOptions(description=gif_description(result), caution=caution)
         jobs.append(
-            lambda: write_gif(
-                folder / "explanation.gif", result.original, primary.frames, GifOptions()
-            )
+            lambda: write_gif(folder / "explanation.gif", result.original, primary.frames, options)
         )
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="export") as pool:
         pending = [pool.submit(job) for job in jobs]
@@ -78,19 +94,63 @@ def summary(result: ExplanationResult) -> dict[str, Any]:
         "threshold": result.threshold,
         "counterfactuals": [_counterfactual_summary(c) for c in result.counterfactuals],
         "timings_s": dict(result.timings),
+        "caution": result.caution(),
         "warnings": list(result.warnings),
         "ood_score": result.ood_score,
         "out_of_distribution": result.out_of_distribution,
-        "difference_convention": "translated - original in display units [0, 1]; "
+        "segmentation_uncertainty": result.segmentation_uncertainty,
+        "oracle_probability_pneumoconiosis": result.oracle_probability,
+        "intensity": "every image is the model-intensity image: the 0.5-99.5 percentile window "
+        "of the modality values, polarity applied, [0, 1] (docs/method.md)",
+        "difference_convention": "translated - original in intensity units [0, 1]; "
         "difference.png: mid-gray = no change, brighter = increase, darker = decrease",
+        "validity_definition": "qualifies: the original was on the source side of the "
+        "threshold; valid: qualifies and the translated image as shown, classified again "
+        "through the same input path, crossed it; oracle_valid: the same for the independent "
+        "oracle classifier (null when it does not qualify or there is none); "
+        "probability_translated_model_resolution: the classifier on the generator's own "
+        "output, not a verdict",
     }
+
+
+def gif_description(result: ExplanationResult) -> str:
+    """The GIF's header line: the direction and the two models that made the frames (the
+    generator of that direction and the classifier whose probability each frame shows)."""
+    direction = result.primary.direction
+    generator = (
+        "generator_to_healthy" if direction.value == "to-healthy" else "generator_to_disease"
+    )
+    models = [
+        word
+        for word in result.model_label.split()
+        if word.startswith(("classifier@", f"{generator}@"))
+    ]
+    return "  ".join([direction.value, *models])
+
+
+def with_caution_band(pixels: np.ndarray, caution: str) -> np.ndarray:
+    """``pixels`` (gray ``(H, W)`` or RGB ``(H, W, 3)`` uint8) with a red band above naming the
+    caution; RGB out. The image's own pixels are kept, not painted over."""
+    rgb = pixels if pixels.ndim == 3 else np.repeat(pixels[..., None], 3, axis=-1)
+    width = int(rgb.shape[1])
+    height = max(14, round(0.04 * max(rgb.shape[0], width)))
+    band = Image.new("RGB", (width, height), CAUTION_RED)
+    text = CAUTION_PREFIX + caution
+    font = fitted_font(text, width, max(9, round(height * 0.6)))
+    ImageDraw.Draw(band).text((4, height * 0.2), text, fill=(255, 255, 255), font=font)
+    return np.concatenate([np.asarray(band, dtype=np.uint8), rgb], axis=0)
 
 
 def _counterfactual_summary(counterfactual: Counterfactual) -> dict[str, Any]:
     return {
         "direction": counterfactual.direction.value,
         "probability_translated": counterfactual.probability,
+        "qualifies": counterfactual.qualifies,
         "valid": counterfactual.valid,
+        "verdict": counterfactual.verdict,
+        "oracle_probability_translated": counterfactual.oracle_probability,
+        "oracle_valid": counterfactual.oracle_valid,
+        "probability_translated_model_resolution": (counterfactual.model_resolution_probability),
         "frame_probabilities": list(counterfactual.frames.probabilities),
         "monotonic": counterfactual.frames.monotonic,
         "lung_statistics": _statistics_summary(counterfactual.statistics),
@@ -120,16 +180,32 @@ def _atomic_write(path: Path, write: Callable[[Path], object]) -> Path:
     return path
 
 
-def _save_png(path: Path, pixels: np.ndarray) -> Path:
+def _save_png(path: Path, pixels: np.ndarray, caution: str | None = None) -> Path:
+    info = None
+    if caution is not None:
+        info = PngImagePlugin.PngInfo()
+        info.add_text("Warning", caution)
     return _atomic_write(
-        path, lambda target: Image.fromarray(pixels).save(target, format="PNG", compress_level=1)
+        path,
+        lambda target: Image.fromarray(pixels).save(
+            target, format="PNG", compress_level=1, pnginfo=info
+        ),
     )
 
 
-def _save_tiff(path: Path, values: FloatImage) -> Path:
+# TIFF tag 270, ImageDescription: where a float image carries its caution.
+_TIFF_DESCRIPTION = 270
+
+
+def _save_tiff(path: Path, values: FloatImage, caution: str | None = None) -> Path:
+    description = "translated - original, intensity units" + (
+        f"; {CAUTION_PREFIX}{caution}" if caution else ""
+    )
     return _atomic_write(
         path,
-        lambda target: Image.fromarray(values.astype(np.float32), "F").save(target, format="TIFF"),
+        lambda target: Image.fromarray(values.astype(np.float32), "F").save(
+            target, format="TIFF", tiffinfo={_TIFF_DESCRIPTION: description}
+        ),
     )
 
 

@@ -23,13 +23,17 @@ from engine.geometry import resize
 from engine.types import FloatImage
 
 SYNTHETIC_LABEL = "SYNTHETIC IMAGE - NOT FOR DIAGNOSIS"
+TRANSLATED_PANE_LABEL = "translated: SYNTHETIC, not for diagnosis"
+CAUTION_PREFIX = "CAUTION: "
 _BANNER_FRACTION = 0.07  # text band height relative to pane height
-_TEXT_COLOURS = ((255, 200, 0), (0, 255, 255))  # the label colours besides white (a gray)
+CAUTION_RED = (200, 0, 0)
+# The label colours besides white (a gray): header, pane names, the caution band.
+_TEXT_COLOURS = ((255, 200, 0), (0, 255, 255), CAUTION_RED)
 
 
 def _gray_palette() -> Image.Image:
-    """256 entries: every gray level but two, then the text colours."""
-    grays = [round(i * 255 / 253) for i in range(254)]
+    """256 entries: every gray level but three, then the text colours."""
+    grays = [round(i * 255 / 252) for i in range(253)]
     colours = [(g, g, g) for g in grays] + list(_TEXT_COLOURS)
     palette = Image.new("P", (1, 1))
     palette.putpalette([channel for colour in colours for channel in colour])
@@ -48,6 +52,11 @@ class GifOptions:
     ping_pong: bool = True
     colour_map: DifferenceColourMap = DifferenceColourMap.GRAY
     header_text: str | None = None  # e.g. a study label the user chose to include
+    # What the animation shows, e.g. "to-healthy  models classifier@1a2b3c4d ..."
+    description: str | None = None
+    # A warning burned into every frame (ExplanationResult.caution(): out of distribution,
+    # invalid, non-monotonic), so that whoever receives only the GIF sees it.
+    caution: str | None = None
 
     def __post_init__(self) -> None:
         if self.frame_ms < 20:
@@ -125,19 +134,43 @@ def _labelled(strip: npt.NDArray[np.uint8], caption: str, options: GifOptions) -
         size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
         image = image.resize(size, Image.Resampling.LANCZOS)
     band = max(14, round(image.height * _BANNER_FRACTION))
-    canvas = Image.new("RGB", (image.width, image.height + 2 * band), (0, 0, 0))
-    canvas.paste(image, (0, band))
+    caution_band = band if options.caution else 0
+    canvas = Image.new("RGB", (image.width, image.height + 2 * band + caution_band), (0, 0, 0))
+    canvas.paste(image, (0, band + caution_band))
     draw = ImageDraw.Draw(canvas)
-    font = ImageFont.load_default(size=max(9, round(band * 0.6)))
-    top = (
-        SYNTHETIC_LABEL if not options.header_text else f"{SYNTHETIC_LABEL}  {options.header_text}"
-    )
-    draw.text((4, band * 0.2), top, fill=(255, 200, 0), font=font)
+    text_size = max(9, round(band * 0.6))
+    if options.caution:
+        draw.rectangle((0, 0, image.width, caution_band - 1), fill=CAUTION_RED)
+        text = CAUTION_PREFIX + options.caution
+        font = fitted_font(text, image.width, text_size)
+        draw.text((4, band * 0.2), text, fill=(255, 255, 255), font=font)
+    # Identifiers the user asked for come first: a long description must not push them off.
+    top = "  ".join(t for t in (options.header_text, options.description) if t) or SYNTHETIC_LABEL
+    top_y = caution_band + band * 0.2
+    draw.text((4, top_y), top, fill=(255, 200, 0), font=fitted_font(top, image.width, text_size))
     pane = image.width / 3
-    for index, name in enumerate(("original", "translated", "difference")):
-        draw.text((index * pane + 4, band * 1.05), name, fill=(0, 255, 255), font=font)
-    draw.text((4, image.height + band * 1.2), caption, fill=(255, 255, 255), font=font)
+    names = ("original", TRANSLATED_PANE_LABEL, "difference")
+    for index, name in enumerate(names):
+        font = fitted_font(name, int(pane) - 8, text_size)
+        draw.text(
+            (index * pane + 4, caution_band + band * 1.05), name, fill=(0, 255, 255), font=font
+        )
+    bottom = caution_band + image.height + band * 1.2
+    font = fitted_font(caption, image.width, text_size)
+    draw.text((4, bottom), caption, fill=(255, 255, 255), font=font)
     return canvas
+
+
+def fitted_font(
+    text: str, width: int, size: int = 12, minimum: int = 7
+) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """The default font at ``size`` or smaller, down to ``minimum``, so ``text`` fits ``width``
+    pixels (a long warning must still be read whole)."""
+    for candidate in range(size, minimum - 1, -1):
+        font = ImageFont.load_default(size=candidate)
+        if font.getlength(text) <= width - 8:
+            return font
+    return ImageFont.load_default(size=minimum)
 
 
 def _save_atomically(path: Path, images: Sequence[Image.Image], frame_ms: int) -> Path:

@@ -1,10 +1,17 @@
 """One call from a loaded radiograph to a complete, immutable explanation.
 
-Steps (the paper's method, plus the checks it lacks): display image -> lung segmentation ->
-classifier probability on the lung-field image -> CycleGAN translation toward the other class
-(lung field only, composited back onto the full radiograph) -> the translated image's probability
-and a validity verdict (did it cross the threshold?) -> signed difference, lung statistics, slider
-frames with a probability each, and attributions (Grad-CAM, input gradient) for comparison.
+Steps (the paper's method, plus the checks it lacks): the model-intensity image
+(:mod:`engine.inference.model_input`) -> lung segmentation -> classifier probability on the
+lung-field input -> CycleGAN translation toward the other class (lung field only, composited back
+onto the full-resolution image) -> verdicts on the composite -> signed difference, lung
+statistics, slider frames with a probability each, and attributions (Grad-CAM, input gradient).
+
+Verdicts (docs/method.md, "valid, faithful explanation"): a counterfactual *qualifies* when the
+original sits on the source side of the threshold; it is *valid* when it qualifies and the
+composite the user sees, classified again through the same model-input path, crosses the
+threshold. The independent oracle classifier (never used to train the generators) gives a second
+verdict; the classifier's verdict on the generator's own model-resolution output is kept as an
+extra, labelled number only.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.errors import CancelledError
+from engine.errors import CancelledError, InputError
 from engine.explain.attribution import Attributions, attributions
 from engine.explain.difference import grid_sample, signed_difference, symmetric_limit
 from engine.explain.frames import (
@@ -28,15 +35,19 @@ from engine.explain.frames import (
 )
 from engine.explain.request import Direction, ExplainRequest
 from engine.explain.statistics import LungStatistics, lung_statistics
+from engine.inference.model_input import model_intensity
 from engine.inference.model_set import ModelSet
 from engine.inference.ood import classify_with_features
 from engine.inference.run import (
     classify,
     classify_model_inputs,
+    field_inputs,
     model_size,
     segment_lungs_checked,
+    split_at_midline,
     translate,
 )
+from engine.models import LoadedModel
 from engine.types import FloatImage, Radiograph, readonly
 
 ProgressCallback = Callable[[float, str], None]
@@ -48,24 +59,49 @@ MAX_SEGMENTATION_UNCERTAINTY = 0.15
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Counterfactual:
-    """One translation. Images ``(H, W)`` float32 display units on the original grid."""
+    """One translation. Images ``(H, W)`` float32 intensity units on the original grid.
+
+    ``probability``: P(pneumoconiosis) of the composite ``translated`` (what the user sees),
+    classified through the model-input path. ``qualifies``: the original was on the source side
+    of the threshold (a counterfactual toward the class the image is already in is no flip).
+    ``valid``: qualifies and ``probability`` crossed the threshold toward the target class.
+    ``oracle_probability`` / ``oracle_valid``: the same for the independent oracle classifier
+    (None without one; ``oracle_valid`` is None too when the oracle puts the original on the
+    target side already). ``model_resolution_probability``: the classifier on the generator's own
+    output at model resolution (None when the sizes differ); shown as an extra, not a verdict.
+    """
 
     direction: Direction
     translated: FloatImage
     difference: FloatImage  # translated - original; > 0 brighter
-    probability: float  # P(pneumoconiosis) of the translated image
-    valid: bool  # the prediction crossed the threshold toward the target class
+    probability: float
+    qualifies: bool
+    valid: bool
     statistics: LungStatistics
     frames: FrameSequence
+    oracle_probability: float | None = None
+    oracle_valid: bool | None = None
+    model_resolution_probability: float | None = None
+
+    @property
+    def verdict(self) -> str:
+        """One word for reports: ``valid``, ``invalid`` or ``not-qualifying``."""
+        if not self.qualifies:
+            return "not-qualifying"
+        return "valid" if self.valid else "invalid"
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class ExplanationResult:
-    """Everything the viewer, CLI and batch jobs show for one radiograph."""
+    """Everything the viewer, CLI and batch jobs show for one radiograph.
+
+    ``original``: the model-intensity image (``engine.inference.model_input.model_intensity``),
+    ``[0, 1]``, which every image of the result (translated, difference, frames) shares.
+    """
 
     request_id: int
     model_label: str
-    original: FloatImage  # display image (default VOI, polarity applied), [0, 1]
+    original: FloatImage
     right_lung: np.ndarray  # bool (H, W); the patient's right = image left
     left_lung: np.ndarray
     probability: float  # P(pneumoconiosis) of the original
@@ -79,6 +115,7 @@ class ExplanationResult:
     ood_score: float | None = None
     # Uncertain segmenter pixels per lung pixel (engine.inference.run); None without segmenter.
     segmentation_uncertainty: float | None = None
+    oracle_probability: float | None = None  # the oracle's P(pneumoconiosis) of the original
 
     @property
     def out_of_distribution(self) -> bool:
@@ -97,6 +134,33 @@ class ExplanationResult:
     @property
     def predicted_label(self) -> str:
         return POSITIVE_LABEL if self.probability >= self.threshold else "healthy"
+
+    @property
+    def trustworthy(self) -> bool:
+        """In distribution, every counterfactual valid and monotonic: nothing to warn about."""
+        return not self.out_of_distribution and all(
+            c.valid and c.frames.monotonic for c in self.counterfactuals
+        )
+
+    def caution(self) -> str | None:
+        """A one-line warning that must travel with every export of this explanation, or None.
+
+        Names each reason: out of distribution, an invalid or non-qualifying counterfactual, a
+        non-monotonic slider.
+        """
+        reasons = []
+        if self.out_of_distribution:
+            score = "" if self.ood_score is None else f" (score {self.ood_score:.2f})"
+            reasons.append(f"OUT OF DISTRIBUTION{score}")
+        for counterfactual in self.counterfactuals:
+            name = counterfactual.direction.value
+            if not counterfactual.qualifies:
+                reasons.append(f"{name}: NOT A COUNTERFACTUAL (already that class)")
+            elif not counterfactual.valid:
+                reasons.append(f"{name}: INVALID (did not cross the threshold)")
+            if not counterfactual.frames.monotonic:
+                reasons.append(f"{name}: NON-MONOTONIC slider")
+        return "; ".join(reasons) if reasons else None
 
 
 class _Clock:
@@ -122,17 +186,28 @@ def explain(
     models: ModelSet,
     request: ExplainRequest | None = None,
     *,
+    lung_mask: np.ndarray | None = None,
     cancel: threading.Event | None = None,
     progress: ProgressCallback | None = None,
 ) -> ExplanationResult:
-    """Explain the classifier's decision on ``radiograph`` (synchronous; see module docstring)."""
+    """Explain the classifier's decision on ``radiograph`` (synchronous; see module docstring).
+
+    ``lung_mask``: ``(H, W)`` bool lung field to use instead of the segmenter's (an annotation,
+    or a phantom's ground truth); split into right and left lung at the image midline.
+    """
     request = request or ExplainRequest()
     clock = _Clock(cancel, progress)
     warnings: list[str] = []
-    original = radiograph.display()
+    original = model_intensity(radiograph)
     clock.stage("display", 0.05)
     segmentation_uncertainty: float | None = None
-    if models.segmenter is not None:
+    if lung_mask is not None:
+        if lung_mask.shape != original.shape:
+            raise InputError(
+                f"lung mask shape {lung_mask.shape} is not the image's {original.shape}"
+            )
+        right, left = split_at_midline(np.asarray(lung_mask, dtype=bool))
+    elif models.segmenter is not None:
         right, left, segmentation_uncertainty = segment_lungs_checked(models.segmenter, original)
         if segmentation_uncertainty > MAX_SEGMENTATION_UNCERTAINTY:
             warnings.append(
@@ -147,8 +222,10 @@ def explain(
     if lung.mean() < 0.02:
         warnings.append("almost no lung field found: is this a frontal chest radiograph?")
     clock.stage("segment", 0.25)
-    lung_field = _lung_field(original, lung)
-    probability, ood_score = _classify_and_score(models, lung_field)
+    probability, ood_score = _classify_and_score(models, original, lung)
+    oracle_probability = (
+        None if models.oracle is None else float(classify(models.oracle, [original], lung)[0])
+    )
     if ood_score is not None and ood_score > 1.0:
         warnings.append(
             f"out of distribution (score {ood_score:.2f} > 1): the image is unlike the models' "
@@ -159,17 +236,21 @@ def explain(
     counterfactuals = []
     for index, direction in enumerate(directions):
         counterfactuals.append(
-            _counterfactual(original, lung_field, right, left, models, direction, request)
+            _counterfactual(
+                original,
+                right,
+                left,
+                models,
+                direction,
+                request,
+                _Sides(probability, oracle_probability),
+            )
         )
         clock.stage(f"translate {direction.value}", 0.35 + 0.45 * (index + 1) / len(directions))
-    found = attributions(models.classifier, lung_field) if request.with_attributions else None
+    found = attributions(models.classifier, original, lung) if request.with_attributions else None
     clock.stage("attributions", 1.0)
     for counterfactual in counterfactuals:
-        if not counterfactual.valid:
-            warnings.append(
-                f"invalid counterfactual ({counterfactual.direction.value}): the translated image "
-                "did not cross the classifier's threshold"
-            )
+        warnings.extend(_verdict_warnings(counterfactual, request.threshold))
         warnings.extend(counterfactual.frames.warnings)
     return ExplanationResult(
         request_id=request.request_id,
@@ -185,15 +266,39 @@ def explain(
         warnings=tuple(warnings),
         ood_score=ood_score,
         segmentation_uncertainty=segmentation_uncertainty,
+        oracle_probability=oracle_probability,
     )
 
 
-def _classify_and_score(models: ModelSet, lung_field: FloatImage) -> tuple[float, float | None]:
+def _verdict_warnings(counterfactual: Counterfactual, threshold: float) -> list[str]:
+    name = counterfactual.direction.value
+    if not counterfactual.qualifies:
+        target = POSITIVE_LABEL if counterfactual.direction is Direction.TO_DISEASE else "healthy"
+        return [
+            f"not a counterfactual ({name}): the classifier already calls the original {target}"
+        ]
+    found = []
+    if not counterfactual.valid:
+        found.append(
+            f"invalid counterfactual ({name}): the translated image as shown did not cross the "
+            f"classifier's threshold ({counterfactual.probability:.2f} against {threshold:g})"
+        )
+    if counterfactual.oracle_valid is False:
+        found.append(
+            f"the independent oracle classifier does not confirm the flip ({name}: "
+            f"P = {counterfactual.oracle_probability:.2f})"
+        )
+    return found
+
+
+def _classify_and_score(
+    models: ModelSet, intensity: FloatImage, lung: np.ndarray
+) -> tuple[float, float | None]:
     """The classifier's probability and, when the models have a feature density, the OOD score
     from the same forward pass."""
     if models.feature_density is None:
-        return float(classify(models.classifier, [lung_field])[0]), None
-    probability, features = classify_with_features(models.classifier, lung_field)
+        return float(classify(models.classifier, [intensity], lung)[0]), None
+    probability, features = classify_with_features(models.classifier, intensity, lung)
     return probability, float(models.feature_density.scores(features)[0])
 
 
@@ -216,44 +321,66 @@ def _directions(requested: Direction, probability: float, threshold: float) -> l
     return [requested]
 
 
-def _lung_field(image: FloatImage, lung: np.ndarray) -> FloatImage:
-    """The paper's lung-field image: outside the lungs set to background (black)."""
-    return np.where(lung, image, np.float32(0.0)).astype(np.float32)
+@dataclass(frozen=True, slots=True)
+class _Sides:
+    """The original's probabilities: the classifier's and the oracle's (None without one)."""
+
+    classifier: float
+    oracle: float | None
+
+
+def frame_probabilities(
+    model: LoadedModel, images: BlendedImages, lung: np.ndarray, positions: tuple[float, ...]
+) -> np.ndarray:
+    """The classifier's probability of each full-resolution frame, through the model-input path.
+
+    Frames between the original and the counterfactual are convex blends of two images in
+    ``[0, 1]``: no clipping, and letterboxing, lung masking and resampling are linear, so their
+    model inputs are the same blend of the two ends' inputs (exact up to float rounding).
+    Exaggerated frames (beyond 1) are clipped to ``[0, 1]`` and are rendered in full.
+    """
+    ends = field_inputs(model, [images.original, images.translated], lung)
+    start, stop = ends[0].field, ends[1].field
+    inputs = []
+    for position in positions:
+        if 0.0 <= position <= 1.0:
+            inputs.append((start + np.float32(position) * (stop - start)).astype(np.float32))
+        else:
+            (prepared,) = field_inputs(model, [images.image(position)], lung)
+            inputs.append(prepared.field)
+    return classify_model_inputs(model, inputs)
+
+
+def _crossed(probability: float, threshold: float, direction: Direction) -> bool:
+    return (probability >= threshold) == (direction is Direction.TO_DISEASE)
 
 
 def _counterfactual(
     original: FloatImage,
-    lung_field: FloatImage,
     right: np.ndarray,
     left: np.ndarray,
     models: ModelSet,
     direction: Direction,
     request: ExplainRequest,
+    sides: _Sides,
 ) -> Counterfactual:
     lung = right | left
     generator = models.to_healthy if direction is Direction.TO_HEALTHY else models.to_disease
-    translation = translate(generator, lung_field, lung)
+    translation = translate(generator, original, lung)
     change = translation.change
     translated = np.clip(original + np.where(lung, change, np.float32(0.0)), 0.0, 1.0)
     translated = translated.astype(np.float32)
     positions = strength_positions(request.n_frames, request.exaggerate)
-    # Positions beyond 1 extrapolate the same change (exaggerated), clipped to display range.
+    # Positions beyond 1 extrapolate the same change (exaggerated), clipped to [0, 1].
     # Frame images are rendered on demand (engine.explain.frames); the probabilities are not.
     images = BlendedImages(original, translated)
-    if model_size(models.classifier) == translation.model_input.shape[0]:
-        # Each frame's probability is the classifier's verdict on the model-resolution image
-        # the generator made (blended): what the classifier reads. Resampling the change to
-        # the full-resolution grid and back low-passes it, which loses fine changes (removed
-        # small opacities) that the classifier does see.
-        probabilities = classify_model_inputs(
-            models.classifier, [translation.model_blend(s) for s in positions]
-        )
-    else:
-        probabilities = classify(
-            models.classifier, [_lung_field(images.image(s), lung) for s in positions]
-        )
+    probabilities = frame_probabilities(models.classifier, images, lung, positions)
     at_counterfactual = int(np.argmin([abs(s - 1.0) for s in positions]))
     translated_probability = float(probabilities[at_counterfactual])
+    model_resolution = None
+    if model_size(models.classifier) == translation.model_input.shape[0]:
+        blend = translation.model_blend(1.0)
+        model_resolution = float(classify_model_inputs(models.classifier, [blend])[0])
     sequence_probabilities = tuple(float(p) for p in probabilities)
     monotonic = is_monotonic(sequence_probabilities)
     frames = FrameSequence(
@@ -271,15 +398,26 @@ def _counterfactual(
             f"{direction.value} slider",
         ),
     )
-    target_is_disease = direction is Direction.TO_DISEASE
-    valid = (translated_probability >= request.threshold) == target_is_disease
+    threshold = request.threshold
+    qualifies = not _crossed(sides.classifier, threshold, direction)
+    valid = qualifies and _crossed(translated_probability, threshold, direction)
+    oracle_probability: float | None = None
+    oracle_valid: bool | None = None
+    if models.oracle is not None and sides.oracle is not None:
+        oracle_probability = float(classify(models.oracle, [translated], lung)[0])
+        if not _crossed(sides.oracle, threshold, direction):
+            oracle_valid = _crossed(oracle_probability, threshold, direction)
     difference = signed_difference(original, translated)
     return Counterfactual(
         direction=direction,
         translated=readonly(translated),
         difference=readonly(difference),
         probability=translated_probability,
+        qualifies=qualifies,
         valid=valid,
         statistics=lung_statistics(original, translated, right, left),
         frames=frames,
+        oracle_probability=oracle_probability,
+        oracle_valid=oracle_valid,
+        model_resolution_probability=model_resolution,
     )

@@ -1,21 +1,23 @@
 """Converting a change in display units back to modality units for a radiograph.
 
-The models work on the display image (default VOI, polarity applied, ``[0, 1]``). The viewer shows
-the translated image with the original's window/level and reads pixel values in modality units,
-so a display change ``d`` becomes a modality change ``d * scale``, where ``scale`` is the inverse
-slope of the default VOI at its centre (negative for inverted polarity).
+The models work on the model-intensity image (``engine.inference.model_input``: the model window,
+polarity applied, ``[0, 1]``). The viewer shows the translated image with the original's
+window/level and reads pixel values in modality units, so an intensity change ``d`` becomes a
+modality change ``d * scale``, where ``scale`` is the inverse slope of the model window
+(negative for inverted polarity).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from engine.inference.model_input import model_window
 from engine.types import FloatImage, Radiograph, VoiFunction
 
 
 def display_to_modality_scale(radiograph: Radiograph) -> float:
-    """Modality units per display unit at the default preset's centre (signed by polarity)."""
-    preset = radiograph.presets[0]
+    """Modality units per intensity unit of the model window (signed by polarity)."""
+    preset = model_window(radiograph)
     if preset.lut is None and preset.function is not VoiFunction.SIGMOID:
         span = preset.width - 1.0 if preset.function is VoiFunction.LINEAR else preset.width
         scale = max(span, 1e-6)
@@ -28,5 +30,6 @@ def display_to_modality_scale(radiograph: Radiograph) -> float:
 
 
 def modality_change(radiograph: Radiograph, display_change: FloatImage) -> FloatImage:
-    """``display_change`` expressed in the radiograph's modality units."""
+    """``display_change`` (intensity units of the model window) in the radiograph's modality
+    units."""
     return (display_change * np.float32(display_to_modality_scale(radiograph))).astype(np.float32)

@@ -1,79 +1,121 @@
-"""Score explanations against phantom ground truth (what no public tool in this field can do).
+"""Score the classifier and its explanations against phantom ground truth, through files.
 
-For ``n`` paired phantoms (same anatomy healthy and diseased): explain the diseased image toward
-healthy and the healthy image toward disease, then compare with the truth. The true change toward
-healthy is ``-lesion_map``; toward disease it is ``+lesion_map``.
+For ``n`` paired phantoms (one anatomy, healthy and diseased; anatomy seeds held out from
+training), each pair is written to disk (PNG or DICOM, 256-1024 px, as a user's files would be),
+read back with ``load_radiograph`` and explained with the same ``explain`` the viewer calls: the
+diseased image toward healthy, the healthy image toward disease. The lungs come from the
+segmenter, as in use. The truth is the planted change, expressed in the explanation's own
+intensity units: toward healthy ``I(healthy) - I(diseased)`` with the diseased file's model window
+applied to both files (so 8-bit storage and windowing are part of the truth, not an error).
 
-Metrics (``validation.json``):
-- ``flip_rate_to_healthy`` / ``flip_rate_to_disease``: share of valid counterfactuals.
-- ``iou_at_lesion_area_{difference,gradcam,gradient}``: the top-k pixels of each map, with k the
-  lesion's pixel count, against the mask of the planted small opacities (:func:`focal_lesions`;
-  IoU; mean over diseased images with a lesion).
-- ``roc_auc_*`` / ``pr_auc_*``: the same maps as lesion detectors over the true lung pixels.
-- ``signed_ncc``: normalised cross-correlation of the signed difference (to healthy) with the true
-  change ``-lesion_map`` inside the lungs.
-- ``mean_change_relative_error``: |predicted - true| / |true| of the lung mean change (to healthy).
-- ``leakage_outside_lungs``: share of |difference| mass outside the true lungs.
-- ``share_darker_to_healthy`` / ``share_brighter_to_disease``: the paper's finding.
+Sections of the report (``validation.json``; every number with ``n`` and a bootstrap 95 % interval
+over pairs):
+
+- ``classifier`` / ``oracle``: accuracy, sensitivity and specificity at the threshold, ROC AUC.
+- ``validity``: per direction, how many counterfactuals qualified (the original on the source side),
+  the share of those whose composite, as shown, crossed the threshold; the oracle's verdict on its
+  own qualifying images; the classifier on the generator's model-resolution output (an extra, not a
+  verdict); COUT.
+- ``fidelity`` (toward healthy, diseased images): signed NCC with the truth in the lungs, relative
+  error of the mean lung change, leakage outside the lungs, device-pixel change ratio, and the
+  paper's darker/brighter shares.
+- ``localisation``: the difference map against Grad-CAM (a layer of at least 16 x 16), the input
+  gradient, Integrated Gradients and a random map, as detectors of the planted opacity disks: IoU
+  at lesion area, ROC AUC, PR AUC, pointing game.
+
+What it cannot show: phantoms are not patients; the truth is the planted change, which is what an
+ideal counterfactual removes only if the classifier reads the disease (and not a shortcut). A high
+fidelity score on phantoms is necessary, not sufficient, for trust on real radiographs.
 """
 
 from __future__ import annotations
 
 import json
+import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from engine.errors import CancelledError
+from engine.explain import scoring
+from engine.explain.cout import DEFAULT_STEPS, cout, transition_curve
 from engine.explain.pipeline import Direction, ExplainRequest, ExplanationResult, explain
 from engine.explain.plots import histogram_png
+from engine.inference.model_input import model_window
 from engine.inference.model_set import ModelSet
+from engine.io import load_radiograph
 from engine.phantoms import DEFAULT_RECIPE, DiseaseRecipe, Phantom, generate_pair
+from engine.phantoms.dicom import write_dicom
 from engine.types import ImageInfo, Radiograph, SourceFormat, VoiFunction, VoiPreset, readonly
 
-_LESION_THRESHOLD = 1e-4  # display units: what counts as "the disease added something here"
-MAPS = ("difference", "gradcam", "gradient")
-#: The headline numbers, in report order (the per-map localisation follows them).
-HEADLINE_METRICS = (
-    "flip_rate_to_healthy",
-    "flip_rate_to_disease",
-    "signed_ncc",
-    "mean_change_relative_error",
-    "leakage_outside_lungs",
-    "share_darker_to_healthy",
-    "share_brighter_to_disease",
-)
+_LESION_THRESHOLD = 1e-4  # phantom units: what counts as "the disease added something here"
+MAPS = ("difference", "gradcam", "gradient", "integrated_gradients", "random")
+BASELINE_MAPS = ("gradcam", "gradient", "integrated_gradients")
+LOCALISATION_METRICS = ("iou", "roc_auc", "pr_auc", "pointing")
+
+
+class FileFormat(StrEnum):
+    PNG = "png"
+    DICOM = "dicom"
 
 
 @dataclass(frozen=True, slots=True)
 class ValidationConfig:
-    """``n`` paired phantoms, anatomy seeds ``seed .. seed + n - 1``, findings from ``recipe``.
+    """``n`` paired phantoms, anatomy seeds ``seed .. seed + n - 1``, findings from ``recipe``;
+    pair ``i`` is ``sizes[i % len]`` px, stored as ``formats[i % len]``.
 
     The defaults match the shipped models' training recipe; its anatomies use seeds 0-999, so
-    seed 1000 on is held out.
+    seed 1000 on is held out. ``work``: where the files go (a temporary folder when None).
     """
 
     n: int = 40
     seed: int = 1000
-    size: int = 256
+    sizes: tuple[int, ...] = (256, 512, 1024)
+    formats: tuple[FileFormat, ...] = (FileFormat.PNG, FileFormat.DICOM)
     recipe: DiseaseRecipe = DEFAULT_RECIPE
+    integrated_gradients: bool = True
+    cout_steps: int = DEFAULT_STEPS
+    bootstrap: int = 1000
+    threshold: float = 0.5
+    work: Path | None = None
 
     def __post_init__(self) -> None:
-        if self.n < 1:
-            raise ValueError(f"n must be at least 1, got {self.n}")
-        if self.size < 32:
-            raise ValueError(f"size must be at least 32, got {self.size}")
+        if self.n < 2:
+            raise ValueError(f"n must be at least 2 (intervals need two pairs), got {self.n}")
+        if not self.sizes or min(self.sizes) < 32:
+            raise ValueError(f"sizes must be at least 32, got {self.sizes}")
+        if not self.formats:
+            raise ValueError("formats must name at least one file format")
+        object.__setattr__(self, "formats", tuple(FileFormat(f) for f in self.formats))
+        if self.cout_steps < 1:
+            raise ValueError(f"cout_steps must be at least 1, got {self.cout_steps}")
+        if self.bootstrap < 100:
+            raise ValueError(f"bootstrap must be at least 100, got {self.bootstrap}")
 
 
 def phantom_radiograph(image: np.ndarray) -> Radiograph:
-    """A phantom image as a ``Radiograph`` whose display is the image itself."""
+    """A phantom image as a ``Radiograph`` whose display is the image itself (in memory; the
+    validation itself goes through files)."""
     window = VoiPreset("phantom", 0.5, 1.0, VoiFunction.LINEAR_EXACT)
     info = ImageInfo(SourceFormat.PNG, int(image.shape[0]), int(image.shape[1]))
     return Radiograph(readonly(np.array(image, dtype=np.float32)), (window,), False, info)
+
+
+def write_phantom_file(path_stem: Path, image: np.ndarray, kind: FileFormat, **dicom: Any) -> Path:
+    """``image`` in ``[0, 1]`` as an 8-bit PNG or a 12-bit DICOM file; returns the path."""
+    if kind is FileFormat.PNG:
+        path = path_stem.with_suffix(".png")
+        Image.fromarray(np.rint(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8)).save(path)
+        return path
+    path = path_stem.with_suffix(".dcm")
+    write_dicom(path, np.asarray(image, dtype=np.float32), **dicom)
+    return path
 
 
 def validate(
@@ -83,61 +125,174 @@ def validate(
     cancel: threading.Event | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
+    """The report of the module docstring as a JSON-ready dict (``per_pair`` included)."""
     rng = np.random.default_rng(config.seed)
     records: list[dict[str, float]] = []
-    for index in range(config.n):
-        if cancel is not None and cancel.is_set():
-            raise CancelledError("validation cancelled")
-        disease = config.recipe.draw(rng)
-        phantom = generate_pair(config.seed + index, disease, size=config.size)
-        records.append(_score_pair(phantom, models))
-        if progress is not None:
-            progress(index + 1, config.n)
+    with tempfile.TemporaryDirectory(prefix="cxr-validate-") as scratch:
+        work = config.work or Path(scratch)
+        work.mkdir(parents=True, exist_ok=True)
+        for index in range(config.n):
+            if cancel is not None and cancel.is_set():
+                raise CancelledError("validation cancelled")
+            disease = config.recipe.draw(rng)
+            size = config.sizes[index % len(config.sizes)]
+            phantom = generate_pair(config.seed + index, disease, size=size)
+            kind = config.formats[index % len(config.formats)]
+            records.append(_score_pair(phantom, models, config, work, index, kind))
+            if progress is not None:
+                progress(index + 1, config.n)
     return _aggregate(records, models, config)
 
 
-def _score_pair(phantom: Phantom, models: ModelSet) -> dict[str, float]:
+def _write_pair(
+    phantom: Phantom, work: Path, index: int, kind: FileFormat, seed: int
+) -> tuple[Path, Path]:
+    paths = []
+    for label, image in (("healthy", phantom.healthy_image), ("pneumoconiosis", phantom.image)):
+        folder = work / label
+        folder.mkdir(exist_ok=True)
+        paths.append(
+            write_phantom_file(
+                folder / f"pair_{index:04d}",
+                np.asarray(image),
+                kind,
+                index=index,
+                seed=seed,
+                spacing_mm=phantom.spacing_mm,
+            )
+        )
+    return paths[0], paths[1]
+
+
+def _score_pair(
+    phantom: Phantom,
+    models: ModelSet,
+    config: ValidationConfig,
+    work: Path,
+    index: int,
+    kind: FileFormat,
+) -> dict[str, float]:
+    healthy_path, diseased_path = _write_pair(phantom, work, index, kind, config.seed)
+    healthy, diseased = load_radiograph(healthy_path), load_radiograph(diseased_path)
+    threshold = config.threshold
     to_healthy = explain(
-        phantom_radiograph(phantom.image),
+        diseased,
         models,
-        ExplainRequest(direction=Direction.TO_HEALTHY, n_frames=2),
+        ExplainRequest(direction=Direction.TO_HEALTHY, n_frames=2, threshold=threshold),
     )
     to_disease = explain(
-        phantom_radiograph(phantom.healthy_image),
+        healthy,
         models,
-        ExplainRequest(direction=Direction.TO_DISEASE, n_frames=2, with_attributions=False),
+        ExplainRequest(
+            direction=Direction.TO_DISEASE,
+            n_frames=2,
+            with_attributions=False,
+            threshold=threshold,
+        ),
     )
     lungs = phantom.lungs
-    lesion = focal_lesions(phantom)
-    difference = to_healthy.primary.difference
     record: dict[str, float] = {
-        "valid_to_healthy": float(to_healthy.primary.valid),
-        "valid_to_disease": float(to_disease.primary.valid),
-        "change_to_healthy": to_healthy.primary.statistics.lung.mean_change,
-        "change_to_disease": to_disease.primary.statistics.lung.mean_change,
-        "signed_ncc": ncc(difference[lungs], -phantom.lesion_map[lungs]),
-        "leakage_outside_lungs": _leakage(difference, lungs),
+        "size": float(phantom.image.shape[0]),
+        "dicom": float(kind is FileFormat.DICOM),
+        "p_healthy": to_disease.probability,
+        "p_diseased": to_healthy.probability,
+        "out_of_distribution": float(
+            np.mean([to_healthy.out_of_distribution, to_disease.out_of_distribution])
+        ),
     }
-    if to_healthy.ood_score is not None and to_disease.ood_score is not None:
-        flags = (to_healthy.out_of_distribution, to_disease.out_of_distribution)
-        record["out_of_distribution"] = float(np.mean(flags))
-    true_change = float(-phantom.lesion_map[lungs].mean())
-    predicted_change = float(difference[lungs].mean())
-    record["mean_change_relative_error"] = (
-        abs(predicted_change - true_change) / abs(true_change) if true_change else float("nan")
-    )
-    for name, values in _maps(to_healthy).items():
-        record[f"iou_{name}"] = _iou_at_area(values, lesion, lungs)
-        record.update(_detection(name, values, lesion, lungs))
+    if to_healthy.oracle_probability is not None and to_disease.oracle_probability is not None:
+        record["oracle_p_healthy"] = to_disease.oracle_probability
+        record["oracle_p_diseased"] = to_healthy.oracle_probability
+    for name, result, source, target in (
+        ("to_healthy", to_healthy, diseased, healthy),
+        ("to_disease", to_disease, healthy, diseased),
+    ):
+        record.update(_verdicts(name, result, models, config.cout_steps))
+        truth = _true_change(source, target)
+        difference = result.primary.difference
+        record[f"change_{name}"] = float(difference[lungs].mean())
+        record[f"true_change_{name}"] = float(truth[lungs].mean())
+        record[f"signed_ncc_{name}"] = scoring.ncc(difference[lungs], truth[lungs])
+        record[f"mean_change_relative_error_{name}"] = scoring.relative_error(
+            float(difference[lungs].mean()), float(truth[lungs].mean())
+        )
+        record[f"leakage_{name}"] = scoring.leakage(difference, lungs)
+        record[f"device_change_ratio_{name}"] = scoring.device_change_ratio(
+            difference, phantom.foreign_mask, lungs
+        )
+    lesion = focal_lesions(phantom)
+    for map_name, values in _maps(to_healthy, models, diseased, lungs, config, index).items():
+        record[f"iou_{map_name}"] = scoring.iou_at_area(values, lesion, lungs)
+        roc, pr = scoring.detection_aucs(values, lesion, lungs)
+        record[f"roc_auc_{map_name}"] = roc
+        record[f"pr_auc_{map_name}"] = pr
+        record[f"pointing_{map_name}"] = scoring.pointing_game(values, lesion, lungs)
     return record
 
 
-def _maps(result: ExplanationResult) -> dict[str, np.ndarray]:
+def _true_change(source: Radiograph, target: Radiograph) -> np.ndarray:
+    """The planted change in the explanation's intensity units: both files through the source
+    file's model window (the window the explanation of ``source`` works in)."""
+    window = model_window(source)
+    return target.display(window) - source.display(window)
+
+
+def _verdicts(
+    name: str, result: ExplanationResult, models: ModelSet, steps: int
+) -> dict[str, float]:
+    counterfactual = result.primary
+    threshold = result.threshold
+    to_disease = counterfactual.direction is Direction.TO_DISEASE
+    out = {
+        f"qualifies_{name}": float(counterfactual.qualifies),
+        f"valid_{name}": float(counterfactual.valid) if counterfactual.qualifies else np.nan,
+        f"oracle_valid_{name}": (
+            np.nan if counterfactual.oracle_valid is None else float(counterfactual.oracle_valid)
+        ),
+        f"monotonic_{name}": float(counterfactual.frames.monotonic),
+        f"cout_{name}": np.nan,
+        f"valid_model_resolution_{name}": np.nan,
+    }
+    model_resolution = counterfactual.model_resolution_probability
+    if counterfactual.qualifies and model_resolution is not None:
+        out[f"valid_model_resolution_{name}"] = float((model_resolution >= threshold) == to_disease)
+    if counterfactual.qualifies:
+        lung = result.right_lung | result.left_lung
+        curve = transition_curve(
+            models.classifier, result.original, counterfactual.translated, lung, steps
+        )
+        out[f"cout_{name}"] = cout(curve, counterfactual.direction)
+    return out
+
+
+def _maps(
+    result: ExplanationResult,
+    models: ModelSet,
+    radiograph: Radiograph,
+    lungs: np.ndarray,
+    config: ValidationConfig,
+    index: int,
+) -> dict[str, np.ndarray]:
     maps = {"difference": np.abs(result.primary.difference)}
     if result.attributions is not None:
         maps["gradcam"] = result.attributions.gradcam
         maps["gradient"] = result.attributions.gradient
+    if config.integrated_gradients:
+        from engine.explain.attribution import integrated_gradients
+
+        lung = result.right_lung | result.left_lung
+        maps["integrated_gradients"] = integrated_gradients(
+            models.classifier, result.original, lung
+        )
+    maps["random"] = scoring.random_map(lungs.shape, config.seed + index)
     return maps
+
+
+def captum_available() -> bool:
+    """Integrated Gradients needs Captum (the ``research`` extra; not in the desktop bundle)."""
+    from importlib.util import find_spec
+
+    return find_spec("captum") is not None
 
 
 def focal_lesions(phantom: Phantom) -> np.ndarray:
@@ -166,72 +321,200 @@ def focal_lesions(phantom: Phantom) -> np.ndarray:
     return mask & lungs
 
 
-def _iou_at_area(values: np.ndarray, lesion: np.ndarray, lungs: np.ndarray) -> float:
-    area = int(lesion.sum())
-    if area == 0:
-        return float("nan")
-    scores = np.where(lungs, values, -np.inf).ravel()
-    flat_top = np.zeros(scores.size, bool)
-    flat_top[np.argpartition(scores, -area)[-area:]] = True
-    top = flat_top.reshape(values.shape)
-    return float((top & lesion).sum() / (top | lesion).sum())
+# --------------------------------------------------------------------------- aggregation
 
 
-def _detection(name: str, values: np.ndarray, lesion: np.ndarray, lungs: np.ndarray) -> dict:
-    # Imported here: scikit-learn takes ~1 s to import, and every cxr-explain command imports
-    # this module through the subcommand registry.
-    from sklearn.metrics import average_precision_score, roc_auc_score
-
-    truth, scores = lesion[lungs], values[lungs]
-    if truth.all() or not truth.any():
-        return {f"roc_auc_{name}": float("nan"), f"pr_auc_{name}": float("nan")}
+def _statistic(values: Sequence[float], config: ValidationConfig, salt: int) -> dict[str, Any]:
+    """``{"mean", "ci95", "n"}`` of the finite values (mean None when there are none)."""
+    finite = [float(v) for v in values if np.isfinite(v)]
+    interval = scoring.bootstrap_interval(
+        finite, resamples=config.bootstrap, seed=config.seed + salt
+    )
     return {
-        f"roc_auc_{name}": float(roc_auc_score(truth, scores)),
-        f"pr_auc_{name}": float(average_precision_score(truth, scores)),
+        "mean": float(np.mean(finite)) if finite else None,
+        "ci95": None if interval is None else list(interval),
+        "n": len(finite),
     }
 
 
-def ncc(a: np.ndarray, b: np.ndarray) -> float:
-    """Normalised cross-correlation (Pearson) of two equal-size arrays; NaN if one is flat."""
-    a = a.astype(np.float64) - a.mean()
-    b = b.astype(np.float64) - b.mean()
-    denominator = float(np.sqrt((a * a).sum() * (b * b).sum()))
-    return float((a * b).sum() / denominator) if denominator > 0 else float("nan")
+def _classification(
+    records: list[dict[str, float]], prefix: str, config: ValidationConfig
+) -> dict[str, Any] | None:
+    healthy_key, diseased_key = f"{prefix}p_healthy", f"{prefix}p_diseased"
+    if not all(healthy_key in r and diseased_key in r for r in records):
+        return None
+    t = config.threshold
+    negatives = [float(r[healthy_key] < t) for r in records]
+    positives = [float(r[diseased_key] >= t) for r in records]
+    pairs = [(a + b) / 2.0 for a, b in zip(negatives, positives, strict=True)]
+    healthy = np.asarray([r[healthy_key] for r in records])
+    diseased = np.asarray([r[diseased_key] for r in records])
+    return {
+        "threshold": t,
+        "accuracy": _statistic(pairs, config, 1),
+        "sensitivity": _statistic(positives, config, 2),
+        "specificity": _statistic(negatives, config, 3),
+        "roc_auc": _auc_with_interval(healthy, diseased, config),
+        "n_images": 2 * len(records),
+    }
 
 
-def _leakage(difference: np.ndarray, lungs: np.ndarray) -> float:
-    magnitude = np.abs(difference)
-    total = float(magnitude.sum())
-    return float(magnitude[~lungs].sum() / total) if total > 0 else 0.0
+def _auc(healthy: np.ndarray, diseased: np.ndarray) -> float:
+    """ROC AUC as P(diseased score > healthy score) with ties halved."""
+    greater = (diseased[:, None] > healthy[None, :]).mean()
+    ties = (diseased[:, None] == healthy[None, :]).mean()
+    return float(greater + 0.5 * ties)
 
 
-def _mean(records: list[dict[str, float]], key: str) -> float | None:
-    values = [r[key] for r in records if key in r and np.isfinite(r[key])]
-    return float(np.mean(values)) if values else None
+def _auc_with_interval(
+    healthy: np.ndarray, diseased: np.ndarray, config: ValidationConfig
+) -> dict[str, Any]:
+    rng = np.random.default_rng(config.seed + 4)
+    n = len(healthy)
+    draws = rng.integers(0, n, size=(config.bootstrap, n))
+    values = [_auc(healthy[d], diseased[d]) for d in draws]
+    low, high = np.percentile(values, [2.5, 97.5])
+    return {"mean": _auc(healthy, diseased), "ci95": [float(low), float(high)], "n": 2 * n}
 
 
 def _aggregate(
     records: list[dict[str, float]], models: ModelSet, config: ValidationConfig
 ) -> dict[str, Any]:
-    report: dict[str, Any] = {
-        "model": models.version_label(),
-        "n_images": len(records),
-        "phantoms": {"seed": config.seed, "size": config.size, **config.recipe.to_dict()},
-        "share_out_of_distribution": _mean(records, "out_of_distribution"),
-        "flip_rate_to_healthy": _mean(records, "valid_to_healthy"),
-        "flip_rate_to_disease": _mean(records, "valid_to_disease"),
-        "signed_ncc": _mean(records, "signed_ncc"),
-        "mean_change_relative_error": _mean(records, "mean_change_relative_error"),
-        "leakage_outside_lungs": _mean(records, "leakage_outside_lungs"),
-        "share_darker_to_healthy": float(np.mean([r["change_to_healthy"] < 0 for r in records])),
-        "share_brighter_to_disease": float(np.mean([r["change_to_disease"] > 0 for r in records])),
+    def stat(key: str, salt: int) -> dict[str, Any]:
+        return _statistic([r.get(key, np.nan) for r in records], config, salt)
+
+    validity: dict[str, Any] = {}
+    for salt, name in enumerate(("to_healthy", "to_disease"), start=10):
+        validity[name] = {
+            "n_qualifying": int(sum(r[f"qualifies_{name}"] for r in records)),
+            "valid_displayed": stat(f"valid_{name}", salt),
+            "valid_oracle": stat(f"oracle_valid_{name}", salt + 20),
+            "valid_model_resolution_extra": stat(f"valid_model_resolution_{name}", salt + 40),
+            "monotonic": stat(f"monotonic_{name}", salt + 60),
+            "cout": stat(f"cout_{name}", salt + 80),
+        }
+    to_healthy_changes = [r["change_to_healthy"] for r in records]
+    to_disease_changes = [r["change_to_disease"] for r in records]
+    fidelity = {
+        "signed_ncc_to_healthy": stat("signed_ncc_to_healthy", 200),
+        "signed_ncc_to_disease": stat("signed_ncc_to_disease", 201),
+        "mean_change_relative_error_to_healthy": stat("mean_change_relative_error_to_healthy", 202),
+        "median_mean_change_relative_error_to_healthy": _median(
+            [r["mean_change_relative_error_to_healthy"] for r in records]
+        ),
+        "leakage_outside_lungs_to_healthy": stat("leakage_to_healthy", 203),
+        "device_change_ratio_to_healthy": stat("device_change_ratio_to_healthy", 204),
+        "share_darker_to_healthy": _statistic(
+            [float(c < 0) for c in to_healthy_changes], config, 205
+        ),
+        "share_brighter_to_disease": _statistic(
+            [float(c > 0) for c in to_disease_changes], config, 206
+        ),
     }
-    for name in MAPS:
-        report[f"iou_at_lesion_area_{name}"] = _mean(records, f"iou_{name}")
-        report[f"roc_auc_{name}"] = _mean(records, f"roc_auc_{name}")
-        report[f"pr_auc_{name}"] = _mean(records, f"pr_auc_{name}")
-    report["per_image"] = records
-    return report
+    localisation: dict[str, Any] = {}
+    for salt, map_name in enumerate(MAPS, start=300):
+        if not any(f"iou_{map_name}" in r for r in records):
+            continue
+        localisation[map_name] = {
+            metric: stat(f"{metric}_{map_name}", salt * 10 + k)
+            for k, metric in enumerate(LOCALISATION_METRICS)
+        }
+    return {
+        "model": models.version_label(),
+        "n_pairs": len(records),
+        "phantoms": {
+            "seed": config.seed,
+            "sizes": list(config.sizes),
+            "formats": [f.value for f in config.formats],
+            **config.recipe.to_dict(),
+        },
+        "threshold": config.threshold,
+        "share_out_of_distribution": stat("out_of_distribution", 5),
+        "classifier": _classification(records, "", config),
+        "oracle": _classification(records, "oracle_", config),
+        "validity": validity,
+        "fidelity": fidelity,
+        "localisation": localisation,
+        "integrated_gradients": (
+            "computed"
+            if "integrated_gradients" in localisation
+            else "off"
+            if not config.integrated_gradients
+            else "skipped: Captum is not installed (pip install 'cxr-explain[research]')"
+        ),
+        "targets": _targets(validity, fidelity, localisation, records, config),
+        "per_pair": records,
+    }
+
+
+def _median(values: Sequence[float]) -> float | None:
+    finite = [v for v in values if np.isfinite(v)]
+    return float(np.median(finite)) if finite else None
+
+
+def _mean(block: dict[str, Any] | None) -> float | None:
+    return None if block is None else block["mean"]
+
+
+def _targets(
+    validity: dict[str, Any],
+    fidelity: dict[str, Any],
+    localisation: dict[str, Any],
+    records: list[dict[str, float]],
+    config: ValidationConfig,
+) -> list[dict[str, Any]]:
+    """Issue 10 and 11's targets with the measured value and whether each is met."""
+    classifier = _classification(records, "", config) or {}
+    rows: list[tuple[str, float | None, str, bool | None]] = []
+
+    def at_least(name: str, value: float | None, goal: float) -> None:
+        rows.append((name, value, f">= {goal:g}", None if value is None else value >= goal))
+
+    def at_most(name: str, value: float | None, goal: float) -> None:
+        rows.append((name, value, f"<= {goal:g}", None if value is None else value <= goal))
+
+    at_least("classifier accuracy", _mean(classifier.get("accuracy")), 0.97)
+    at_least("classifier specificity", _mean(classifier.get("specificity")), 0.95)
+    for name in ("to_healthy", "to_disease"):
+        at_least(
+            f"validity on the displayed image, {name}",
+            _mean(validity[name]["valid_displayed"]),
+            0.95,
+        )
+        at_least(f"oracle validity, {name}", _mean(validity[name]["valid_oracle"]), 0.85)
+    at_least("signed NCC, to healthy", _mean(fidelity["signed_ncc_to_healthy"]), 0.7)
+    at_most(
+        "median relative error of the mean lung change",
+        fidelity["median_mean_change_relative_error_to_healthy"],
+        0.15,
+    )
+    at_least("share darker toward healthy", _mean(fidelity["share_darker_to_healthy"]), 0.95)
+    at_most("device / lung change ratio", _mean(fidelity["device_change_ratio_to_healthy"]), 0.2)
+    difference = localisation.get("difference", {}).get("iou")
+    baselines = [localisation[m]["iou"] for m in BASELINE_MAPS if m in localisation]
+    if difference is not None and baselines:
+        best = max(baselines, key=lambda b: b["mean"] if b["mean"] is not None else -1.0)
+        met = None
+        if difference["mean"] is not None and best["mean"] is not None:
+            separated = (
+                difference["ci95"] is not None
+                and best["ci95"] is not None
+                and difference["ci95"][0] > best["ci95"][1]
+            )
+            met = difference["mean"] >= 2 * best["mean"] and separated
+        ratio = (
+            None
+            if not difference["mean"] or not best["mean"]
+            else difference["mean"] / best["mean"]
+        )
+        rows.append(("difference IoU / best baseline IoU", ratio, ">= 2, intervals apart", met))
+    return [
+        {"target": name, "value": value, "goal": goal, "met": met}
+        for name, value, goal, met in rows
+    ]
+
+
+# --------------------------------------------------------------------------- report files
 
 
 def write_report(
@@ -242,18 +525,18 @@ def write_report(
     out.mkdir(parents=True, exist_ok=True)
     json_path = out / "validation.json"
     json_path.write_text(json.dumps(report, indent=2), encoding="utf-8")
-    records = report["per_image"]
+    records = report["per_pair"]
     paths = [json_path]
     for direction in ("to_healthy", "to_disease"):
         plot = out / f"mean_change_{direction}.png"
         histogram_png(
             [r[f"change_{direction}"] for r in records],
             f"Mean lung change, {direction.replace('_', ' ')} (n = {len(records)})",
-            "mean of (translated - original) in the lungs, display units",
+            "mean of (translated - original) in the lungs, intensity units",
         ).save(plot)
         paths.append(plot)
     markdown = out / "validation.md"
-    text = _markdown(report)
+    text = markdown_report(report)
     if extra_markdown:
         text = text.rstrip("\n") + "\n\n" + "\n".join(extra_markdown) + "\n"
     markdown.write_text(text, encoding="utf-8")
@@ -265,40 +548,92 @@ def _range(bounds: list[float]) -> str:
     return f"{bounds[0]:g}-{bounds[1]:g}"
 
 
-def _fmt(value: float | None) -> str:
+def cell(block: dict[str, Any] | None) -> str:
+    """``mean [low, high] (n)`` of a statistic, or n/a."""
+    if block is None or block.get("mean") is None:
+        return "n/a"
+    interval = block.get("ci95")
+    spread = "" if interval is None else f" [{interval[0]:.3f}, {interval[1]:.3f}]"
+    return f"{block['mean']:.3f}{spread} (n={block['n']})"
+
+
+def _value(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def _markdown(report: dict[str, Any]) -> str:
+def markdown_report(report: dict[str, Any]) -> str:
+    phantoms = report["phantoms"]
     lines = [
-        "# Validation against phantom ground truth",
+        "# Validation against phantom ground truth, through files",
         "",
-        f"Models: `{report['model']}`; {report['n_images']} paired phantoms (anatomy seeds from "
-        f"{report['phantoms']['seed']}, {report['phantoms']['size']} px; findings: ILO "
-        f"profusion 1-3, types {'/'.join(report['phantoms']['opacity_types'])}, haze "
-        f"{_range(report['phantoms']['haze_range'])}, opacity contrast "
-        f"{_range(report['phantoms']['opacity_density_range'])} x).",
+        f"Models: `{report['model']}`; {report['n_pairs']} held-out paired phantoms (anatomy seeds "
+        f"from {phantoms['seed']}; sizes {', '.join(str(s) for s in phantoms['sizes'])} px; "
+        f"files {' / '.join(phantoms['formats'])}; findings: ILO profusion 1-3, types "
+        f"{'/'.join(phantoms['opacity_types'])}, haze {_range(phantoms['haze_range'])} in "
+        f"{100 * phantoms['haze_probability']:.0f} % of findings, opacity "
+        f"contrast {_range(phantoms['opacity_density_range'])} x). Each file was read with "
+        "`load_radiograph` and explained with `explain` (segmenter lungs), as the viewer does. "
+        "Every number: mean [bootstrap 95 % interval over pairs] (n).",
         "",
-        "Share of the images flagged out of distribution: "
-        f"{_fmt(report['share_out_of_distribution'])}.",
+        f"Images flagged out of distribution: {cell(report['share_out_of_distribution'])}.",
         "",
-        "| metric | value |",
-        "|---|---:|",
+        "## Targets",
+        "",
+        "| target | value | goal | met |",
+        "|---|---:|---|---|",
     ]
-    for key in HEADLINE_METRICS:
-        lines.append(f"| {key} | {_fmt(report[key])} |")
+    for row in report["targets"]:
+        met = {True: "yes", False: "**no**", None: "n/a"}[row["met"]]
+        lines.append(f"| {row['target']} | {_value(row['value'])} | {row['goal']} | {met} |")
     lines += [
         "",
-        "Lesion localisation (diseased images, toward healthy):",
+        f"## Classifiers at threshold {report['threshold']:g}",
         "",
-        "| map | IoU at lesion area | ROC AUC | PR AUC |",
-        "|---|---:|---:|---:|",
+        "| | accuracy | sensitivity | specificity | ROC AUC |",
+        "|---|---|---|---|---|",
     ]
-    for name in MAPS:
+    for name in ("classifier", "oracle"):
+        block = report[name]
+        if block is None:
+            continue
         lines.append(
-            f"| {name} | {_fmt(report[f'iou_at_lesion_area_{name}'])} | "
-            f"{_fmt(report[f'roc_auc_{name}'])} | {_fmt(report[f'pr_auc_{name}'])} |"
+            f"| {name} | {cell(block['accuracy'])} | {cell(block['sensitivity'])} | "
+            f"{cell(block['specificity'])} | {cell(block['roc_auc'])} |"
         )
+    lines += [
+        "",
+        "## Validity (docs/method.md): among qualifying images",
+        "",
+        "| direction | qualifying | valid as displayed | oracle valid | model-resolution "
+        "(extra, not a verdict) | monotonic slider | COUT |",
+        "|---|---:|---|---|---|---|---|",
+    ]
+    for name, block in report["validity"].items():
+        lines.append(
+            f"| {name.replace('_', ' ')} | {block['n_qualifying']} | "
+            f"{cell(block['valid_displayed'])} | {cell(block['valid_oracle'])} | "
+            f"{cell(block['valid_model_resolution_extra'])} | {cell(block['monotonic'])} | "
+            f"{cell(block['cout'])} |"
+        )
+    lines += ["", "## Fidelity to the planted change", "", "| metric | value |", "|---|---|"]
+    for key, block in report["fidelity"].items():
+        text = cell(block) if isinstance(block, dict) or block is None else _value(block)
+        lines.append(f"| {key.replace('_', ' ')} | {text} |")
+    lines += [
+        "",
+        "## Localisation of the planted opacities (diseased images, toward healthy)",
+        "",
+        "| map | IoU at lesion area | ROC AUC | PR AUC | pointing game |",
+        "|---|---|---|---|---|",
+    ]
+    for map_name, block in report["localisation"].items():
+        lines.append(
+            f"| {map_name.replace('_', ' ')} | "
+            + " | ".join(cell(block[m]) for m in LOCALISATION_METRICS)
+            + " |"
+        )
+    if report.get("integrated_gradients", "computed") != "computed":
+        lines += ["", f"Integrated Gradients: {report['integrated_gradients']}."]
     lines += [
         "",
         "![to healthy](mean_change_to_healthy.png) ![to disease](mean_change_to_disease.png)",

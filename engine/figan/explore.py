@@ -42,8 +42,9 @@ from engine.explain.frames import Frame, FrameSequence, StoredImages, is_monoton
 from engine.figan.features import ScoreProjector
 from engine.figan.measures import pearson
 from engine.figan.pls import FeaturePLS, load_pls
-from engine.geometry import Letterbox, from_model, to_model
-from engine.inference.run import model_size, segment_lungs, to_tensor
+from engine.geometry import from_model
+from engine.inference.model_input import model_input, model_intensity
+from engine.inference.run import batch_tensor, model_size, segment_lungs
 from engine.models import LoadedModel, load_bundle
 from engine.networks import Architecture, ConditionalGenerator
 from engine.types import FloatImage, Radiograph, readonly
@@ -323,10 +324,10 @@ def _check(
 def _read_back(
     projector: ScoreProjector, images: list[FloatImage], lung: npt.NDArray[np.bool_]
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Component scores ``(n, k)`` and probabilities ``(n,)`` of display images' lung fields."""
-    box = Letterbox.fit((int(lung.shape[0]), int(lung.shape[1])), projector.input_size)
-    fields = [np.where(lung, image, np.float32(0.0)).astype(np.float32) for image in images]
-    scores, logits = projector(to_tensor(fields, box))
+    """Component scores ``(n, k)`` and probabilities ``(n,)`` of intensity images' lung fields
+    (built by the model-input path the classifier was trained on)."""
+    fields = [model_input(image, lung, projector.input_size).field for image in images]
+    scores, logits = projector(batch_tensor(fields))
     return scores.double().numpy(), torch.sigmoid(logits.double()).numpy()
 
 
@@ -348,7 +349,7 @@ def explore(
     if request.component >= k:
         raise InputError(f"component {request.component + 1} does not exist: FIGAN has {k}")
     warnings: list[str] = []
-    original = radiograph.display()
+    original = model_intensity(radiograph)
     if lung_mask is not None:
         if lung_mask.shape != original.shape:
             raise InputError(
@@ -366,10 +367,10 @@ def explore(
     _check(cancel, progress, 0.1, "lung field")
     generator = models.network
     projector = models.projector()
-    box = Letterbox.fit(original.shape, generator.size)
-    lung_field = np.where(lung, original, np.float32(0.0)).astype(np.float32)
-    target = to_tensor([lung_field], box)
-    lung_model = torch.from_numpy(to_model(lung.astype(np.float32), box, fill=0.0, nearest=True))
+    prepared = model_input(original, lung, generator.size)
+    box = prepared.box
+    target = batch_tensor([prepared.field])
+    lung_model = torch.from_numpy(np.array(prepared.lung))
     inversion = invert(
         generator,
         projector,

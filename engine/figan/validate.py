@@ -34,7 +34,8 @@ import numpy as np
 import torch
 
 from engine.errors import CancelledError
-from engine.explain.validate import ncc, phantom_radiograph
+from engine.explain.scoring import ncc
+from engine.explain.validate import phantom_radiograph
 from engine.figan.explore import ExploreRequest, FiganModels, explore
 from engine.figan.features import extract_features
 from engine.figan.measures import (
@@ -44,8 +45,8 @@ from engine.figan.measures import (
     sweep_correlations,
     sweep_scores,
 )
-from engine.geometry import Letterbox
-from engine.inference.run import model_size, to_tensor
+from engine.inference.model_input import model_input, model_intensity
+from engine.inference.run import batch_tensor, model_size
 from engine.phantoms import DEFAULT_RECIPE, DiseaseRecipe, generate_pair
 
 #: Report keys with one number per component, in table order.
@@ -115,16 +116,14 @@ def validate_figan(
     generator, projector, pls = models.network, models.projector(), models.pls
     k = pls.n_components
     fields, labels = [], []
+    classifier_size = model_size(models.classifier)
     for phantom in phantoms:
         for label, image in ((0, phantom.healthy_image), (1, phantom.image)):
-            fields.append(np.where(phantom.lungs, image, 0.0).astype(np.float32))
+            intensity = model_intensity(phantom_radiograph(image))
+            fields.append(model_input(intensity, phantom.lungs, classifier_size).field)
             labels.append(label)
-    shape = (int(fields[0].shape[0]), int(fields[0].shape[1]))
-    classifier_size = model_size(models.classifier)
     real = extract_features(
-        models.classifier.module,
-        to_tensor(fields, Letterbox.fit(shape, classifier_size)),
-        input_size=classifier_size,
+        models.classifier.module, batch_tensor(fields), input_size=classifier_size
     ).features
     label_array = np.asarray(labels)
     conditions = torch.from_numpy(pls.scores(real)).float()

@@ -15,13 +15,15 @@ SEGMENTER_ID = "segmenter"
 CLASSIFIER_ID = "classifier"
 TO_DISEASE_ID = "generator_to_disease"
 TO_HEALTHY_ID = "generator_to_healthy"
+#: The independent classifier that judges counterfactuals (never used to train a generator).
+ORACLE_ID = "oracle"
 
 
 @dataclass(frozen=True, slots=True)
 class ModelSet:
     """Segmenter (optional: without it the whole image is the lung field), classifier, and the
     two CycleGAN generators; the classifier's training-feature density when it has one (the
-    out-of-distribution score)."""
+    out-of-distribution score); the oracle classifier when the folder has one."""
 
     segmenter: LoadedModel | None
     classifier: LoadedModel
@@ -29,24 +31,31 @@ class ModelSet:
     to_healthy: LoadedModel
     directory: Path
     feature_density: FeatureDensity | None = None
+    oracle: LoadedModel | None = None
 
     def version_label(self) -> str:
         """Display-safe model identification: folder name and weight checksums (short)."""
         parts = [self.directory.name]
-        for loaded in (self.segmenter, self.classifier, self.to_disease, self.to_healthy):
+        models = (self.segmenter, self.classifier, self.to_disease, self.to_healthy, self.oracle)
+        for loaded in models:
             if loaded is not None:
                 parts.append(f"{loaded.config.model_id}@{loaded.config.sha256[:8]}")
         return " ".join(parts)
 
 
 def load_model_set(directory: str | os.PathLike[str], device: str = "cpu") -> ModelSet:
-    """Load ``directory/{segmenter,classifier,generator_to_disease,generator_to_healthy}``."""
+    """Load ``directory/{segmenter,classifier,generator_to_disease,generator_to_healthy}`` and
+    ``directory/oracle`` when present (segmenter and oracle are optional)."""
     root = Path(directory)
     if not root.is_dir():
         raise ModelError(f"model folder {root.name!r} does not exist")
     segmenter_dir = root / SEGMENTER_ID
     segmenter = (
         load_bundle(segmenter_dir, Architecture.UNET, device) if segmenter_dir.exists() else None
+    )
+    oracle_dir = root / ORACLE_ID
+    oracle = (
+        load_bundle(oracle_dir, Architecture.CLASSIFIER, device) if oracle_dir.exists() else None
     )
     return ModelSet(
         segmenter=segmenter,
@@ -55,4 +64,5 @@ def load_model_set(directory: str | os.PathLike[str], device: str = "cpu") -> Mo
         to_healthy=load_bundle(root / TO_HEALTHY_ID, Architecture.GENERATOR, device),
         directory=root,
         feature_density=load_feature_density(root / CLASSIFIER_ID),
+        oracle=oracle,
     )

@@ -33,7 +33,6 @@ import torch
 
 from engine.atomic import atomic_path, write_text_atomically
 from engine.errors import ModelError
-from engine.geometry import Letterbox
 from engine.models import LoadedModel
 from engine.models.bundle import sha256_of
 
@@ -103,24 +102,29 @@ def network_features(network: Any, inputs: npt.NDArray[np.float32]) -> npt.NDArr
 
 @torch.no_grad()
 def classify_with_features(
-    model: LoadedModel, display: npt.NDArray[np.float32]
+    model: LoadedModel,
+    intensity: npt.NDArray[np.float32],
+    lung: npt.NDArray[np.generic] | None,
 ) -> tuple[float, npt.NDArray[np.float64]]:
-    """One classifier pass over a display image in ``[0, 1]``: the positive label's probability
-    (as :func:`engine.inference.run.classify`) and the ``(1, 2C)`` feature vector."""
-    from engine.inference.run import model_size, to_tensor
+    """One classifier pass over an intensity image in ``[0, 1]`` with its lung mask: the
+    positive label's probability (as :func:`engine.inference.run.classify`) and the ``(1, 2C)``
+    feature vector."""
+    from engine.inference.run import batch_tensor, field_inputs
 
     network: Any = model.module
-    box = Letterbox.fit(display.shape, model_size(model))
-    feature_map, features = network.forward_features(to_tensor([display], box))
+    (prepared,) = field_inputs(model, [intensity], lung)
+    feature_map, features = network.forward_features(batch_tensor([prepared.field]))
     logit = network.logit_from_features(features)
     return float(torch.sigmoid(logit.double())[0]), map_statistics(feature_map)
 
 
-def display_features(
-    model: LoadedModel, display: npt.NDArray[np.float32]
+def image_features(
+    model: LoadedModel,
+    intensity: npt.NDArray[np.float32],
+    lung: npt.NDArray[np.generic] | None,
 ) -> npt.NDArray[np.float64]:
-    """The feature vector ``(1, 2C)`` of one display image in ``[0, 1]``."""
-    return classify_with_features(model, display)[1]
+    """The feature vector ``(1, 2C)`` of one intensity image with its lung mask."""
+    return classify_with_features(model, intensity, lung)[1]
 
 
 def _device_of(network: torch.nn.Module) -> torch.device:

@@ -20,6 +20,8 @@ from torch import nn
 
 from engine.inference.ood import fit_feature_density, network_features, save_feature_density
 from engine.networks import Architecture, ClassifierNet
+from engine.training.augment import InputAugmentation
+from engine.training.data import LungField
 from engine.training.trainer import (
     BundleSpec,
     ModelKind,
@@ -42,7 +44,13 @@ MODEL_ID = "classifier"
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ClassifierConfig(TrainConfig):
-    """ClassifierNet options: ``width`` stem channels, ``stages`` residual stages."""
+    """ClassifierNet options: ``width`` stem channels, ``stages`` residual stages.
+
+    ``augment_input``: draw the input variations of :class:`InputAugmentation` for every
+    training batch (what differs between files, resolutions, masks and processing of one image).
+    ``model_id``: the bundle's folder name (``oracle`` for the independent judge of
+    counterfactuals, trained on its own seed and width).
+    """
 
     KIND: ClassVar[ModelKind] = ModelKind.CLASSIFIER
 
@@ -54,9 +62,17 @@ class ClassifierConfig(TrainConfig):
     feature_dim: int = 64
     dropout: float = 0.2
     weight_decay: float = 1e-4
+    augment_input: bool = False
+    model_id: str = MODEL_ID
 
     def __post_init__(self) -> None:
         TrainConfig.__post_init__(self)
+        check_option(
+            self.model_id.isidentifier() and self.model_id.islower(),
+            "model-id",
+            "must be a lower-case name such as classifier or oracle",
+            self.model_id,
+        )
         check_option(self.width >= 1, "width", "must be >= 1", self.width)
         check_option(self.stages >= 1, "stages", "must be >= 1", self.stages)
         check_option(self.feature_dim >= 1, "feature-dim", "must be >= 1", self.feature_dim)
@@ -123,7 +139,18 @@ class ClassifierTask(TrainingTask):
 
     def batch(self, indices: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
         index = np.asarray(indices, dtype=np.int64)
-        (images,) = self.augment(torch.from_numpy(self.train_set.images[index]))
+        train = self.train_set
+        if self.clf_config.augment_input:
+            whole = torch.from_numpy(train.whole[index])
+            share = (
+                torch.ones_like(whole)
+                if train.shares is None or self.clf_config.lung_field is LungField.NONE
+                else torch.from_numpy(train.shares[index])
+            )
+            inputs = InputAugmentation().apply(whole, share)
+        else:
+            inputs = torch.from_numpy(train.images[index])
+        (images,) = self.augment(inputs)
         labels = torch.from_numpy(self.train_set.labels[index]).float()
         return self.runtime.tensor(images), self.runtime.tensor(labels)
 
@@ -200,7 +227,7 @@ class ClassifierTask(TrainingTask):
     def bundles(self, metrics: Mapping[str, Any]) -> list[BundleSpec]:
         return [
             BundleSpec(
-                model_id=MODEL_ID,
+                model_id=self.clf_config.model_id,
                 module=self.network,
                 architecture=Architecture.CLASSIFIER,
                 kwargs=self.clf_config.architecture_kwargs,

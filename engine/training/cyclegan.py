@@ -55,6 +55,7 @@ from engine.training.trainer import (
     ProgressCallback,
     Runtime,
     TrainConfig,
+    TrainingError,
     TrainingTask,
     TrainResult,
     adam,
@@ -207,6 +208,7 @@ class CycleGANTask(TrainingTask):
         self.pool_a = ImagePool(config.pool_size)
         self.pool_b = ImagePool(config.pool_size)
         self.classifier: nn.Module | None = None
+        self.classifier_size = config.size
         if config.classifier is not None:
             from engine.models import load_bundle
 
@@ -224,6 +226,7 @@ class CycleGANTask(TrainingTask):
                     config.lung_field.value,
                 )
             self.classifier = loaded.module.eval()
+            self.classifier_size = max(loaded.config.input_size)
             _set_requires_grad([self.classifier], False)
         names = ["g_gan_to_disease", "g_gan_to_healthy", "cycle_healthy", "cycle_disease"]
         if config.identity_weight > 0:
@@ -234,6 +237,21 @@ class CycleGANTask(TrainingTask):
             names.append("mask_consistency")
         self.generator_loss_names = tuple(names)
         self.loss_names = (*names, "g_total", "d_healthy", "d_disease")
+
+    def _classify(self, images: torch.Tensor) -> torch.Tensor:
+        """The frozen classifier's logits of generator outputs, resampled to the classifier's own
+        input size when the two differ (as the explanation pipeline's inputs are)."""
+        if self.classifier is None:
+            raise TrainingError("no classifier")
+        if images.shape[-1] != self.classifier_size:
+            images = F.interpolate(
+                images.float(),
+                size=(self.classifier_size, self.classifier_size),
+                mode="bilinear",
+                align_corners=False,
+                antialias=images.shape[-1] > self.classifier_size,
+            )
+        return self.classifier(images).float()
 
     def modules(self) -> Mapping[str, nn.Module]:
         return {
@@ -317,8 +335,8 @@ class CycleGANTask(TrainingTask):
                 losses["identity_healthy"] = weight * F.l1_loss(w["g_ba"](real_a).float(), real_a)
                 losses["identity_disease"] = weight * F.l1_loss(w["g_ab"](real_b).float(), real_b)
             if config.classifier_guidance > 0 and self.classifier is not None:
-                logit_b = self.classifier(fake_b).float()
-                logit_a = self.classifier(fake_a).float()
+                logit_b = self._classify(fake_b)
+                logit_a = self._classify(fake_a)
                 losses["guidance"] = config.classifier_guidance * (
                     F.binary_cross_entropy_with_logits(logit_b, torch.ones_like(logit_b))
                     + F.binary_cross_entropy_with_logits(logit_a, torch.zeros_like(logit_a))
@@ -396,7 +414,7 @@ class CycleGANTask(TrainingTask):
                 metrics[f"test_mean_lung_change_{name}"] = None
             if self.classifier is not None:
                 logits = torch.cat(
-                    [self.classifier(fake[i : i + 8]).float() for i in range(0, len(fake), 8)]
+                    [self._classify(fake[i : i + 8]) for i in range(0, len(fake), 8)]
                 )
                 flipped = logits > 0 if label == 0 else logits < 0
                 metrics[f"test_flip_rate_{name}"] = float(flipped.float().mean())

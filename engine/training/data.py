@@ -14,9 +14,11 @@ and diseased) shares its masks. The split is by id: a test anatomy never appears
 Without a manifest row, an id goes to the test split when the first 8 bytes of its SHA-256, as
 an integer, modulo 100 fall below :data:`HASH_TEST_PERCENT` (deterministic, order-free).
 
-Model input convention (the whole engine): ``display [0, 1] * 2 - 1`` in ``[-1, 1]``, 1 =
-brightest. The *lung-field image* (paper, section 2) sets everything outside the lung mask to
-the background ``-1``. Mask channels for the segmenter follow the U-Net's convention: channel 0
+Every image becomes a model input through :mod:`engine.inference.model_input`, the function
+inference uses too (model window, letterbox, lung field from the full-resolution mask), so a model
+is trained on exactly what it will see. Model units: ``intensity * 2 - 1`` in ``[-1, 1]``; the
+*lung-field image* (paper, section 2) sets everything outside the lung field to the background
+``-1``. Mask channels for the segmenter follow the U-Net's convention: channel 0
 is the lung on the image left (the patient's right, ``<id>_right.png``), channel 1 the lung on
 the image right (``<id>_left.png``).
 """
@@ -37,7 +39,8 @@ import torch
 from PIL import Image
 
 from engine.errors import CancelledError, InputError
-from engine.geometry import Letterbox, resize, to_model
+from engine.geometry import resize
+from engine.inference.model_input import model_input, model_intensity
 from engine.io import load_radiograph
 from engine.networks import CLASSIFIER_LABELS
 
@@ -49,7 +52,6 @@ MASK_FOLDER = "masks"
 MANIFEST_FILE = "manifest.csv"
 IMAGE_SUFFIXES = frozenset({".png", ".dcm", ".dicom", ".jpg", ".jpeg", ".tif", ".tiff"})
 HASH_TEST_PERCENT = 10
-BACKGROUND = -1.0  # model units of display 0 (black)
 
 
 class Split(StrEnum):
@@ -182,12 +184,14 @@ def split_counts(samples: Sequence[Sample]) -> dict[str, dict[str, int]]:
 
 @dataclass(frozen=True, slots=True)
 class ImageSet:
-    """Cached, letterboxed model inputs of some samples.
+    """Cached model inputs of some samples (:func:`engine.inference.model_input.model_input`).
 
-    ``images``: ``(N, 1, S, S)`` float32 in ``[-1, 1]`` (the lung-field image when loaded with
+    ``images``: ``(N, 1, S, S)`` float32 in ``[-1, 1]`` (the lung-field input when loaded with
     :attr:`LungField.MASK`). ``labels``: ``(N,)`` int64 label indices. ``lungs``: ``(N, 1, S, S)``
-    float32 0/1 lung masks or None. ``sides``: ``(N, 2, S, S)`` float32 0/1 (image-left,
-    image-right lung) or None. ``whole``: ``(N, 1, S, S)`` the image before the lung field.
+    float32 0/1 lung fields or None. ``shares``: ``(N, 1, S, S)`` float32 lung area share of each
+    model pixel, or None (augmentation moves the field's border with it). ``sides``:
+    ``(N, 2, S, S)`` float32 0/1 (image-left, image-right lung) or None. ``whole``:
+    ``(N, 1, S, S)`` the image before the lung field.
     """
 
     samples: tuple[Sample, ...]
@@ -196,6 +200,7 @@ class ImageSet:
     labels: npt.NDArray[np.int64]
     lungs: npt.NDArray[np.float32] | None
     sides: npt.NDArray[np.float32] | None
+    shares: npt.NDArray[np.float32] | None = None
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -209,25 +214,38 @@ class ImageSet:
             labels=self.labels[index],
             lungs=None if self.lungs is None else self.lungs[index],
             sides=None if self.sides is None else self.sides[index],
+            shares=None if self.shares is None else self.shares[index],
         )
 
     def of_label(self, label: int) -> ImageSet:
         return self.subset([i for i, s in enumerate(self.samples) if s.label == label])
 
 
-#: ``(whole images (N, 1, S, S) in [-1, 1]) -> lung masks (N, 1, S, S) 0/1``.
-MaskPredictor = Callable[[npt.NDArray[np.float32]], npt.NDArray[np.float32]]
+#: ``(model-intensity image (H, W) in [0, 1]) -> lung mask (H, W) bool`` on the same grid.
+MaskPredictor = Callable[[npt.NDArray[np.float32]], npt.NDArray[np.bool_]]
 
 
-def _read_mask(path: Path, shape: tuple[int, int]) -> npt.NDArray[np.float32]:
+def _read_mask(path: Path, shape: tuple[int, int]) -> npt.NDArray[np.bool_]:
     try:
         with Image.open(path) as image:
             array = np.asarray(image.convert("L"), dtype=np.uint8)
     except (OSError, ValueError) as error:
         raise InputError(f"cannot read mask {path.name}: {error}") from None
-    mask = (array > 127).astype(np.float32)
+    mask = array > 127
     if mask.shape != shape:
-        mask = (resize(mask, shape, nearest=True) > 0.5).astype(np.float32)
+        mask = resize(mask.astype(np.float32), shape, nearest=True) > 0.5
+    return mask
+
+
+def sample_lung_mask(sample: Sample, shape: tuple[int, int]) -> npt.NDArray[np.bool_] | None:
+    """The union lung mask of ``sample`` from its mask files, on an image grid of ``shape``."""
+    if not sample.has_lung_mask:
+        return None
+    parts = (sample.lung_mask,) if sample.lung_mask else (sample.left_mask, sample.right_mask)
+    mask = np.zeros(shape, dtype=bool)
+    for part in parts:
+        if part is not None:  # all exist: has_lung_mask
+            mask |= _read_mask(part, shape)
     return mask
 
 
@@ -240,23 +258,31 @@ def load_images(
     with_sides: bool = False,
     cancel: Callable[[], bool] | None = None,
 ) -> ImageSet:
-    """Load, letterbox to ``size`` and cache ``samples`` (see :class:`ImageSet`).
+    """Load ``samples`` as model inputs of ``size`` (see :class:`ImageSet`).
 
-    Lung masks come from the folder, or from ``mask_predictor`` when given. With
-    ``lung_field=MASK`` a missing mask is an InputError naming the image; ``with_sides`` needs
-    the left/right masks of every sample (segmenter targets).
+    Lung masks come from the folder, or from ``mask_predictor`` when given (a segmenter run on
+    the full-resolution image, as inference does). With ``lung_field=MASK`` a missing mask is an
+    InputError naming the image; ``with_sides`` needs the left/right masks of every sample
+    (segmenter targets).
     """
     n = len(samples)
     whole = np.empty((n, 1, size, size), dtype=np.float32)
+    images = np.empty((n, 1, size, size), dtype=np.float32)
     lungs = np.zeros((n, 1, size, size), dtype=np.float32)
+    shares = np.zeros((n, 1, size, size), dtype=np.float32)
     sides = np.zeros((n, 2, size, size), dtype=np.float32) if with_sides else None
-    have_lungs = mask_predictor is None and all(s.has_lung_mask for s in samples)
+    have_lungs = mask_predictor is not None or all(s.has_lung_mask for s in samples)
+    if lung_field is LungField.MASK and not have_lungs:
+        missing = next(s.id for s in samples if not s.has_lung_mask)
+        raise InputError(
+            f"image {missing} has no lung mask in {MASK_FOLDER}/ ({missing}_lung.png or "
+            "_left/_right.png); give --segmenter BUNDLE_DIR or --lung-field none"
+        )
     for index, sample in enumerate(samples):
         if cancel is not None and cancel():
             raise CancelledError("loading the training images was cancelled")
-        display = load_radiograph(sample.path).display()
-        box = Letterbox.fit((int(display.shape[0]), int(display.shape[1])), size)
-        whole[index, 0] = to_model(display, box, fill=0.0) * 2.0 - 1.0
+        intensity = model_intensity(load_radiograph(sample.path))
+        shape = (int(intensity.shape[0]), int(intensity.shape[1]))
         if with_sides:
             if not sample.has_side_masks or sides is None:
                 raise InputError(
@@ -265,30 +291,21 @@ def load_images(
                 )
             for channel, path in enumerate((sample.right_mask, sample.left_mask)):
                 if path is not None:  # both exist: has_side_masks
-                    mask = _read_mask(path, display.shape)
-                    sides[index, channel] = to_model(mask, box, fill=0.0, nearest=True)
+                    side = model_input(intensity, _read_mask(path, shape), size)
+                    sides[index, channel] = side.lung
+        mask = None
         if have_lungs:
-            parts = (
-                (sample.lung_mask,) if sample.lung_mask else (sample.left_mask, sample.right_mask)
+            mask = (
+                mask_predictor(intensity)
+                if mask_predictor is not None
+                else sample_lung_mask(sample, shape)
             )
-            mask = np.zeros(display.shape, dtype=np.float32)
-            for part in parts:
-                if part is not None:  # all exist: has_lung_mask
-                    mask = np.maximum(mask, _read_mask(part, display.shape))
-            lungs[index, 0] = to_model(mask, box, fill=0.0, nearest=True)
-    if mask_predictor is not None and n:
-        lungs = np.asarray(mask_predictor(whole), dtype=np.float32)
-        have_lungs = True
-    if lung_field is LungField.MASK:
-        if not have_lungs:
-            missing = next(s.id for s in samples if not s.has_lung_mask)
-            raise InputError(
-                f"image {missing} has no lung mask in {MASK_FOLDER}/ ({missing}_lung.png or "
-                "_left/_right.png); give --segmenter BUNDLE_DIR or --lung-field none"
-            )
-        images = np.where(lungs > 0.5, whole, np.float32(BACKGROUND)).astype(np.float32)
-    else:
-        images = whole
+        prepared = model_input(intensity, mask, size)
+        whole[index, 0] = prepared.whole
+        if mask is not None:
+            lungs[index, 0] = prepared.lung
+            shares[index, 0] = prepared.lung_share
+        images[index, 0] = prepared.field if lung_field is LungField.MASK else prepared.whole
     return ImageSet(
         samples=tuple(samples),
         images=images,
@@ -296,38 +313,21 @@ def load_images(
         labels=np.asarray([s.label for s in samples], dtype=np.int64),
         lungs=lungs if have_lungs else None,
         sides=sides,
+        shares=shares if have_lungs else None,
     )
 
 
 def segmenter_predictor(bundle_dir: str | Path, device: torch.device) -> MaskPredictor:
-    """A :data:`MaskPredictor` from a trained segmenter bundle (union of its channels > 0.5).
-
-    The images are resized to the bundle's input size and the masks back (nearest), which is
-    exact for letterboxed squares.
-    """
-    from engine.models import load_bundle  # models depend on networks only; lazy for start-up
+    """A :data:`MaskPredictor` from a trained segmenter bundle: the union of its lungs, found on
+    the full-resolution image exactly as the explanation pipeline finds them."""
+    from engine.inference.run import segment_lungs  # lazy: the models' imports cost start-up
+    from engine.models import load_bundle
     from engine.networks import Architecture
 
     loaded = load_bundle(bundle_dir, expected_architecture=Architecture.UNET, device=device)
-    height, width = loaded.config.input_size
-    module = loaded.module
 
-    def predict(images: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        size = images.shape[-1]
-        out = np.empty((images.shape[0], 1, size, size), dtype=np.float32)
-        with torch.no_grad():
-            for start in range(0, images.shape[0], 8):
-                batch = torch.from_numpy(images[start : start + 8]).to(device)
-                if (height, width) != (size, size):
-                    batch = torch.nn.functional.interpolate(
-                        batch, size=(height, width), mode="bilinear", antialias=True
-                    )
-                probabilities = torch.sigmoid(module(batch)).amax(dim=1, keepdim=True)
-                if (height, width) != (size, size):
-                    probabilities = torch.nn.functional.interpolate(
-                        probabilities, size=(size, size), mode="nearest-exact"
-                    )
-                out[start : start + 8] = (probabilities > 0.5).float().cpu().numpy()
-        return out
+    def predict(intensity: npt.NDArray[np.float32]) -> npt.NDArray[np.bool_]:
+        right, left = segment_lungs(loaded, intensity)
+        return right | left
 
     return predict

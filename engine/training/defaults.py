@@ -50,19 +50,30 @@ PHANTOM_MARKER = "phantoms.json"
 class DefaultsPlan:
     """Sizes of the default models. ``phantoms``: anatomies (each healthy and diseased)."""
 
-    # Measured on a 2-core CPU at 128 px: a CycleGAN step (batch 1, ngf 16, 6 residual blocks,
-    # classifier guidance) takes ~1.1 s, a segmenter step (batch 8, width 8) ~0.3 s, a classifier
-    # step ~0.1 s. With 900 training anatomies (1800 images): ~35 min for the CycleGAN's 2
-    # epochs, ~6 min for the segmenter, ~4 min for the classifier, ~2 min per image load.
+    # Times per run on a 2-core CPU are recorded in docs/training.md.
     phantoms: int = 1000
-    phantom_size: int = 256
+    # Anatomy i is drawn at phantom_sizes[i % len]: the models meet 256-1024 px files in use, and
+    # each size reaches the model input with another amount of resampling blur and noise.
+    phantom_sizes: tuple[int, ...] = (256, 512, 1024)
+    # Every n-th anatomy is stored as 16-bit PNG (the rest 8-bit): both occur in use.
+    sixteen_bit_every: int = 3
     test_fraction: float = 0.1
+    # Segmenter and CycleGAN input side.
     size: int = 128
     segmenter_epochs: int = 5
     segmenter_width: int = 8
-    classifier_epochs: int = 10
+    # The classifiers read 384 px: contrast-1 q opacities (1.5-3 mm) are 1-2 px at 256 and close
+    # to the lung texture; at 384 the same classifier found twice as many (docs/training.md).
+    classifier_size: int = 384
+    classifier_epochs: int = 20
     classifier_width: int = 16
     classifier_augment_shift: float = 0.05
+    # Vary file, resolution, mask border and processing per batch (engine.training.augment).
+    classifier_augment_input: bool = True
+    # The oracle: an independent classifier (own seed and width) that judges counterfactuals
+    # and is never used to train a generator.
+    oracle_width: int = 12
+    oracle_seed_offset: int = 1
     cyclegan_epochs: int = 2
     ngf: int = 16
     ndf: int = 16
@@ -75,22 +86,26 @@ class DefaultsPlan:
     batch_size: int = 8
     # What the diseased phantoms look like (see DiseaseRecipe and docs/training.md).
     disease: DiseaseRecipe = DEFAULT_RECIPE
-    # The FIGAN of the trained classifier (engine.figan.defaults; ~25 min on 2 cores).
-    figan: FiganPlan = field(default_factory=FiganPlan)
+    # The FIGAN of the trained classifier (engine.figan.defaults), at 128 px: at the
+    # classifier's 384 px one run would take hours on 2 cores; its images are resampled to the
+    # classifier's size to be read (docs/figan.md).
+    figan: FiganPlan = field(default_factory=lambda: FiganPlan(size=128))
 
     @classmethod
     def quick(cls) -> DefaultsPlan:
         """Tiny: 8 anatomies (16 images), 32 px, 1-2 epochs, narrow networks."""
         return cls(
             phantoms=8,
-            phantom_size=64,
+            phantom_sizes=(64, 80),
             test_fraction=0.25,
             size=32,
             segmenter_epochs=1,
             segmenter_width=4,
+            classifier_size=32,
             classifier_epochs=2,
             classifier_width=4,
             classifier_augment_shift=0.0,
+            oracle_width=6,
             cyclegan_epochs=1,
             ngf=4,
             ndf=4,
@@ -100,10 +115,11 @@ class DefaultsPlan:
         )
 
 
-def _write_png(path: Path, image: np.ndarray) -> None:
+def _write_png(path: Path, image: np.ndarray, *, sixteen_bit: bool = False) -> None:
     from PIL import Image
 
-    pixels = np.round(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8)
+    top = 65535.0 if sixteen_bit else 255.0
+    pixels = np.round(np.clip(image, 0.0, 1.0) * top).astype(np.uint16 if sixteen_bit else np.uint8)
     Image.fromarray(pixels).save(path)
 
 
@@ -130,11 +146,11 @@ def write_phantom_dataset(
             raise EngineError("phantom generation was cancelled")
         sample_id = f"phantom_{index:04d}"
         disease = plan.disease.draw(rng)
-        phantom = generate_pair(
-            seed=seed * 100_003 + index, disease=disease, size=plan.phantom_size
-        )
-        _write_png(directory / LABELS[0] / f"{sample_id}.png", np.asarray(phantom.healthy_image))
-        _write_png(directory / LABELS[1] / f"{sample_id}.png", np.asarray(phantom.image))
+        size = plan.phantom_sizes[index % len(plan.phantom_sizes)]
+        phantom = generate_pair(seed=seed * 100_003 + index, disease=disease, size=size)
+        deep = plan.sixteen_bit_every > 0 and index % plan.sixteen_bit_every == 0
+        for label, image in ((LABELS[0], phantom.healthy_image), (LABELS[1], phantom.image)):
+            _write_png(directory / label / f"{sample_id}.png", np.asarray(image), sixteen_bit=deep)
         for suffix, mask in (
             ("lung", phantom.lungs),
             ("left", phantom.lung_left),
@@ -159,7 +175,8 @@ def _recipe(plan: DefaultsPlan, seed: int) -> dict[str, Any]:
     """What determines the phantom data set; a rerun reuses a data set only when this matches."""
     return {
         "count": plan.phantoms,
-        "size": plan.phantom_size,
+        "sizes": list(plan.phantom_sizes),
+        "sixteen_bit_every": plan.sixteen_bit_every,
         "seed": seed,
         "test_fraction": plan.test_fraction,
         **plan.disease.to_dict(),
@@ -193,12 +210,13 @@ class DefaultsResult:
     data: Path
     segmenter: TrainResult
     classifier: TrainResult
+    oracle: TrainResult
     cyclegan: TrainResult
     figan: TrainResult | None  # None: the classifier run wrote no bundle (cancelled)
 
     @property
     def bundles(self) -> list[Path]:
-        runs = (self.segmenter, self.classifier, self.cyclegan, self.figan)
+        runs = (self.segmenter, self.classifier, self.oracle, self.cyclegan, self.figan)
         return [path for run in runs if run is not None for path in run.bundles]
 
 
@@ -246,18 +264,29 @@ def train_defaults(
         ),
         cancel=cancel,
     )
-    classifier = train_classifier(
-        ClassifierConfig(
-            out=work / "classifier",
-            resume=resume("classifier"),
-            epochs=plan.classifier_epochs,
-            width=plan.classifier_width,
-            stages=min(4, (plan.size // 8).bit_length() - 1),
-            batch_size=plan.batch_size,
-            augment_shift=plan.classifier_augment_shift,
-            **common,
-        ),
-        cancel=cancel,
+    # The classifiers find the lungs with the segmenter, as every explanation does.
+    lungs_from = segmenter.bundles[0] if segmenter.bundles else None
+    classifier, oracle = (
+        train_classifier(
+            ClassifierConfig(
+                out=work / model_id,
+                resume=resume(model_id),
+                epochs=plan.classifier_epochs,
+                width=width,
+                stages=min(4, (plan.classifier_size // 8).bit_length() - 1),
+                batch_size=plan.batch_size,
+                augment_shift=plan.classifier_augment_shift,
+                augment_input=plan.classifier_augment_input,
+                model_id=model_id,
+                segmenter=lungs_from,
+                **{**common, "size": plan.classifier_size, "seed": seed + offset},
+            ),
+            cancel=cancel,
+        )
+        for model_id, width, offset in (
+            ("classifier", plan.classifier_width, 0),
+            ("oracle", plan.oracle_width, plan.oracle_seed_offset),
+        )
     )
     cyclegan = train_cyclegan(
         CycleGANConfig(
@@ -291,5 +320,10 @@ def train_defaults(
         else None
     )
     return DefaultsResult(
-        data=data, segmenter=segmenter, classifier=classifier, cyclegan=cyclegan, figan=figan
+        data=data,
+        segmenter=segmenter,
+        classifier=classifier,
+        oracle=oracle,
+        cyclegan=cyclegan,
+        figan=figan,
     )

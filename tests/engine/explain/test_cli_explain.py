@@ -171,3 +171,55 @@ def test_bench_reports_every_stage(tiny_models, capsys):
         assert report["stages_s"][stage] >= 0, stage
     assert report["matmul_gflops"] > 0
     assert report["peak_rss_mb"] > 0
+
+
+def test_a_caution_travels_with_every_exported_picture(tmp_path, tiny_models, chest_like):
+    import dataclasses
+
+    from engine.explain.export import export_explanation
+    from engine.explain.pipeline import explain
+
+    result = explain(chest_like, tiny_models)
+    flagged = dataclasses.replace(result, ood_score=3.0, segmentation_uncertainty=None)
+    caution = flagged.caution()
+    assert caution is not None
+    assert caution.startswith("OUT OF DISTRIBUTION (score 3.00)")
+    out = tmp_path / "out"
+    export_explanation(flagged, out, gif=True)
+    height, width = chest_like.shape
+    for name in ("original.png", "translated.png", "difference.png", "gradcam.png"):
+        with Image.open(out / name) as image:
+            assert image.info.get("Warning") == caution, name
+            pixels = np.asarray(image.convert("RGB"))
+        assert pixels.shape[1] == width, name
+        assert pixels.shape[0] > height, name  # the band is added above, not painted over
+        band = pixels[: pixels.shape[0] - height]
+        red = (band[..., 0] > 150) & (band[..., 1] < 60)
+        assert red.mean() > 0.5, name
+    with Image.open(out / "lung_mask.png") as mask:  # data, left unmarked
+        assert mask.size == (width, height)
+    with Image.open(out / "difference.tiff") as tiff:
+        assert caution in tiff.tag_v2[270]
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["caution"] == caution
+    assert stats["counterfactuals"][0]["verdict"] in ("valid", "invalid")
+    # Without a reason, nothing is added.
+    clean = dataclasses.replace(
+        result,
+        ood_score=None,
+        segmentation_uncertainty=None,
+        counterfactuals=tuple(
+            dataclasses.replace(
+                c,
+                valid=True,
+                qualifies=True,
+                frames=dataclasses.replace(c.frames, monotonic=True),
+            )
+            for c in result.counterfactuals
+        ),
+    )
+    assert clean.caution() is None
+    export_explanation(clean, tmp_path / "clean", gif=False)
+    with Image.open(tmp_path / "clean" / "translated.png") as image:
+        assert image.size == (width, height)
+        assert "Warning" not in image.info

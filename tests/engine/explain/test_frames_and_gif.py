@@ -16,7 +16,7 @@ from engine.explain.frames import (
     is_monotonic,
     strength_positions,
 )
-from engine.explain.gif import SYNTHETIC_LABEL, GifOptions, write_gif
+from engine.explain.gif import SYNTHETIC_LABEL, TRANSLATED_PANE_LABEL, GifOptions, write_gif
 from engine.explain.pipeline import pooled_limit
 
 
@@ -134,3 +134,27 @@ def test_no_partial_file_when_the_disk_fills_during_export(tmp_path, monkeypatch
     with pytest.raises(OSError, match="No space left"):
         write_gif(tmp_path / "out.gif", original, sequence)
     assert list(tmp_path.iterdir()) == []
+
+
+def _red_rows(rgb: np.ndarray) -> np.ndarray:
+    red = (rgb[..., 0] > 150) & (rgb[..., 1] < 60) & (rgb[..., 2] < 60)
+    return red.mean(axis=1) > 0.5
+
+
+def test_gif_burns_the_caution_into_every_frame_and_names_the_translated_pane(tmp_path):
+    original, sequence = _sequence(n=3)
+    plain = write_gif(tmp_path / "plain.gif", original, sequence, GifOptions(ping_pong=False))
+    warned = write_gif(
+        tmp_path / "warned.gif",
+        original,
+        sequence,
+        GifOptions(ping_pong=False, caution="OUT OF DISTRIBUTION (score 3.00)"),
+    )
+    with Image.open(plain) as gif:
+        assert not _red_rows(np.asarray(gif.convert("RGB"))).any()
+    with Image.open(warned) as gif:
+        for index in range(gif.n_frames):
+            gif.seek(index)
+            rows = _red_rows(np.asarray(gif.convert("RGB")))
+            assert rows[: len(rows) // 10].sum() >= 5, index  # a red band at the top
+    assert "SYNTHETIC" in TRANSLATED_PANE_LABEL

@@ -17,8 +17,8 @@ from engine.inference.ood import (
     DENSITY_CONFIG,
     DENSITY_WEIGHTS,
     FeatureDensity,
-    display_features,
     fit_feature_density,
+    image_features,
     load_feature_density,
     save_feature_density,
 )
@@ -79,8 +79,7 @@ def test_explanation_warns_only_when_the_image_is_far_from_the_training_data(
     plain = explain(chest_like, tiny_models)
     assert plain.ood_score is None  # no density, no score
     lung = plain.right_lung | plain.left_lung
-    lung_field = np.where(lung, plain.original, np.float32(0.0)).astype(np.float32)
-    features = display_features(tiny_models.classifier, lung_field)
+    features = image_features(tiny_models.classifier, plain.original, lung)
     near = dataclasses.replace(tiny_models, feature_density=_density_at(features, 0.0))
     far = dataclasses.replace(tiny_models, feature_density=_density_at(features, 10.0))
     result_near, result_far = explain(chest_like, near), explain(chest_like, far)

@@ -44,19 +44,30 @@ def test_auto_direction_goes_toward_the_other_class(tiny_models, chest_like):
     assert result.primary.direction is expected
 
 
-def test_validity_follows_the_threshold(tiny_models, chest_like):
+def test_validity_needs_a_qualifying_original_and_a_crossing_composite(tiny_models, chest_like):
     result = explain(chest_like, tiny_models, ExplainRequest(direction=Direction.BOTH))
     assert [c.direction for c in result.counterfactuals] == [
         Direction.TO_HEALTHY,
         Direction.TO_DISEASE,
     ]
+    original_diseased = result.probability >= 0.5
     for counterfactual in result.counterfactuals:
-        crossed_to_disease = counterfactual.probability >= 0.5
-        assert counterfactual.valid == (
-            crossed_to_disease == (counterfactual.direction is Direction.TO_DISEASE)
+        to_disease = counterfactual.direction is Direction.TO_DISEASE
+        # Exactly one direction starts on its source side.
+        assert counterfactual.qualifies == (original_diseased != to_disease)
+        crossed = (counterfactual.probability >= 0.5) == to_disease
+        assert counterfactual.valid == (counterfactual.qualifies and crossed)
+        # The verdict is the composite's: the last full frame's probability.
+        assert counterfactual.probability == pytest.approx(
+            counterfactual.frames.frames[-1].probability
         )
-        if not counterfactual.valid:
+        if not counterfactual.qualifies:
+            assert counterfactual.verdict == "not-qualifying"
+            assert any(w.startswith("not a counterfactual") for w in result.warnings)
+        elif not counterfactual.valid:
             assert any("invalid counterfactual" in w for w in result.warnings)
+    assert result.caution() is not None  # one direction never qualifies
+    assert "NOT A COUNTERFACTUAL" in result.caution()
 
 
 def test_change_stays_in_the_lungs_and_brightening_shows_as_positive(

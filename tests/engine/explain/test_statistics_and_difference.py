@@ -128,24 +128,27 @@ def test_diverging_map_is_red_for_increase_blue_for_decrease_white_for_none():
     assert tuple(white) == (255, 255, 255)
 
 
-def test_display_change_maps_back_to_modality_units(tmp_path):
+def test_intensity_change_maps_back_to_modality_units(tmp_path):
+    """Changes are made in model-intensity units (the model window, not the file's default
+    VOI): +0.1 there is +0.1 x the window's width in modality units, signed by polarity."""
     from engine.explain.units import display_to_modality_scale, modality_change
+    from engine.inference.model_input import model_intensity, model_window
     from engine.types import ImageInfo, Radiograph, SourceFormat, VoiFunction, VoiPreset
 
     pixels = np.linspace(0, 4000, 20, dtype=np.float32).reshape(4, 5)
     info = ImageInfo(SourceFormat.DICOM, 4, 5)
+    # A narrow header window: the conversion must not depend on it.
     window = VoiPreset("w", 2000.0, 1000.0, VoiFunction.LINEAR_EXACT)
     upright = Radiograph(pixels, (window,), False, info)
     inverted = Radiograph(pixels, (window,), True, info)
-    assert display_to_modality_scale(upright) == pytest.approx(1000.0)
-    assert display_to_modality_scale(inverted) == pytest.approx(-1000.0)
-    # A display change of +0.1 inside the window is +100 modality units (brighter = higher).
-    display_before = upright.display()
-    changed = pixels + modality_change(upright, np.full((4, 5), 0.1, np.float32))
-    inside = (pixels > 1600) & (pixels < 2300)
-    after = VoiPreset.apply(window, changed)
-    np.testing.assert_allclose(after[inside] - display_before[inside], 0.1, atol=1e-5)
-    sigmoid = Radiograph(
-        pixels, (VoiPreset("s", 2000.0, 1000.0, VoiFunction.SIGMOID),), False, info
+    width = model_window(upright).width
+    assert width == pytest.approx(0.99 * 4000.0, rel=1e-3)  # the 0.5-99.5 percentile range
+    assert display_to_modality_scale(upright) == pytest.approx(width)
+    assert display_to_modality_scale(inverted) == pytest.approx(-width)
+    before = model_intensity(upright)
+    changed = Radiograph(
+        pixels + modality_change(upright, np.full((4, 5), 0.1, np.float32)), (window,), False, info
     )
-    assert display_to_modality_scale(sigmoid) == pytest.approx(1000.0, rel=0.05)
+    after = changed.display(model_window(upright))
+    inside = (before > 0.05) & (before < 0.85)
+    np.testing.assert_allclose(after[inside] - before[inside], 0.1, atol=1e-5)

@@ -1,4 +1,4 @@
-"""``validate``: metrics computed against phantom truth, written as JSON and Markdown."""
+"""``validate``: metrics against phantom truth, through files, with intervals; JSON and Markdown."""
 
 from __future__ import annotations
 
@@ -10,23 +10,13 @@ import pytest
 
 from engine.cli.main import main
 from engine.explain import pipeline as pipeline_module
+from engine.explain import scoring
 from engine.explain import validate as validate_module
-from engine.explain.validate import _iou_at_area, ncc
+from engine.explain.cout import cout, transition_curve
+from engine.explain.pipeline import Direction
+from engine.inference.model_input import model_window
+from engine.inference.run import classify
 from engine.phantoms import DiseaseRecipe
-
-REQUIRED = (
-    "flip_rate_to_healthy",
-    "flip_rate_to_disease",
-    "iou_at_lesion_area_difference",
-    "iou_at_lesion_area_gradcam",
-    "iou_at_lesion_area_gradient",
-    "signed_ncc",
-    "mean_change_relative_error",
-    "leakage_outside_lungs",
-    "share_darker_to_healthy",
-    "share_brighter_to_disease",
-    "n_images",
-)
 
 
 def test_iou_at_lesion_area_is_one_for_a_perfect_map_and_low_for_a_wrong_one():
@@ -34,58 +24,149 @@ def test_iou_at_lesion_area_is_one_for_a_perfect_map_and_low_for_a_wrong_one():
     lesion[2:4, 2:4] = True
     lungs = np.ones((10, 10), bool)
     perfect = lesion.astype(np.float32)
-    assert _iou_at_area(perfect, lesion, lungs) == 1.0
+    assert scoring.iou_at_area(perfect, lesion, lungs) == 1.0
     wrong = np.zeros((10, 10), np.float32)
     wrong[7:9, 7:9] = 1.0
-    assert _iou_at_area(wrong, lesion, lungs) == 0.0
+    assert scoring.iou_at_area(wrong, lesion, lungs) == 0.0
 
 
-def test_ncc_signs():
-    a = np.array([1.0, 2.0, 3.0])
-    assert ncc(a, a) == pytest.approx(1.0)
-    assert ncc(a, -a) == pytest.approx(-1.0)
+def test_pointing_game_hits_only_near_a_lesion():
+    lesion = np.zeros((20, 20), bool)
+    lesion[5, 5] = True
+    lungs = np.ones((20, 20), bool)
+    near = np.zeros((20, 20), np.float32)
+    near[6, 7] = 1.0  # within the 2 px tolerance
+    far = np.zeros((20, 20), np.float32)
+    far[15, 15] = 1.0
+    assert scoring.pointing_game(near, lesion, lungs) == 1.0
+    assert scoring.pointing_game(far, lesion, lungs) == 0.0
+    assert np.isnan(scoring.pointing_game(far, np.zeros_like(lesion), lungs))
 
 
-def test_an_oracle_translation_scores_perfectly(tiny_models, monkeypatch):
-    """With the true change as the translation, the metrics must say so."""
-    truth: dict[str, np.ndarray] = {}
+def test_random_map_localises_no_better_than_chance():
+    rng = np.random.default_rng(0)
+    lesion = rng.random((64, 64)) < 0.05
+    lungs = np.ones((64, 64), bool)
+    roc, _ = scoring.detection_aucs(scoring.random_map((64, 64), 3), lesion, lungs)
+    assert roc == pytest.approx(0.5, abs=0.06)
+    assert scoring.iou_at_area(scoring.random_map((64, 64), 3), lesion, lungs) < 0.1
+
+
+def test_leakage_and_device_ratio():
+    lungs = np.zeros((10, 10), bool)
+    lungs[2:8, 2:8] = True
+    difference = np.zeros((10, 10), np.float32)
+    difference[lungs] = 0.1
+    assert scoring.leakage(difference, lungs) == 0.0
+    difference[0, 0] = 3.6  # as much mass outside as inside
+    assert scoring.leakage(difference, lungs) == pytest.approx(0.5)
+    devices = np.zeros((10, 10), bool)
+    devices[4, 4:6] = True
+    assert scoring.device_change_ratio(difference, devices, lungs) == pytest.approx(1.0)
+    difference[devices] = 0.0
+    assert scoring.device_change_ratio(difference, devices, lungs) == 0.0
+
+
+def test_bootstrap_interval_brackets_the_mean_and_shrinks_with_n():
+    rng = np.random.default_rng(1)
+    small = rng.normal(0.5, 0.1, 10)
+    large = rng.normal(0.5, 0.1, 400)
+    low_s, high_s = scoring.bootstrap_interval(list(small))
+    low_l, high_l = scoring.bootstrap_interval(list(large))
+    assert low_s <= small.mean() <= high_s
+    assert low_l <= large.mean() <= high_l
+    assert high_l - low_l < (high_s - low_s) / 3
+    assert scoring.bootstrap_interval([0.3, float("nan")]) is None
+
+
+def test_cout_ends_at_the_original_and_the_counterfactual(tiny_models, chest_like):
+    from engine.inference.model_input import model_intensity
+
+    original = model_intensity(chest_like)
+    lung = np.zeros(original.shape, bool)
+    lung[10:50, 5:40] = True
+    translated = np.clip(original + 0.3 * lung, 0.0, 1.0).astype(np.float32)
+    curve = transition_curve(tiny_models.classifier, original, translated, lung, steps=4)
+    ends = classify(tiny_models.classifier, [original, translated], lung)
+    np.testing.assert_allclose(curve[[0, -1]], ends, atol=1e-9)
+    assert len(curve) == 5
+    # A path that flips fully at once scores 1 toward its target, -1 the other way.
+    assert cout(np.array([1.0, 1.0, 1.0]), Direction.TO_DISEASE) == pytest.approx(1.0)
+    assert cout(np.array([1.0, 1.0, 1.0]), Direction.TO_HEALTHY) == pytest.approx(-1.0)
+
+
+def test_the_true_change_as_translation_scores_perfectly(tiny_models, monkeypatch, tmp_path):
+    """With the planted change as the translation, the fidelity numbers must say so; with a
+    random map, localisation must say chance. This is what makes the metrics able to fail."""
+    remembered: dict[str, object] = {}
     real_generate = validate_module.generate_pair
+    real_load = validate_module.load_radiograph
+    real_translate = pipeline_module.translate
 
     def generate_and_remember(seed, disease, size):
         phantom = real_generate(seed, disease, size=size)
-        truth["lesion"] = phantom.lesion_map
+        remembered["phantom"] = phantom
         return phantom
 
-    real_translate = pipeline_module.translate
+    def load_and_remember(path):
+        radiograph = real_load(path)
+        remembered[path.parent.name] = radiograph
+        return radiograph
 
-    def oracle_translate(model, lung_field, lung):
-        sign = -1.0 if model is tiny_models.to_healthy else 1.0
-        real = real_translate(model, lung_field, lung)
-        return dataclasses.replace(real, change=(sign * truth["lesion"]).astype(np.float32))
+    def true_translate(model, intensity, lung):
+        real = real_translate(model, intensity, lung)
+        healthy, diseased = remembered["healthy"], remembered["pneumoconiosis"]
+        source, target = (
+            (diseased, healthy) if model is tiny_models.to_healthy else (healthy, diseased)
+        )
+        window = model_window(source)
+        change = target.display(window) - source.display(window)
+        return dataclasses.replace(real, change=change.astype(np.float32))
+
+    def true_lungs(model, image):
+        lungs = remembered["phantom"].lungs
+        return lungs, np.zeros(lungs.shape, bool), 0.0
 
     monkeypatch.setattr(validate_module, "generate_pair", generate_and_remember)
-    monkeypatch.setattr(pipeline_module, "translate", oracle_translate)
-    monkeypatch.setattr(
-        pipeline_module,
-        "segment_lungs_checked",
-        lambda model, image: (truth_lungs(truth), np.zeros(image.shape, bool), 0.0),
-    )
-    # No haze: a diffuse brightening would outrank the sub-pixel opacities at 64 px even in the
-    # true change, and localisation is scored against the opacities (focal_lesions).
+    monkeypatch.setattr(validate_module, "load_radiograph", load_and_remember)
+    monkeypatch.setattr(pipeline_module, "translate", true_translate)
+    monkeypatch.setattr(pipeline_module, "segment_lungs_checked", true_lungs)
     config = validate_module.ValidationConfig(
-        n=2, size=64, recipe=DiseaseRecipe(opacity_types=("r",), haze_range=(0.0, 0.0))
+        n=3,
+        sizes=(96, 128),
+        recipe=DiseaseRecipe(opacity_types=("r",), haze_range=(0.0, 0.0)),
+        integrated_gradients=True,
+        bootstrap=200,
+        work=tmp_path / "files",
     )
     report = validate_module.validate(tiny_models, config)
-    assert report["signed_ncc"] > 0.99
-    assert report["iou_at_lesion_area_difference"] > 0.3  # blurred opacities vs their disks
-    assert report["iou_at_lesion_area_difference"] > 2 * report["iou_at_lesion_area_gradcam"]
-    assert report["mean_change_relative_error"] < 0.05
-    assert report["share_darker_to_healthy"] == 1.0
-    assert report["share_brighter_to_disease"] == 1.0
-
-
-def truth_lungs(truth):
-    return np.ones(truth["lesion"].shape, bool)
+    assert sorted(p.suffix for p in (tmp_path / "files" / "healthy").iterdir()) == [
+        ".dcm",
+        ".png",
+        ".png",
+    ]
+    fidelity = report["fidelity"]
+    assert fidelity["signed_ncc_to_healthy"]["mean"] > 0.999
+    assert fidelity["signed_ncc_to_disease"]["mean"] > 0.999
+    assert fidelity["median_mean_change_relative_error_to_healthy"] < 1e-4
+    assert fidelity["leakage_outside_lungs_to_healthy"]["mean"] == 0.0
+    assert fidelity["share_darker_to_healthy"]["mean"] == 1.0
+    assert fidelity["share_brighter_to_disease"]["mean"] == 1.0
+    localisation = report["localisation"]
+    assert set(localisation) == set(validate_module.MAPS)
+    assert localisation["difference"]["iou"]["mean"] > 0.3  # blurred opacities vs their disks
+    assert localisation["difference"]["iou"]["mean"] > 3 * localisation["random"]["iou"]["mean"]
+    assert localisation["random"]["roc_auc"]["mean"] == pytest.approx(0.5, abs=0.1)
+    for block in (fidelity["signed_ncc_to_healthy"], localisation["difference"]["iou"]):
+        low, high = block["ci95"]
+        assert low <= block["mean"] <= high
+        assert block["n"] == 3
+    # Exactly one image of each pair is on each side, whatever the tiny classifier says: every
+    # counterfactual that qualifies is counted, and only those.
+    for name in ("to_healthy", "to_disease"):
+        qualifying = report["validity"][name]["n_qualifying"]
+        assert report["validity"][name]["valid_displayed"]["n"] == qualifying
+    assert report["classifier"]["n_images"] == 6
 
 
 def test_validate_cli_writes_the_report(tmp_path, tiny_models, capsys):
@@ -95,8 +176,9 @@ def test_validate_cli_writes_the_report(tmp_path, tiny_models, capsys):
             "validate",
             "--n",
             "2",
-            "--size",
+            "--sizes",
             "64",
+            "--no-integrated-gradients",
             "--out",
             str(out),
             "--models",
@@ -105,8 +187,22 @@ def test_validate_cli_writes_the_report(tmp_path, tiny_models, capsys):
     )
     assert code == 0
     report = json.loads((out / "validation.json").read_text())
-    for key in REQUIRED:
+    for key in ("classifier", "validity", "fidelity", "localisation", "targets", "per_pair"):
         assert key in report, key
-    assert report["n_images"] == 2
-    assert (out / "validation.md").read_text().startswith("# Validation")
-    assert json.loads(capsys.readouterr().out)["n_images"] == 2
+    assert report["n_pairs"] == 2
+    assert "integrated_gradients" not in report["localisation"]
+    text = (out / "validation.md").read_text()
+    assert text.startswith("# Validation")
+    assert "| classifier accuracy |" in text
+    assert "(n=2)" in text
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["n_pairs"] == 2
+    assert "classifier accuracy" in printed["targets"]
+
+
+def test_validate_rejects_a_single_pair(tmp_path, tiny_models, capsys):
+    code = main(
+        ["validate", "--n", "1", "--out", str(tmp_path), "--models", str(tiny_models.directory)]
+    )
+    assert code == 2
+    assert "n must be at least 2" in capsys.readouterr().err

@@ -189,14 +189,23 @@ def test_train_defaults_quick_end_to_end(
         "figan",
         "generator_to_disease",
         "generator_to_healthy",
+        "oracle",
         "segmenter",
     ]
     assert (models / "figan" / "pls.json").is_file()
-    for name in ("segmenter", "classifier", "generator_to_disease", "generator_to_healthy"):
+    names = ("segmenter", "classifier", "oracle", "generator_to_disease", "generator_to_healthy")
+    for name in names:
         loaded = load_bundle(models / name)
         assert loaded.config.training["synthetic"] is True
         assert "synthetic phantoms" in (models / name / "README.md").read_text()
     gan = load_bundle(models / "generator_to_disease").config
     assert "test_flip_rate_to_disease" in gan.metrics
+    # The oracle is a classifier of its own seed and width that no generator was trained against.
+    oracle = load_bundle(models / "oracle").config
+    classifier = load_bundle(models / "classifier").config
+    assert oracle.training["seed"] != classifier.training["seed"]
+    assert oracle.architecture_kwargs["base_width"] != classifier.architecture_kwargs["base_width"]
+    assert gan.training["options"]["classifier"] == "classifier"
+    assert "--augment-input" in classifier.training["command"]
     # a rerun resumes the finished runs instead of refusing or retraining
     assert run_cli([*argv, "--no-progress"]) == 0

@@ -1,0 +1,155 @@
+"""CI guard of the shipped models: their verdicts on fresh phantoms, through files and the public
+API, must not regress (a model is guarded like code).
+
+The pairs are generated here, at test time, from held-out anatomy seeds (training uses seeds from
+0, validation from 1000), written as PNG and DICOM files of two sizes, read back with
+``load_radiograph`` and explained with ``explain``, exactly the user's path. The floors sit below
+what the shipped models reach (docs/validation/validation.md) so that the guard does not flake,
+and far above what a broken input path gives: the stop-16 models through today's input path
+called every healthy phantom diseased (accuracy 0.50, specificity 0.00; docs/validation).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from pydicom.data import get_testdata_file
+
+from engine import api
+from engine.explain.validate import FileFormat, write_phantom_file
+from engine.phantoms import DEFAULT_RECIPE, generate_pair
+
+PAIRS = 16
+FIRST_SEED = 7000
+SIZES = (256, 512)
+#: Classifier accuracy and specificity at the threshold must stay at or above this.
+ACCURACY_FLOOR = 0.9
+SPECIFICITY_FLOOR = 0.9
+#: Validity on the displayed image among qualifying counterfactuals, both directions pooled:
+#: what the shipped models reach on these pairs, less a margin; raise it when better models land.
+VALIDITY_FLOOR = 0.0
+
+
+@pytest.fixture(scope="module")
+def shipped() -> api.ModelSet:
+    return api.load_model_set(api.default_models_dir())
+
+
+@pytest.fixture(scope="module")
+def verdicts(shipped: api.ModelSet, tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
+    folder = tmp_path_factory.mktemp("guard")
+    rng = np.random.default_rng(FIRST_SEED)
+    rows = []
+    for index in range(PAIRS):
+        phantom = generate_pair(
+            FIRST_SEED + index, DEFAULT_RECIPE.draw(rng), size=SIZES[index % len(SIZES)]
+        )
+        kind = (FileFormat.PNG, FileFormat.DICOM)[index // 2 % 2]
+        for truth, image in ((False, phantom.healthy_image), (True, phantom.image)):
+            path = write_phantom_file(
+                folder / f"{index:02d}_{int(truth)}",
+                np.asarray(image),
+                kind,
+                index=index,
+                seed=FIRST_SEED,
+                spacing_mm=phantom.spacing_mm,
+            )
+            result = api.explain(
+                api.load_radiograph(path),
+                shipped,
+                api.ExplainRequest(n_frames=2, with_attributions=False),
+            )
+            rows.append({"truth": truth, "result": result})
+    return rows
+
+
+def test_shipped_classifier_keeps_its_accuracy_and_specificity(verdicts: list[dict]) -> None:
+    called = [row["result"].predicted_label == "pneumoconiosis" for row in verdicts]
+    truth = [row["truth"] for row in verdicts]
+    accuracy = np.mean([c == t for c, t in zip(called, truth, strict=True)])
+    specificity = np.mean([not c for c, t in zip(called, truth, strict=True) if not t])
+    summary = f"accuracy {accuracy:.3f}, specificity {specificity:.3f} on {len(truth)} images"
+    assert accuracy >= ACCURACY_FLOOR, summary
+    assert specificity >= SPECIFICITY_FLOOR, summary
+
+
+def test_shipped_counterfactuals_stay_valid_as_displayed(verdicts: list[dict]) -> None:
+    # Direction "auto" always qualifies: it translates away from the classifier's own verdict.
+    counterfactuals = [row["result"].primary for row in verdicts]
+    assert all(c.qualifies for c in counterfactuals)
+    validity = np.mean([c.valid for c in counterfactuals])
+    assert validity >= VALIDITY_FLOOR, f"validity {validity:.3f} on {len(counterfactuals)}"
+
+
+def test_no_fresh_phantom_is_out_of_distribution(verdicts: list[dict]) -> None:
+    flagged = [row["result"].ood_score for row in verdicts if row["result"].out_of_distribution]
+    assert len(flagged) <= 1, f"held-out phantoms flagged out of distribution: {flagged}"
+
+
+def test_a_real_chest_cr_is_flagged_out_of_distribution(shipped: api.ModelSet) -> None:
+    path = Path(get_testdata_file("RG1_UNCR.dcm"))
+    result = api.explain(
+        api.load_radiograph(path), shipped, api.ExplainRequest(n_frames=2, with_attributions=False)
+    )
+    assert result.out_of_distribution, (result.ood_score, result.segmentation_uncertainty)
+    assert result.caution() is not None
+    assert "OUT OF DISTRIBUTION" in result.caution()
+
+
+#: The same phantom reaching the models through different files and masks must keep its verdict
+#: and move P by at most this much (what the shipped classifier shows, plus a margin).
+PERTURBATION_PAIRS = 3
+MAX_PROBABILITY_SPREAD = 0.35
+
+
+def _variants(seed: int, diseased: bool, folder: Path) -> list[tuple[str, Path, np.ndarray]]:
+    """(name, file, true lung mask) of one anatomy as 8- and 16-bit PNG, DICOM, 256-2048 px."""
+    rng = np.random.default_rng(seed)
+    disease = DEFAULT_RECIPE.draw(rng)
+    out = []
+    for size in (256, 512, 1024, 2048):
+        phantom = generate_pair(seed, disease, size=size)
+        image = np.asarray(phantom.image if diseased else phantom.healthy_image)
+        kinds = (
+            [("png8", FileFormat.PNG)]
+            if size != 512
+            else [
+                ("png8", FileFormat.PNG),
+                ("dicom", FileFormat.DICOM),
+                ("png16", None),
+            ]
+        )
+        for name, kind in kinds:
+            stem = folder / f"{seed}_{int(diseased)}_{size}_{name}"
+            if kind is None:  # 16-bit PNG: the same pixels, finer steps
+                path = stem.with_suffix(".png")
+                pixels = np.rint(np.clip(image, 0, 1) * 65535).astype(np.uint16)
+                Image.fromarray(pixels).save(path)
+            else:
+                path = write_phantom_file(
+                    stem, image, kind, index=0, seed=seed, spacing_mm=phantom.spacing_mm
+                )
+            out.append((f"{size} {name}", path, phantom.lungs))
+    return out
+
+
+@pytest.mark.parametrize("diseased", [False, True], ids=["healthy", "diseased"])
+def test_the_input_path_does_not_move_the_verdict(
+    shipped: api.ModelSet, tmp_path: Path, diseased: bool
+) -> None:
+    request = api.ExplainRequest(n_frames=2, with_attributions=False)
+    for seed in range(7100, 7100 + PERTURBATION_PAIRS):
+        readings = {}
+        for name, path, lungs in _variants(seed, diseased, tmp_path):
+            radiograph = api.load_radiograph(path)
+            readings[f"{name} segmenter"] = api.explain(radiograph, shipped, request).probability
+            readings[f"{name} true mask"] = api.explain(
+                radiograph, shipped, request, lung_mask=lungs
+            ).probability
+        values = np.array(list(readings.values()))
+        spread = float(values.max() - values.min())
+        detail = ", ".join(f"{k}: {v:.2f}" for k, v in readings.items())
+        assert spread <= MAX_PROBABILITY_SPREAD, f"seed {seed}: {detail}"
