@@ -19,7 +19,7 @@ from typing import Any
 
 from engine.cli.base import EXIT_OK, Subcommand
 from engine.training.classifier import ClassifierConfig, train_classifier
-from engine.training.cyclegan import CycleGANConfig, train_cyclegan
+from engine.training.cyclegan import PRESETS, CycleGANConfig, Preset, train_cyclegan
 from engine.training.data import LungField
 from engine.training.figan import FIGANConfig, train_figan
 from engine.training.segmenter import SegmenterConfig, train_segmenter
@@ -171,6 +171,14 @@ def _add_classifier(parser: argparse.ArgumentParser) -> None:
 
 def _add_cyclegan(parser: argparse.ArgumentParser) -> None:
     config = CycleGANConfig
+    parser.add_argument(
+        "--preset",
+        choices=[p.value for p in Preset],
+        default=argparse.SUPPRESS,
+        help="start from a named option set (paper: 512 px, ngf/ndf 64, 9 residual blocks, "
+        "attention, the paper's discriminator, batch 1, 700 epochs, Adam 2e-4); options given "
+        "as well override it",
+    )
     _add_common(parser, config)
     _option(parser, config, "ngf", "generator width (paper: 64)", type=int)
     _option(parser, config, "ndf", "discriminator width (paper: 64)", type=int)
@@ -268,7 +276,10 @@ def _run(args: argparse.Namespace) -> int:
     kind = ModelKind(args.model)
     config_class, trainer, _ = _TRAINERS[kind]
     names = {field.name for field in dataclasses.fields(config_class)}
-    config = config_class(**{k: v for k, v in vars(args).items() if k in names})
+    given = {k: v for k, v in vars(args).items() if k in names}  # unset options are absent
+    preset = getattr(args, "preset", None)
+    options = {**PRESETS[Preset(preset)], **given} if preset else given
+    config = config_class(**options)
     result = trainer(config)
     if result.bundles:  # rank 0 of a torchrun job, or the only process
         sys.stdout.write(_summary(result) + "\n")

@@ -84,6 +84,7 @@ def _run(args: argparse.Namespace) -> int:
             )
         report["figan"] = figan_report
         extra = markdown_lines(figan_report)
+    report["command"] = _command_line(args)
     write_report(report, Path(args.out), extra)
     headline = {
         "n_pairs": report["n_pairs"],
@@ -93,6 +94,17 @@ def _run(args: argparse.Namespace) -> int:
     }
     sys.stdout.write(json.dumps(headline, indent=2) + "\n")
     return EXIT_OK
+
+
+def _command_line(args: argparse.Namespace) -> str:
+    """The command that reproduces the report (folder names only: no user paths)."""
+    words = ["cxr-explain", "validate", "--n", str(args.n), "--seed", str(args.seed)]
+    words += ["--sizes", *(str(s) for s in args.sizes), "--formats", *args.formats]
+    if not args.integrated_gradients:
+        words.append("--no-integrated-gradients")
+    if args.models:
+        words += ["--models", Path(args.models).name]
+    return " ".join([*words, "--out", Path(args.out).name])
 
 
 COMMAND = Subcommand(

@@ -150,8 +150,13 @@ class ExplanationResult:
         """
         reasons = []
         if self.out_of_distribution:
-            score = "" if self.ood_score is None else f" (score {self.ood_score:.2f})"
-            reasons.append(f"OUT OF DISTRIBUTION{score}")
+            checks = []
+            if self.ood_score is not None and self.ood_score > 1.0:
+                checks.append(f"feature score {self.ood_score:.2f}")
+            uncertainty = self.segmentation_uncertainty
+            if uncertainty is not None and uncertainty > MAX_SEGMENTATION_UNCERTAINTY:
+                checks.append(f"uncertain lung segmentation {uncertainty:.2f}")
+            reasons.append(f"OUT OF DISTRIBUTION ({', '.join(checks)})")
         for counterfactual in self.counterfactuals:
             name = counterfactual.direction.value
             if not counterfactual.qualifies:

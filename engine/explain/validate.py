@@ -577,6 +577,7 @@ def markdown_report(report: dict[str, Any]) -> str:
         "",
         f"Images flagged out of distribution: {cell(report['share_out_of_distribution'])}.",
         "",
+        *([f"Command: `{report['command']}`.", ""] if report.get("command") else []),
         "## Targets",
         "",
         "| target | value | goal | met |",

@@ -29,7 +29,9 @@ import logging
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import numpy as np
@@ -69,6 +71,42 @@ log = logging.getLogger(__name__)
 
 TO_DISEASE_ID = "generator_to_disease"
 TO_HEALTHY_ID = "generator_to_healthy"
+
+
+class Preset(StrEnum):
+    """Named option sets for ``cxr-explain train cyclegan --preset``."""
+
+    PAPER = "paper"
+
+
+#: The paper's configuration (Table 1 and 2, section 2): 512 px, 64-wide networks, 9 residual
+#: blocks and one attention layer, the VGG-like discriminator, batch 1, 700 epochs, Adam 2e-4
+#: (beta1 0.5, the reference CycleGAN's), the standard losses and no extras. Options given after
+#: ``--preset`` override these.
+PRESETS: Mapping[Preset, Mapping[str, Any]] = MappingProxyType(
+    {
+        Preset.PAPER: MappingProxyType(
+            {
+                "size": 512,
+                "ngf": 64,
+                "ndf": 64,
+                "residual_blocks": 9,
+                "attention": True,
+                "discriminator": DiscriminatorKind.PAPER,
+                "batch_size": 1,
+                "epochs": 700,
+                "lr": 2e-4,
+                "beta1": 0.5,
+                "beta2": 0.999,
+                "cycle_weight": 10.0,
+                "identity_weight": 0.5,
+                "pool_size": 50,
+                "classifier_guidance": 0.0,
+                "mask_consistency": 0.0,
+            }
+        )
+    }
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

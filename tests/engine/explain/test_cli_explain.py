@@ -183,7 +183,7 @@ def test_a_caution_travels_with_every_exported_picture(tmp_path, tiny_models, ch
     flagged = dataclasses.replace(result, ood_score=3.0, segmentation_uncertainty=None)
     caution = flagged.caution()
     assert caution is not None
-    assert caution.startswith("OUT OF DISTRIBUTION (score 3.00)")
+    assert caution.startswith("OUT OF DISTRIBUTION (feature score 3.00)")
     out = tmp_path / "out"
     export_explanation(flagged, out, gif=True)
     height, width = chest_like.shape

@@ -209,3 +209,37 @@ def test_train_defaults_quick_end_to_end(
     assert "--augment-input" in classifier.training["command"]
     # a rerun resumes the finished runs instead of refusing or retraining
     assert run_cli([*argv, "--no-progress"]) == 0
+
+
+def test_paper_preset_sets_the_papers_options_and_later_options_override(
+    shared_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import types
+
+    from engine.cli import train as train_cli
+    from engine.training.trainer import ModelKind
+
+    seen = []
+    config_class, _, help_text = train_cli._TRAINERS[ModelKind.CYCLEGAN]
+    monkeypatch.setitem(
+        train_cli._TRAINERS,
+        ModelKind.CYCLEGAN,
+        (
+            config_class,
+            lambda config: seen.append(config) or types.SimpleNamespace(bundles=()),
+            help_text,
+        ),
+    )
+    base = ["train", "cyclegan", "--data", str(shared_dataset), "--out", str(tmp_path / "run")]
+    assert run_cli([*base, "--preset", "paper"]) == 0
+    paper = seen[-1]
+    assert (paper.size, paper.ngf, paper.ndf, paper.residual_blocks) == (512, 64, 64, 9)
+    assert paper.attention
+    assert paper.discriminator.value == "paper"
+    assert (paper.batch_size, paper.epochs, paper.lr, paper.beta1) == (1, 700, 2e-4, 0.5)
+    assert (paper.classifier_guidance, paper.mask_consistency) == (0.0, 0.0)
+    assert run_cli([*base, "--preset", "paper", "--size", "256", "--epochs", "3"]) == 0
+    overridden = seen[-1]
+    assert (overridden.size, overridden.epochs, overridden.ngf) == (256, 3, 64)
+    assert "--size 256" in overridden.command_line()
+    assert "--ngf 64" in overridden.command_line()
