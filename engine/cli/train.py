@@ -219,6 +219,21 @@ def _add_cyclegan(parser: argparse.ArgumentParser) -> None:
         "weight of the penalty on changes outside the lung field (0 = off)",
         type=float,
     )
+    _option(
+        parser,
+        config,
+        "guidance_margin",
+        "guidance as a hinge that stops once the logit is this far across (default: BCE)",
+        type=float,
+    )
+    parser.add_argument(
+        "--guidance-on-composite",
+        dest="guidance_on_composite",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="the classifier judges the change resampled to its size and added to the image "
+        "loaded at that size (what the user sees), not the generator's own output",
+    )
 
 
 def _add_figan(parser: argparse.ArgumentParser) -> None:

@@ -9,7 +9,14 @@ reference 70 x 70 PatchGAN. Losses per step, as in the reference CycleGAN:
   ``identity_weight * cycle_weight * |G_AB(b) - b|_1`` (and for a); optional extras, both off by
   default: classifier guidance ``w * BCE(C(G_AB(a)), 1) + w * BCE(C(G_BA(b)), 0)`` with a frozen
   classifier ``C`` (pushes translations across the decision boundary) and lung-mask consistency
-  ``w * mean(|G(x) - x| * (1 - lung))`` (changes outside the lung field penalised);
+  ``w * mean(|G(x) - x| * (1 - lung))`` (changes outside the lung field penalised). With
+  ``guidance_margin`` the guidance is a hinge on the logit that stops pushing once the logit is
+  that far across the boundary; with ``guidance_on_composite`` the classifier judges what the
+  user will see: the generator's change (inside the lungs) resampled to the classifier's input
+  size and added to the image loaded at that size, not the generator's own low-resolution
+  output, so that a flip the generator learns survives the trip to full resolution (a change
+  that flips the classifier only at 128 px was resampled away and flipped 0 % of the images as
+  displayed);
 - discriminators: ``0.5 * ((D(real) - 1)^2 + D(pool(fake))^2)`` with an image pool of 50.
 
 Both optimizers are Adam (2e-4, betas 0.5/0.999); the learning rate is constant for the first
@@ -48,7 +55,7 @@ from engine.networks import (
     DiscriminatorKind,
     build_network,
 )
-from engine.training.data import ImageSet
+from engine.training.data import ImageSet, load_images, segmenter_predictor
 from engine.training.image_pool import ImagePool
 from engine.training.trainer import (
     BundleSpec,
@@ -138,6 +145,8 @@ class CycleGANConfig(TrainConfig):
     classifier: Path | None = None
     classifier_guidance: float = 0.0
     mask_consistency: float = 0.0
+    guidance_margin: float | None = None
+    guidance_on_composite: bool = False
 
     def __post_init__(self) -> None:
         TrainConfig.__post_init__(self)
@@ -173,6 +182,19 @@ class CycleGANConfig(TrainConfig):
         )
         if self.classifier_guidance > 0 and self.classifier is None:
             raise InputError("--classifier-guidance needs --classifier BUNDLE_DIR")
+        if self.guidance_margin is not None:
+            check_option(
+                self.guidance_margin >= 0, "guidance-margin", "must be >= 0", self.guidance_margin
+            )
+        if self.guidance_on_composite:
+            if self.classifier is None:
+                raise InputError("--guidance-on-composite needs --classifier BUNDLE_DIR")
+            check_option(
+                self.augment_shift == 0,
+                "augment-shift",
+                "must be 0 with --guidance-on-composite (the two resolutions must line up)",
+                self.augment_shift,
+            )
 
     @property
     def generator_kwargs(self) -> dict[str, Any]:
@@ -266,6 +288,13 @@ class CycleGANTask(TrainingTask):
             self.classifier = loaded.module.eval()
             self.classifier_size = max(loaded.config.input_size)
             _set_requires_grad([self.classifier], False)
+        self.composite_a: ImageSet | None = None
+        self.composite_b: ImageSet | None = None
+        # The current batch's (image, lungs) at the classifier's size, per domain (set by batch).
+        self._large: tuple[tuple[torch.Tensor, torch.Tensor], ...] | None = None
+        if config.guidance_on_composite:
+            self.composite_a = self._at_classifier_size(self.domain_a)
+            self.composite_b = self._at_classifier_size(self.domain_b)
         names = ["g_gan_to_disease", "g_gan_to_healthy", "cycle_healthy", "cycle_disease"]
         if config.identity_weight > 0:
             names += ["identity_healthy", "identity_disease"]
@@ -275,6 +304,50 @@ class CycleGANTask(TrainingTask):
             names.append("mask_consistency")
         self.generator_loss_names = tuple(names)
         self.loss_names = (*names, "g_total", "d_healthy", "d_disease")
+
+    def _at_classifier_size(self, images: ImageSet) -> ImageSet:
+        """``images``' samples loaded again at the classifier's input size (same lung source)."""
+        config = self.gan_config
+        predictor = (
+            segmenter_predictor(config.segmenter, self.runtime.device)
+            if config.segmenter is not None
+            else None
+        )
+        return load_images(
+            images.samples,
+            self.classifier_size,
+            lung_field=config.lung_field,
+            mask_predictor=predictor,
+        )
+
+    def _composite_logits(
+        self,
+        real: torch.Tensor,
+        fake: torch.Tensor,
+        lungs: torch.Tensor | None,
+        large: tuple[torch.Tensor, torch.Tensor],
+    ) -> torch.Tensor:
+        """The classifier's logits of what the user sees: the change ``fake - real`` inside the
+        lungs, resampled to the classifier's size and added to the image loaded at that size."""
+        if self.classifier is None:
+            raise TrainingError("no classifier")
+        change = fake.float() - real
+        if lungs is not None:
+            change = change * lungs
+        size = (self.classifier_size, self.classifier_size)
+        change = F.interpolate(change, size=size, mode="bilinear", align_corners=False)
+        image, lung = large
+        composite = torch.clamp(image + change * lung, -1.0, 1.0)
+        return self.classifier(composite).float()
+
+    def _guidance(self, logits: torch.Tensor, target_disease: bool) -> torch.Tensor:
+        """BCE toward the target class, or with a margin the hinge ``relu(m - s * logit)``."""
+        margin = self.gan_config.guidance_margin
+        if margin is None:
+            target = torch.ones_like(logits) if target_disease else torch.zeros_like(logits)
+            return F.binary_cross_entropy_with_logits(logits, target)
+        sign = 1.0 if target_disease else -1.0
+        return F.relu(margin - sign * logits).mean()
 
     def _classify(self, images: torch.Tensor) -> torch.Tensor:
         """The frozen classifier's logits of generator outputs, resampled to the classifier's own
@@ -344,7 +417,20 @@ class CycleGANTask(TrainingTask):
         tensor = self.runtime.tensor
         lungs_a = tensor(parts_a[1]) if len(parts_a) > 1 else None
         lungs_b = tensor(parts_b[1]) if len(parts_b) > 1 else None
+        self._large = None
+        if self.composite_a is not None and self.composite_b is not None:
+            self._large = (
+                self._large_pair(self.composite_a, index_a),
+                self._large_pair(self.composite_b, index_b),
+            )
         return tensor(parts_a[0]), tensor(parts_b[0]), lungs_a, lungs_b
+
+    def _large_pair(
+        self, images: ImageSet, index: npt.NDArray[np.int64]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        lungs = images.lungs if images.lungs is not None else np.ones_like(images.images)
+        tensor = self.runtime.tensor
+        return tensor(images.images[index]), tensor(lungs[index])
 
     def generator_losses(
         self,
@@ -373,11 +459,15 @@ class CycleGANTask(TrainingTask):
                 losses["identity_healthy"] = weight * F.l1_loss(w["g_ba"](real_a).float(), real_a)
                 losses["identity_disease"] = weight * F.l1_loss(w["g_ab"](real_b).float(), real_b)
             if config.classifier_guidance > 0 and self.classifier is not None:
-                logit_b = self._classify(fake_b)
-                logit_a = self._classify(fake_a)
+                large = self._large
+                if large is not None:
+                    logit_b = self._composite_logits(real_a, fake_b, lungs_a, large[0])
+                    logit_a = self._composite_logits(real_b, fake_a, lungs_b, large[1])
+                else:
+                    logit_b = self._classify(fake_b)
+                    logit_a = self._classify(fake_a)
                 losses["guidance"] = config.classifier_guidance * (
-                    F.binary_cross_entropy_with_logits(logit_b, torch.ones_like(logit_b))
-                    + F.binary_cross_entropy_with_logits(logit_a, torch.zeros_like(logit_a))
+                    self._guidance(logit_b, True) + self._guidance(logit_a, False)
                 )
             if config.mask_consistency > 0 and lungs_a is not None and lungs_b is not None:
                 outside_a, outside_b = 1.0 - lungs_a, 1.0 - lungs_b

@@ -83,6 +83,10 @@ class DefaultsPlan:
     # background of the lung-field image untouched.
     classifier_guidance: float = 1.0
     mask_consistency: float = 1.0
+    # The guidance judges the composite the user sees, at the classifier's size, and stops once
+    # the logit is 2 across the boundary (P 0.12 / 0.88): no pushing into adversarial extremes.
+    guidance_margin: float = 2.0
+    guidance_on_composite: bool = True
     batch_size: int = 8
     # What the diseased phantoms look like (see DiseaseRecipe and docs/training.md).
     disease: DiseaseRecipe = DEFAULT_RECIPE
@@ -300,6 +304,8 @@ def train_defaults(
             classifier=classifier.bundles[0] if classifier.bundles else None,
             classifier_guidance=plan.classifier_guidance if classifier.bundles else 0.0,
             mask_consistency=plan.mask_consistency,
+            guidance_margin=plan.guidance_margin,
+            guidance_on_composite=plan.guidance_on_composite and bool(classifier.bundles),
             **common,
         ),
         cancel=cancel,

@@ -83,7 +83,11 @@ CHECKPOINT_FORMAT = 1
 METRICS_CSV = "metrics.csv"
 TEST_METRICS_JSON = "test_metrics.json"
 SAMPLES_FOLDER = "samples"
-NORMALISATION_INPUT = "display [0,1] * 2 - 1"
+NORMALISATION_INPUT = (
+    "engine.inference.model_input: model-window intensity [0,1] (0.5-99.5 percentiles of the "
+    "modality values, polarity applied) * 2 - 1, letterboxed; lung field from the full-resolution "
+    "mask (area share >= 0.5), background -1"
+)
 
 
 class TrainingError(EngineError):

@@ -17,6 +17,7 @@ import torch
 from engine.cli.main import main
 from engine.models import load_bundle
 from engine.networks import Architecture
+from engine.training.trainer import NORMALISATION_INPUT
 
 REPO = Path(__file__).resolve().parents[3]
 TINY_GAN = ["--size", "32", "--ngf", "4", "--ndf", "4", "--residual-blocks", "1"]
@@ -60,7 +61,7 @@ def test_cli_trains_all_three_and_bundles_load_back(
         config = loaded.config
         assert config.input_size == (32, 32)
         assert config.labels == ("healthy", "pneumoconiosis")
-        assert config.normalisation["input"] == "display [0,1] * 2 - 1"
+        assert config.normalisation["input"] == NORMALISATION_INPUT
         training = config.training
         assert training["data"] == "data"  # the folder name, never the full path
         assert str(tmp_path) not in json.dumps(dict(training["options"]))
@@ -243,3 +244,59 @@ def test_paper_preset_sets_the_papers_options_and_later_options_override(
     assert (overridden.size, overridden.epochs, overridden.ngf) == (256, 3, 64)
     assert "--size 256" in overridden.command_line()
     assert "--ngf 64" in overridden.command_line()
+
+
+def test_guidance_on_the_composite_with_a_margin(
+    shared_dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The classifier judges the change resampled to its own size and added to the image loaded
+    at that size; the hinge stops at the margin."""
+    from engine.training.cyclegan import CycleGANConfig, CycleGANTask
+    from engine.training.trainer import prepare_data, start_runtime
+
+    common = ["--data", str(shared_dataset), "--epochs", "1", "--no-progress"]
+    classifier = ["train", "classifier", *common, "--out", str(tmp_path / "clf"), "--size", "64"]
+    assert run_cli([*classifier, "--width", "4", "--stages", "2", "--batch-size", "4"]) == 0
+    clf_bundle = tmp_path / "clf" / "classifier"
+    gan = ["train", "cyclegan", "--data", str(shared_dataset), "--out", str(tmp_path / "gan")]
+    guided = ["--classifier", str(clf_bundle), "--classifier-guidance", "1"]
+    capsys.readouterr()
+    assert (
+        run_cli([*gan, *TINY_GAN, *guided, "--guidance-margin", "2", "--guidance-on-composite"])
+        == 0
+    )
+    header = (tmp_path / "gan" / "metrics.csv").read_text().splitlines()[0]
+    assert "guidance" in header.split(",")
+
+    config = CycleGANConfig(
+        data=shared_dataset,
+        out=tmp_path / "unit",
+        size=32,
+        epochs=1,
+        ngf=4,
+        ndf=4,
+        residual_blocks=1,
+        discriminator="patchgan",
+        classifier=clf_bundle,
+        classifier_guidance=1.0,
+        guidance_margin=2.0,
+        guidance_on_composite=True,
+        progress_bar=False,
+    )
+    runtime = start_runtime("cpu")
+    task = CycleGANTask(config, runtime, prepare_data(config, runtime))
+    assert task.composite_a is not None
+    assert task.composite_a.images.shape[-1] == 64  # the classifier's size, not the GAN's
+    real_a, _, lungs_a, _ = task.batch([0], 0)
+    assert task._large is not None
+    large = task._large[0]
+    # No change: the classifier sees exactly the image loaded at its own size.
+    unchanged = task._composite_logits(real_a, real_a.clone(), lungs_a, large)
+    assert task.classifier is not None
+    with torch.no_grad():
+        direct = task.classifier(large[0]).float()
+    torch.testing.assert_close(unchanged, direct)
+    # The hinge is zero beyond the margin and linear before it.
+    logits = torch.tensor([3.0, 1.0, -3.0])
+    assert float(task._guidance(logits, True)) == pytest.approx((0 + 1 + 5) / 3)
+    assert float(task._guidance(logits, False)) == pytest.approx((5 + 3 + 0) / 3)
