@@ -13,6 +13,13 @@ class DifferenceMap(StrEnum):
     DIVERGING = "diverging"
 
 
+# How each map's ends and middle look, un-inverted: (middle, low end, high end).
+_MAP_WORDS = {
+    DifferenceMap.GRAY: ("gray", "darker", "brighter"),
+    DifferenceMap.DIVERGING: ("white", "blue", "red"),
+}
+
+
 # ColorBrewer RdBu reversed: blue = decrease, white = no change, red = increase.
 _DIVERGING_STOPS = (
     (33, 102, 172),
@@ -35,3 +42,17 @@ def difference_colormap(kind: DifferenceMap, inverted: bool = False) -> pg.Color
         colours = colours[::-1]
     positions = np.linspace(0.0, 1.0, len(colours))
     return pg.ColorMap(positions, colours, name=f"difference-{kind.value}")
+
+
+def difference_legend(kind: DifferenceMap, inverted: bool = False) -> str:
+    """The difference pane's legend (rich text) for ``difference_colormap(kind, inverted)``.
+
+    Read off the same ends as the map, so that the words, the colour bar (positive values at
+    the top) and the pixels agree; "increase" is a positive difference (translated > original).
+    """
+    middle, low, high = _MAP_WORDS[kind]
+    increase, decrease = (low, high) if inverted else (high, low)
+    legend = f"{middle} = no change<br>{increase} = increase · {decrease} = decrease"
+    # Inverted like the image, so that a change looks on the difference the way it looks on
+    # the radiograph (brighter there, brighter here).
+    return f"{legend}<br>(inverted, like the image)" if inverted else legend

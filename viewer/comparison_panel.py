@@ -14,13 +14,14 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
 from engine.api import Radiograph, VoiPreset
-from viewer.colormaps import DifferenceMap, difference_colormap
+from viewer.colormaps import DifferenceMap, difference_colormap, difference_legend
 from viewer.explanation import NO_EXPLANATION_TEXT, Explanation, Feature, engine_result
 from viewer.image_pane import Corner, ImagePane, Layer, pixel_under
 from viewer.overlays import DEFAULT_OVERLAY_OPACITY, Attribution
 from viewer.rendering import (
     FloatImage,
     PaneImage,
+    compact_number,
     dragged_window,
     grayscale_lut,
     render_values,
@@ -32,11 +33,6 @@ _TIMES = "\u00d7"  # multiplication sign
 _MINUS = "\u2212"  # minus sign
 DIFFERENCE_UNITS = f"Δ modality value (translated {_MINUS} original)"
 NO_IMAGE_TEXT = "Open a radiograph (File ▸ Open, or drop a file here)"
-# The difference is shown with the image's polarity, so these hold for MONOCHROME1 too.
-_DIFFERENCE_LEGENDS = {
-    DifferenceMap.GRAY: "gray = no change<br>brighter = increase · darker = decrease",
-    DifferenceMap.DIVERGING: "white = no change<br>red = increase · blue = decrease",
-}
 # Screen pixels of horizontal drag that double the difference scale.
 _DIFFERENCE_DRAG_PIXELS_PER_OCTAVE = 150.0
 
@@ -59,7 +55,7 @@ class ComparisonPanel(QWidget):
         self.panes: dict[PaneRole, ImagePane] = {
             PaneRole.ORIGINAL: ImagePane("ORIGINAL", self),
             PaneRole.TRANSLATED: ImagePane("TRANSLATED", self),
-            PaneRole.DIFFERENCE: ImagePane("DIFFERENCE", self, colorbar_label=DIFFERENCE_UNITS),
+            PaneRole.DIFFERENCE: ImagePane("DIFFERENCE", self, colorbar=True),
         }
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -78,6 +74,8 @@ class ComparisonPanel(QWidget):
                 lambda dx, dy, role=role: self._on_pane_window_dragged(role, dx, dy)
             )
             pane.view_box.fit_requested.connect(self.fit)
+            pane.view_box.sigResized.connect(self._on_view_resized)
+            pane.view_box.sigRangeChangedManually.connect(self._on_view_range_changed_manually)
             pane.cursor_moved.connect(self._on_pane_cursor_moved)
             pane.cursor_left.connect(self._on_pane_cursor_left)
 
@@ -97,6 +95,7 @@ class ComparisonPanel(QWidget):
         self._attribution = Attribution.NONE
         self._overlay_opacity = DEFAULT_OVERLAY_OPACITY
         self._show_statistics = True
+        self._fitted = False  # Fit was the last thing done to the view: keep it on resize
         self.clear()
 
     # Accessors.
@@ -150,7 +149,9 @@ class ComparisonPanel(QWidget):
                 pane.set_corner(corner, "")
 
     def set_radiograph(self, radiograph: Radiograph) -> None:
-        """Show a newly opened radiograph with its default preset; drops any explanation."""
+        """Show a newly opened radiograph with its default preset; drops any explanation and
+        the previous image's crosshair and readouts."""
+        self.clear_cursor()
         self._radiograph = radiograph
         pixels = radiograph.pixels
         finite = pixels[np.isfinite(pixels)]
@@ -187,6 +188,7 @@ class ComparisonPanel(QWidget):
     def toggle_invert(self) -> None:
         self._user_invert = not self._user_invert
         self._render_all()
+        self._update_annotations()  # the difference legend names the inverted ends
 
     def set_link_window(self, linked: bool) -> None:
         self._link_window = linked
@@ -202,11 +204,27 @@ class ComparisonPanel(QWidget):
         self._update_annotations()
 
     def fit(self) -> None:
+        """Show the whole image as large as the panes allow (the limiting dimension filled); it
+        stays fitted while the panes are resized, until the user pans or zooms."""
+        self._fitted = True
         self.original.fit()
+
+    def show_status(self, text: str) -> None:
+        """Say ``text`` where nothing is shown: in the original pane while there is no image, in
+        the translated and difference panes while there is no explanation. Never hides an
+        image or an explanation."""
+        if self._radiograph is None:
+            self.original.show_placeholder(text or NO_IMAGE_TEXT)
+            return
+        if self._explanation is None:
+            self._placeholder = text
+            self.translated.show_placeholder(text)
+            self.difference.show_placeholder(text)
 
     # Explanation.
     def clear_explanation(self, text: str) -> None:
         """Drop the explanation; the translated and difference panes show ``text``."""
+        self.clear_cursor()
         self._placeholder = text
         self._explanation = None
         self._frame = 0
@@ -368,9 +386,23 @@ class ComparisonPanel(QWidget):
             pane.set_corner(Corner.BOTTOM_LEFT, text)
 
     def _on_pane_cursor_left(self) -> None:
+        self.clear_cursor()
+
+    def clear_cursor(self) -> None:
+        """Hide the crosshair and the pixel readout in every pane (until the cursor moves)."""
         for pane in self.panes.values():
             pane.set_crosshair(None)
             pane.set_corner(Corner.BOTTOM_LEFT, "")
+
+    def _on_view_resized(self) -> None:
+        # A resized view keeps its range, widened to its new aspect; through the links the
+        # others widen theirs, and so on: a few resizes left the image at a fraction of the
+        # pane. A fitted view is fitted again instead.
+        if self._fitted:
+            self.original.fit()
+
+    def _on_view_range_changed_manually(self) -> None:
+        self._fitted = False
 
     def _on_view_range_changed(self) -> None:
         self._update_annotations()
@@ -406,9 +438,10 @@ class ComparisonPanel(QWidget):
             Corner.BOTTOM_RIGHT,
             f"P({label}) {probability:.2f}<br>{frame_text}Model {explanation.model_name}",
         )
-        legend = _DIFFERENCE_LEGENDS[self._difference_map]
-        self.difference.set_corner(Corner.TOP_LEFT, legend)
-        self.difference.set_corner(Corner.TOP_RIGHT, f"± {self._difference_limit:.4g}<br>{zoom}")
+        legend = difference_legend(self._difference_map, inverted=self.inverted)
+        self.difference.set_corner(Corner.TOP_LEFT, f"{DIFFERENCE_UNITS}<br>{legend}")
+        limit = compact_number(self._difference_limit)
+        self.difference.set_corner(Corner.TOP_RIGHT, f"± {limit}<br>{zoom}")
         report = self._statistics_report() if self._show_statistics else None
         self.difference.set_corner(
             Corner.BOTTOM_RIGHT, _statistics_text(report) if report is not None else ""

@@ -27,6 +27,7 @@ from viewer.explanation import (
     ExplanationChoice,
     Feature,
     FloatImage,
+    StageProgress,
     readonly_image,
 )
 from viewer.feature_bridge import FeatureExplanation, bridge_exploration
@@ -46,6 +47,9 @@ FIGAN_FOLDER = "figan"  # the FIGAN bundle's folder inside a model folder
 # the out-of-distribution checks) is the CycleGAN pipeline's; its translation is the least it
 # can do: two frames, no attribution maps.
 _READING_REQUEST = api.ExplainRequest(n_frames=2, with_attributions=False)
+# The share of a feature explanation's progress bar taken by that classifier pass (a few
+# seconds, against tens of seconds for the FIGAN inversion).
+_READING_SHARE = 0.15
 # The engine's warnings that explain an out-of-distribution verdict start with these words.
 _OOD_MARKERS = ("out of distribution", "out-of-distribution", "uncertain lung segmentation")
 
@@ -172,12 +176,16 @@ class EngineExplainer:
         return (self.folder / FIGAN_FOLDER).is_dir()
 
     def __call__(
-        self, radiograph: api.Radiograph, choice: ExplanationChoice, cancel: threading.Event
+        self,
+        radiograph: api.Radiograph,
+        choice: ExplanationChoice,
+        cancel: threading.Event,
+        progress: StageProgress | None = None,
     ) -> Explanation:
         if isinstance(choice, Feature):
-            return self.explore(radiograph, choice, cancel)
+            return self.explore(radiograph, choice, cancel, progress)
         request = api.ExplainRequest(direction=_ENGINE_DIRECTION[choice])
-        result = api.explain(radiograph, self._models(), request, cancel=cancel)
+        result = api.explain(radiograph, self._models(), request, cancel=cancel, progress=progress)
         self._reading = (radiograph, result)
         return bridge(radiograph, result)
 
@@ -190,11 +198,15 @@ class EngineExplainer:
         return tuple(Feature(index, float(share)) for index, share in enumerate(shares))
 
     def explore(
-        self, radiograph: api.Radiograph, feature: Feature, cancel: threading.Event
+        self,
+        radiograph: api.Radiograph,
+        feature: Feature,
+        cancel: threading.Event,
+        progress: StageProgress | None = None,
     ) -> FeatureExplanation:
         """``feature`` moved from -2 to +2 SD on ``radiograph`` (the engine's FIGAN slider)."""
         figan = self._figan_models()
-        reading = self._read(radiograph, cancel)
+        reading = self._read(radiograph, cancel, _scaled(progress, 0.0, _READING_SHARE))
         request = dataclasses.replace(self._explore_request, component=feature.index)
         exploration = api.explore(
             radiograph,
@@ -202,6 +214,7 @@ class EngineExplainer:
             request,
             lung_mask=reading.right_lung | reading.left_lung,
             cancel=cancel,
+            progress=_scaled(progress, _READING_SHARE, 1.0),
         )
         return bridge_exploration(
             radiograph,
@@ -211,10 +224,17 @@ class EngineExplainer:
             model_name=f"{self.folder.name} {exploration.model_label}",
         )
 
-    def _read(self, radiograph: api.Radiograph, cancel: threading.Event) -> api.ExplanationResult:
+    def _read(
+        self,
+        radiograph: api.Radiograph,
+        cancel: threading.Event,
+        progress: StageProgress | None = None,
+    ) -> api.ExplanationResult:
         if self._reading is not None and self._reading[0] is radiograph:
             return self._reading[1]
-        result = api.explain(radiograph, self._models(), _READING_REQUEST, cancel=cancel)
+        result = api.explain(
+            radiograph, self._models(), _READING_REQUEST, cancel=cancel, progress=progress
+        )
         self._reading = (radiograph, result)
         return result
 
@@ -230,6 +250,18 @@ class EngineExplainer:
                 self._figan = api.load_figan_models(self.folder)
                 log.info("FIGAN models loaded: %s", self._figan.version_label())
             return self._figan
+
+
+def _scaled(progress: StageProgress | None, start: float, end: float) -> StageProgress | None:
+    """``progress`` for one part of a job: its fractions mapped onto ``[start, end]``."""
+    if progress is None:
+        return None
+    report = progress  # bound here: mypy keeps the narrowing inside the closure
+
+    def scaled(fraction: float, stage: str) -> None:
+        report(start + (end - start) * fraction, stage)
+
+    return scaled
 
 
 def engine_explainer(

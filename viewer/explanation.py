@@ -192,8 +192,14 @@ def explanation_alerts(explanation: Explanation) -> tuple[Alert, ...]:
     return tuple(alerts)
 
 
-# The engine call the viewer runs on its worker: synchronous, cancellable through the event.
-ExplanationProvider = Callable[[Radiograph, ExplanationChoice, threading.Event], Explanation]
+# The engine's progress callback: (fraction done in [0, 1], name of the stage just finished).
+StageProgress = Callable[[float, str], None]
+
+# The engine call the viewer runs on its worker: synchronous, cancellable through the event,
+# reporting its stages through the callback.
+ExplanationProvider = Callable[
+    [Radiograph, ExplanationChoice, threading.Event, StageProgress], Explanation
+]
 
 
 @runtime_checkable
@@ -202,7 +208,11 @@ class FeatureExplainer(Protocol):
     model folder has a ``figan/`` bundle)."""
 
     def __call__(
-        self, radiograph: Radiograph, choice: ExplanationChoice, cancel: threading.Event
+        self,
+        radiograph: Radiograph,
+        choice: ExplanationChoice,
+        cancel: threading.Event,
+        progress: StageProgress,
     ) -> Explanation: ...
 
     def features(self) -> tuple[Feature, ...]:

@@ -15,13 +15,13 @@ from enum import Enum
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QResizeEvent
-from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QFontMetrics, QPen, QResizeEvent
+from PySide6.QtWidgets import QGraphicsRectItem, QGridLayout, QLabel, QWidget
 
 from viewer import theme
 from viewer.overlays import RgbaImage
-from viewer.rendering import FloatImage, LookupTable, PaneImage
+from viewer.rendering import FloatImage, LookupTable, PaneImage, colorbar_ticks
 from viewer.view_box import RadiologyViewBox
 
 
@@ -40,6 +40,18 @@ _CORNER_SHARE = {
 }
 
 
+COLORBAR_WIDTH = 12  # pixels of colour
+COLORBAR_HEIGHT_SHARE = 0.4  # of the view's height, at most
+COLORBAR_Z = 20  # above the image, overlays and crosshair
+_COLORBAR_MIN_HEIGHT = 100.0  # five labels stay apart
+_COLORBAR_EDGE = 4.0  # gap to the view's right edge, pixels
+_COLORBAR_FRAME = 1  # the frame lines around the bar, pixels
+_COLORBAR_BACKING = (0, 0, 0, 150)  # RGBA behind the bar and its labels
+_COLORBAR_TEXT_MARGIN = 12  # tick length and text offset beside the widest label
+_CORNER_LINES = 2  # lines of the top-right annotation above the colour bar (scale, zoom)
+_LABEL_MARGIN = 6  # vertical margin of the corner labels, pixels
+
+
 class Layer(Enum):
     """Overlay layers above the image, in drawing order (the value is the z-value)."""
 
@@ -54,7 +66,7 @@ class ImagePane(QWidget):
     cursor_left = Signal()
 
     def __init__(
-        self, title: str, parent: QWidget | None = None, *, colorbar_label: str | None = None
+        self, title: str, parent: QWidget | None = None, *, colorbar: bool = False
     ) -> None:
         super().__init__(parent)
         self.title = title
@@ -70,22 +82,35 @@ class ImagePane(QWidget):
         self.image_item = pg.ImageItem(axisOrder="row-major")
         self.view_box.addItem(self.image_item)
 
-        # The colour bar lives in its own view beside the image, outside the corner overlays.
+        # The colour bar floats over the right edge of the view, in the view's own scene: a bar
+        # beside the view would make this pane's image area narrower than its linked neighbours'
+        # (the linked views would then crop or shrink the image).
         self.colorbar: pg.ColorBarItem | None = None
-        self._colorbar_view: pg.GraphicsLayoutWidget | None = None
-        if colorbar_label is not None:
+        self._colorbar_ticks: tuple[tuple[float, str], ...] = ()
+        self._colorbar_axis_width = 0
+        # A dark backing keeps the bar's labels readable over bright anatomy.
+        self._colorbar_backing = QGraphicsRectItem()
+        self._colorbar_backing.setPen(QPen(Qt.PenStyle.NoPen))
+        self._colorbar_backing.setBrush(QColor(*_COLORBAR_BACKING))
+        self._colorbar_backing.setZValue(COLORBAR_Z - 1)
+        self._colorbar_backing.hide()
+        if colorbar:
             self.colorbar = pg.ColorBarItem(
                 values=(-1.0, 1.0),
-                width=14,
-                label=colorbar_label,
+                width=COLORBAR_WIDTH,
                 interactive=False,
                 colorMapMenu=False,
             )
-            self._colorbar_view = pg.GraphicsLayoutWidget(self)
-            self._colorbar_view.setBackground(theme.IMAGE_BACKGROUND)
-            self._colorbar_view.ci.setContentsMargins(0, 12, 4, 12)
-            self._colorbar_view.setFixedWidth(84)
-            self._colorbar_view.addItem(self.colorbar)
+            # The other three axes only frame the bar: no room for their (empty) labels.
+            self.colorbar.getAxis("left").setWidth(_COLORBAR_FRAME)
+            self.colorbar.getAxis("top").setHeight(_COLORBAR_FRAME)
+            self.colorbar.getAxis("bottom").setHeight(_COLORBAR_FRAME)
+            self.colorbar.setZValue(COLORBAR_Z)
+            self.colorbar.hide()
+            scene = self.graphics.scene()
+            scene.addItem(self._colorbar_backing)
+            scene.addItem(self.colorbar)
+            self.view_box.sigResized.connect(self._place_colorbar)
 
         # Overlays share the image's pixel grid; ignoreBounds keeps "fit" on the image itself.
         self._layers: dict[Layer, pg.ImageItem] = {}
@@ -110,8 +135,6 @@ class ImagePane(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self.graphics, 0, 0)
-        if self._colorbar_view is not None:
-            layout.addWidget(self._colorbar_view, 0, 1)
         self._corners: dict[Corner, QLabel] = {}
         for corner in Corner:
             label = self._overlay_label("paneCorner")
@@ -155,14 +178,34 @@ class ImagePane(QWidget):
         self._placeholder.show()
         self.set_crosshair(None)
         if self.colorbar is not None:
-            # Transparent, not hidden: hiding would re-layout and shift this pane's view.
-            self.colorbar.setOpacity(0.0)
+            self.colorbar.hide()
+            self._colorbar_backing.hide()
 
     def set_colorbar(self, colormap: pg.ColorMap, levels: tuple[float, float]) -> None:
-        if self.colorbar is not None:
-            self.colorbar.setColorMap(colormap)
-            self.colorbar.setLevels(levels)
-            self.colorbar.setOpacity(1.0)
+        """Show the colour bar of ``colormap`` over the symmetric ``levels`` ``(-m, +m)``, with
+        labelled ticks over the whole range."""
+        if self.colorbar is None:
+            return
+        self.colorbar.setColorMap(colormap)
+        self.colorbar.setLevels(levels)
+        self._colorbar_ticks = colorbar_ticks(max(abs(levels[0]), abs(levels[1])))
+        axis = self.colorbar.axis
+        axis.setTicks([list(self._colorbar_ticks), []])
+        # The axis drops labels wider than itself (the -5000 of a +-20880 bar was the last one
+        # left): size it to the widest label, measured in the font it is drawn with.
+        axis.setStyle(tickFont=self.font())
+        metrics = QFontMetrics(self.font())
+        widest = max(metrics.horizontalAdvance(text) for _, text in self._colorbar_ticks)
+        self._colorbar_axis_width = widest + _COLORBAR_TEXT_MARGIN
+        axis.setWidth(self._colorbar_axis_width)
+        self._place_colorbar()
+        self.colorbar.show()
+        self._colorbar_backing.show()
+
+    @property
+    def colorbar_ticks(self) -> tuple[tuple[float, str], ...]:
+        """The colour bar's labelled ticks ``(value, text)``, bottom to top."""
+        return self._colorbar_ticks
 
     def levels(self) -> tuple[float, float]:
         low, high = self.image_item.getLevels()
@@ -248,6 +291,12 @@ class ImagePane(QWidget):
         point = self.view_box.mapSceneToView(scene_pos)
         self.cursor_moved.emit(float(point.y()), float(point.x()))
 
+    def leaveEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
+        super().leaveEvent(event)
+        # The scene reports no move once the cursor is outside the view: without this the
+        # crosshair and readout of the last position stay behind in every linked pane.
+        self.cursor_left.emit()
+
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt override)
         super().resizeEvent(event)
         # Left and right corners share the width: in a narrow pane their text wraps instead of
@@ -256,12 +305,46 @@ class ImagePane(QWidget):
         for corner, label in self._corners.items():
             label.setMaximumWidth(max(round(width * _CORNER_SHARE[corner]), 60))
 
+    def _place_colorbar(self) -> None:
+        """Put the colour bar at the right edge, under the top-right annotation (its scale).
+
+        It is as tall as the band above the fitted image when that band has room for it, so
+        that it covers no anatomy at Fit (portrait panes); otherwise it takes a fixed share of
+        the view (landscape panes: in the band beside the image). Computed from the fitted
+        geometry, not the current zoom, so the bar stays put while the image is zoomed and
+        panned.
+        """
+        if self.colorbar is None:
+            return
+        view = self.view_box.sceneBoundingRect()
+        # The axis's own width follows its fixed width only at the next layout pass.
+        width = _COLORBAR_FRAME + COLORBAR_WIDTH + self._colorbar_axis_width
+        line = QFontMetrics(self.font()).lineSpacing()
+        # Two annotation lines with the label's margins, then half a line for the end label.
+        top = view.top() + _CORNER_LINES * line + 2 * _LABEL_MARGIN + line / 2
+        room = view.top() + self._fitted_band() - line / 2 - top
+        largest = view.height() * COLORBAR_HEIGHT_SHARE
+        height = min(room, largest) if room >= _COLORBAR_MIN_HEIGHT else largest
+        geometry = QRectF(view.right() - width - _COLORBAR_EDGE, top, width, height)
+        self.colorbar.setGeometry(geometry)
+        # The end labels reach half a line beyond the bar.
+        self._colorbar_backing.setRect(geometry.adjusted(-_COLORBAR_EDGE, -line / 2, 0.0, line / 2))
+
+    def _fitted_band(self) -> float:
+        """Height in pixels of the empty band above the image when it is fitted to the view."""
+        view = self.view_box.sceneBoundingRect()
+        if self._values is None or not self._values.size:
+            return 0.0
+        rows, columns = self._values.shape
+        fitted_height = min(view.width() * rows / columns, view.height())
+        return (view.height() - fitted_height) / 2.0
+
     def _overlay_label(self, object_name: str) -> QLabel:
         label = QLabel(self)
         label.setObjectName(object_name)
         label.setTextFormat(Qt.TextFormat.RichText)
         label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-        label.setContentsMargins(8, 6, 8, 6)
+        label.setContentsMargins(8, _LABEL_MARGIN, 8, _LABEL_MARGIN)
         label.hide()
         return label
 

@@ -44,6 +44,7 @@ from viewer.display_panel import DisplayPanel
 from viewer.explanation import (
     NO_EXPLANATION_TEXT,
     Explanation,
+    ExplanationChoice,
     ExplanationProvider,
     Feature,
     engine_result,
@@ -51,6 +52,18 @@ from viewer.explanation import (
     feature_explainer,
 )
 from viewer.explanation_panel import ExplanationPanel
+from viewer.explanation_status import (
+    CANCELLED,
+    EXPLAIN_SHORTCUT,
+    NO_IMAGE,
+    NO_MODELS,
+    READY,
+    ExplanationState,
+    ExplanationStatus,
+    computing,
+    failed,
+    loading,
+)
 from viewer.export import (
     DEFAULT_NAMES,
     ExportKind,
@@ -110,6 +123,7 @@ class MainWindow(QMainWindow):
     folder_listed = Signal(str)
     folder_scanned = Signal(str)  # every file of the folder was described (thumbnails, groups)
     error_reported = Signal(str)
+    explanation_status_changed = Signal(str)  # the new ExplanationState's value
 
     def __init__(
         self,
@@ -129,6 +143,9 @@ class MainWindow(QMainWindow):
         self._features_listed = feature_explainer(explainer) is None
         self._models_dir = models_dir
         self._path: Path | None = None
+        self._status = NO_IMAGE
+        # What was shown before an image started loading: back to it when the load fails.
+        self._status_before_loading = NO_IMAGE
         self.jobs = JobRunner(self)
         self.choose_export_path: SavePathChooser = ask_save_path  # tests replace it
 
@@ -154,7 +171,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._connect()
         self._restore_settings()
-        self.explanation_panel.set_explanation(None, self._no_explanation_text())
+        self._set_status(NO_IMAGE if self.has_explainer else NO_MODELS)
 
     # Construction.
     def _build_central(self) -> QWidget:
@@ -276,6 +293,9 @@ class MainWindow(QMainWindow):
         self._action(
             view_menu, "Pre&vious Frame", lambda: self.explanation_panel.step(-1), ("Left",)
         )
+        self.explain_action = self._action(
+            view_menu, "Compute &Explanation", self.compute_explanation, (EXPLAIN_SHORTCUT,)
+        )
         self._action(view_menu, "&Cancel Job", self.cancel_jobs, ("Esc",))
         view_menu.addSeparator()
         view_menu.addAction(self._controls_dock.toggleViewAction())
@@ -343,23 +363,45 @@ class MainWindow(QMainWindow):
         """Models are loaded: opening an image computes its explanation."""
         return self._explainer is not None
 
+    @property
+    def explanation_status(self) -> ExplanationStatus:
+        """Where the shown image's explanation stands (what the panes and the panel say)."""
+        return self._status
+
     @asyncSlot(str)
     async def open_path(self, path: str) -> None:
         """Load ``path`` on the worker and show it; a newer open supersedes this one."""
         file_path = Path(path)
-        self.statusBar().showMessage(f"Opening {file_path.name}…")
+        self._begin_loading(file_path.name)
         loader = self._loader
         try:
             radiograph = await self.jobs.submit(JobChannel.IMAGE, lambda _job: loader(file_path))
         except SupersededError:
             return
         except EngineError as error:
+            self._end_loading()
             self.report_error(f"Cannot open {file_path.name}: {error}")
             return
         except Exception as error:  # a bug, not a bad file: still never fatal
+            self._end_loading()
             self.report_unexpected(f"Opening {file_path.name} failed", error)
             return
         self._show_radiograph(file_path, radiograph)
+
+    def _begin_loading(self, name: str) -> None:
+        if self._status.state is not ExplanationState.LOADING:
+            self._status_before_loading = self._status
+        if self._status.state is ExplanationState.COMPUTING:
+            # Its result would be dropped once the new image shows, and the single worker would
+            # make the image wait for it (a FIGAN feature takes a minute).
+            self.jobs.cancel(JobChannel.EXPLANATION)
+            self._status_before_loading = CANCELLED
+        self._set_status(loading(name))
+
+    def _end_loading(self) -> None:
+        """The open failed or was cancelled: say again what was shown before."""
+        if self._status.state is ExplanationState.LOADING:
+            self._set_status(self._status_before_loading)
 
     def open_sample(self) -> None:
         self.open_path(str(sample_radiograph_path()))
@@ -410,6 +452,7 @@ class MainWindow(QMainWindow):
         self.comparison.show_explanation(explanation)
         self.explanation_panel.set_explanation(explanation)
         self.banner.set_alerts(explanation_alerts(explanation))
+        self._set_status(READY)
         result = engine_result(explanation)
         self.statistics_panel.set_report(report_of(result) if result is not None else None)
         caution = result.caution() if result is not None else None
@@ -425,9 +468,26 @@ class MainWindow(QMainWindow):
             self.comparison.apply_preset(preset)
 
     def cancel_jobs(self) -> None:
-        if self.jobs.busy:
-            self.jobs.cancel()
-            self.statusBar().showMessage("Cancelled", 3000)
+        """Esc: stop every job; an explanation it stops says so until it is computed again."""
+        if not self.jobs.busy:
+            return
+        self.jobs.cancel()
+        if self._status.state is ExplanationState.COMPUTING:
+            self._set_status(CANCELLED)
+            return
+        self.statusBar().showMessage("Cancelled", 3000)
+        self._end_loading()
+
+    def compute_explanation(self) -> None:
+        """E: compute the shown image's explanation again (after a cancel or a failure); nothing
+        while one is being computed."""
+        if self.comparison.radiograph is None:
+            return
+        if self._explainer is None:
+            self.statusBar().showMessage(NO_EXPLANATION_TEXT, 5000)
+            return
+        if self._status.state is not ExplanationState.COMPUTING:
+            self._restart_explanation()
 
     def export(self) -> None:
         """Ctrl+E: ask what to export (GIF, PNG snapshot, statistics) and where."""
@@ -532,8 +592,9 @@ class MainWindow(QMainWindow):
         self.error_dialog.open()
         self.error_reported.emit(message)
 
-    def report_unexpected(self, context: str, error: BaseException) -> None:
+    def report_unexpected(self, context: str, error: BaseException) -> str:
         """An exception that is a bug: one line for the user, the traceback in the details.
+        Returns the line.
 
         The error text and the traceback are redacted like the logs (engine.logs): users paste
         crash details into bug reports, and exception texts can quote header values and paths.
@@ -543,6 +604,7 @@ class MainWindow(QMainWindow):
         self.report_error(message)
         details = "".join(traceback.format_exception(type(error), error, error.__traceback__))
         self.error_dialog.setDetailedText(redact(details))
+        return message
 
     # Explanation jobs.
     @asyncSlot()
@@ -553,24 +615,26 @@ class MainWindow(QMainWindow):
         explainer = self._explainer
         if radiograph is None or explainer is None:
             return
+        self._set_status(_computing(self.explanation_panel.choice))
         if not self._features_listed and not await self._list_features():
             return  # superseded by a newer request, which lists them
-        choice = self.explanation_panel.choice
-        if isinstance(choice, Feature):
-            self.statusBar().showMessage(f"Exploring {choice.name.lower()} (FIGAN)…")
-        else:
-            self.statusBar().showMessage("Computing the explanation…")
+        choice = self.explanation_panel.choice  # listing the features may have changed it
+        self._set_status(_computing(choice))
         try:
             result = await self.jobs.submit(
-                JobChannel.EXPLANATION, lambda job: explainer(radiograph, choice, job.cancel)
+                JobChannel.EXPLANATION,
+                lambda job: explainer(radiograph, choice, job.cancel, job.report_progress),
             )
         except SupersededError:
-            return
+            return  # cancelled (Esc, another image) or superseded: that caller set the status
         except EngineError as error:
-            self.report_error(f"No explanation: {error}")
+            message = f"No explanation: {error}"
+            self._set_status(failed(message))
+            self.report_error(message)
             return
         except Exception as error:
-            self.report_unexpected("Computing the explanation failed", error)
+            message = self.report_unexpected("Computing the explanation failed", error)
+            self._set_status(failed(message))
             return
         if self.comparison.radiograph is radiograph:  # the user may have opened another image
             self.show_explanation(result)
@@ -607,7 +671,9 @@ class MainWindow(QMainWindow):
     def _show_radiograph(self, path: Path, radiograph: Radiograph) -> None:
         self._path = path
         self.comparison.set_radiograph(radiograph)
-        self._clear_explanation_views(self._no_explanation_text())
+        self._clear_explanation_views()
+        has_models = self._explainer is not None
+        self._set_status(_computing(self.explanation_panel.choice) if has_models else NO_MODELS)
         self._update_preset_actions()
         self.setWindowTitle(f"{path.name} — {APP_NAME}")
         self.settings.last_folder = str(path.parent)
@@ -619,8 +685,20 @@ class MainWindow(QMainWindow):
         if self._explainer is not None:
             self.request_explanation()
 
-    def _no_explanation_text(self) -> str:
-        return NO_EXPLANATION_TEXT if self._explainer is None else "Computing…"
+    def _set_status(self, status: ExplanationStatus) -> None:
+        """Say ``status`` wherever no explanation is shown (the panes, the explanation panel)
+        and, while a job runs or after a cancel, in the status bar."""
+        self._status = status
+        state = status.state
+        text = status.text
+        # Without an image the original pane says how to open one, unless one is opening.
+        shown = self.comparison.radiograph is not None or state is ExplanationState.LOADING
+        self.comparison.show_status(text if shown else "")
+        if self.comparison.explanation is None:
+            self.explanation_panel.set_explanation(None, text)
+        if state in _STATUS_BAR_STATES:
+            self.statusBar().showMessage(text)
+        self.explanation_status_changed.emit(state.value)
 
     def _preset_for_key(self, key: int) -> VoiPreset | None:
         radiograph = self.comparison.radiograph
@@ -671,13 +749,20 @@ class MainWindow(QMainWindow):
             self.open_folder(folder)
 
     def _on_explanation_choice_changed(self) -> None:
-        if self._explainer is not None and self.comparison.radiograph is not None:
-            self.comparison.clear_explanation("Computing…")
-            self._clear_explanation_views("Computing…")
-            self.request_explanation()
+        self._restart_explanation()
 
-    def _clear_explanation_views(self, message: str) -> None:
-        self.explanation_panel.set_explanation(None, message)
+    def _restart_explanation(self) -> None:
+        """Drop the shown explanation (if any) and compute the chosen one."""
+        if self._explainer is None or self.comparison.radiograph is None:
+            return
+        status = _computing(self.explanation_panel.choice)
+        self.comparison.clear_explanation(status.text)
+        self._clear_explanation_views()
+        self._set_status(status)
+        self.request_explanation()
+
+    def _clear_explanation_views(self) -> None:
+        """Empty what describes an explanation outside the panes and the panel."""
         self.banner.set_alerts(())
         self.statistics_panel.set_report(None)
 
@@ -715,9 +800,11 @@ class MainWindow(QMainWindow):
         self.progress_bar.setVisible(busy)
         self.cancel_button.setVisible(busy)
 
-    def _on_jobs_progress_changed(self, fraction: float) -> None:
+    def _on_jobs_progress_changed(self, channel: str, fraction: float, stage: str) -> None:
         self.progress_bar.setRange(0, 1000)
         self.progress_bar.setValue(round(fraction * 1000))
+        if channel == JobChannel.EXPLANATION and self._status.state is ExplanationState.COMPUTING:
+            self._set_status(self._status.with_progress(fraction, stage))
 
     # Qt events.
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt override)
@@ -741,6 +828,19 @@ class MainWindow(QMainWindow):
         self.settings.sync()
         self.jobs.shutdown()
         super().closeEvent(event)
+
+
+# The states whose text also goes to the status bar (until the next message): a failure is
+# reported there by report_error, a ready explanation by show_explanation.
+_STATUS_BAR_STATES = frozenset(
+    {ExplanationState.LOADING, ExplanationState.COMPUTING, ExplanationState.CANCELLED}
+)
+
+
+def _computing(choice: ExplanationChoice) -> ExplanationStatus:
+    if isinstance(choice, Feature):
+        return computing(f"Exploring {choice.name.lower()} (FIGAN)")
+    return computing("Computing the explanation")
 
 
 def _difference_map(diverging: bool) -> DifferenceMap:

@@ -27,6 +27,7 @@ LookupTable = npt.NDArray[np.uint8]
 # Screen pixels of drag that change the window by the image's full value range.
 DRAG_PIXELS_PER_RANGE = 600.0
 MIN_WINDOW_WIDTH = 1e-3
+_MINUS = "\u2212"  # minus sign
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,3 +99,36 @@ def symmetric_limit(arrays: Iterable[FloatImage]) -> float:
             if finite.size:
                 limit = max(limit, float(finite.max()))
     return limit if limit > 0.0 and math.isfinite(limit) else 1.0
+
+
+def colorbar_ticks(limit: float) -> tuple[tuple[float, str], ...]:
+    """Labelled ticks ``(value, text)`` for a symmetric colour bar ``(-limit, +limit)``.
+
+    Five ticks from bottom to top: ``-n, -n/2, 0, n/2, n`` where ``n`` is ``limit`` rounded down
+    to two significant digits, so that every label is a round number that lies on the bar and
+    the outer ticks sit within 10 % of its ends (20880 gives +-20000 and +-10000).
+    """
+    if not (limit > 0.0 and math.isfinite(limit)):
+        raise ValueError(f"limit must be positive and finite, got {limit}")
+    exponent = math.floor(math.log10(limit)) - 1
+    # Two digits; the tolerance keeps 0.3 (0.2999... after division) at 30, not 29.
+    digits = math.floor(limit / 10.0**exponent + 1e-9)
+    # Built from decimal text, so that 4e-05 is not 3.9999999999999996e-05.
+    outer, half = float(f"{digits}e{exponent}"), float(f"{digits / 2}e{exponent}")
+    values = (-outer, -half, 0.0, half, outer)
+    return tuple((value, compact_number(value)) for value in values)
+
+
+def compact_number(value: float) -> str:
+    """``value`` in plain digits with a typographic minus sign: four significant digits, or all
+    of the integer part (20880, not 2.088e+04); scientific notation outside ``[1e-4, 1e6)``."""
+    if value == 0.0:
+        return "0"
+    magnitude = math.floor(math.log10(abs(value)))
+    if -4 <= magnitude < 6:
+        text = f"{value:.{max(3 - magnitude, 0)}f}"
+        if "." in text:
+            text = text.rstrip("0").rstrip(".")
+    else:
+        text = f"{value:.3g}"
+    return text.replace("-", _MINUS)

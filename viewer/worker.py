@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-ProgressCallback = Callable[[float], None]
+# (fraction in [0, 1], the stage just finished or "") - the engine's progress callback.
+ProgressCallback = Callable[[float, str], None]
 
 
 class JobChannel(StrEnum):
@@ -47,7 +48,8 @@ class JobContext:
     """Handed to a job on the worker thread.
 
     ``cancel`` is set when the job is superseded or cancelled; pass it to the engine call.
-    ``report_progress(fraction)`` takes a fraction in ``[0, 1]``; safe to call from the worker.
+    ``report_progress(fraction, stage)`` takes a fraction in ``[0, 1]`` and the name of the stage
+    just finished (the engine's progress callback: pass it on); safe to call from the worker.
     """
 
     request_id: int
@@ -60,7 +62,8 @@ class JobRunner(QObject):
     """Runs one job at a time on a single worker thread; one current request per channel."""
 
     busy_changed = Signal(bool)
-    progress_changed = Signal(float)  # fraction in [0, 1] of the newest job that reported
+    # channel, fraction in [0, 1] and stage name of the newest job of that channel that reported
+    progress_changed = Signal(str, float, str)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -89,8 +92,8 @@ class JobRunner(QObject):
         loop = asyncio.get_running_loop()
         request_id = next(self._ids)
 
-        def report_progress(fraction: float) -> None:
-            loop.call_soon_threadsafe(self._on_job_progress, channel, request_id, fraction)
+        def report_progress(fraction: float, stage: str) -> None:
+            loop.call_soon_threadsafe(self._on_job_progress, channel, request_id, fraction, stage)
 
         context = JobContext(request_id, channel, threading.Event(), report_progress)
         previous = self._current.get(channel)
@@ -113,11 +116,14 @@ class JobRunner(QObject):
             raise SupersededError(f"request {request_id} was superseded")
         return result
 
-    def cancel(self) -> None:
-        """Ask every current job to stop; their callers get ``SupersededError``."""
-        for context in self._current.values():
-            context.cancel.set()
-        self._current.clear()
+    def cancel(self, channel: JobChannel | None = None) -> None:
+        """Ask the current job of ``channel`` (None: of every channel) to stop; its caller gets
+        ``SupersededError``."""
+        channels = list(self._current) if channel is None else [channel]
+        for name in channels:
+            context = self._current.pop(name, None)
+            if context is not None:
+                context.cancel.set()
 
     def shutdown(self) -> None:
         """Cancel everything and release the worker without waiting for a running engine call."""
@@ -139,9 +145,11 @@ class JobRunner(QObject):
         if self.busy != was_busy and not self._closed:  # after close the QObject may be gone
             self.busy_changed.emit(self.busy)
 
-    def _on_job_progress(self, channel: JobChannel, request_id: int, fraction: float) -> None:
+    def _on_job_progress(
+        self, channel: JobChannel, request_id: int, fraction: float, stage: str
+    ) -> None:
         if self.current_request(channel) == request_id:
-            self.progress_changed.emit(min(max(float(fraction), 0.0), 1.0))
+            self.progress_changed.emit(channel.value, min(max(float(fraction), 0.0), 1.0), stage)
 
 
 def _run_unless_cancelled(job: Callable[[JobContext], T], context: JobContext) -> T:

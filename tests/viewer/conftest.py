@@ -7,6 +7,7 @@ Like napari's ``make_napari_viewer``: the factory owns construction with isolate
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -95,6 +96,11 @@ def make_main_window(
         window.deleteLater()
     # Run the deferred deletes now, inside this test's Qt lifetime.
     QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    # Collect the windows' Python-side cycles now, on the GUI thread: pyqtgraph items own
+    # parentless Qt widgets (their context menus), and a collection that a later test's worker
+    # thread happens to trigger destroys them there ("Timers cannot be stopped from another
+    # thread", seen during the long FIGAN test).
+    gc.collect()
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ from pytestqt.qtbot import QtBot
 
 from engine.api import Radiograph, sample_radiograph_path
 from viewer.engine_bridge import engine_explainer
-from viewer.explanation import Direction, Explanation
+from viewer.explanation import Direction, Explanation, StageProgress
 from viewer.stall_probe import StallProbe
 
 EXPLAIN_TIMEOUT_MS = 120_000
@@ -38,10 +38,14 @@ class _Timed:
         self.returned_at = 0.0
 
     def __call__(
-        self, radiograph: Radiograph, direction: Direction, cancel: threading.Event
+        self,
+        radiograph: Radiograph,
+        direction: Direction,
+        cancel: threading.Event,
+        progress: StageProgress,
     ) -> Explanation:
         self.started_at = time.perf_counter()
-        explanation = self._inner(radiograph, direction, cancel)
+        explanation = self._inner(radiograph, direction, cancel, progress)
         self.returned_at = time.perf_counter()
         return explanation
 

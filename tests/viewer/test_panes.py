@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import MakeMainWindow
-from PySide6.QtCore import QPointF, Qt
+from conftest import LOAD_TIMEOUT_MS, MakeMainWindow
+from PySide6.QtCore import QEvent, QPointF, Qt
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
-from viewer_fakes import FakeClickEvent, FakeDragEvent, FakeWheelEvent
+from viewer_fakes import FakeClickEvent, FakeDragEvent, FakeWheelEvent, fake_explainer
 
+from engine.api import sample_radiograph_path
 from viewer.image_pane import Corner
 from viewer.main_window import MainWindow
 
@@ -83,7 +85,7 @@ def test_zoom_in_one_pane_is_followed_by_the_others(window: MainWindow) -> None:
 
     after = translated.viewRange()
     assert after[0][1] - after[0][0] < before[0][1] - before[0][0]  # zoomed in
-    # Same scale, same centre (the difference pane is narrower by its colour bar).
+    # Same scale, same centre.
     for pane in panes.values():
         (x0, x1), (y0, y1) = pane.view_box.viewRange()
         np.testing.assert_allclose((y0, y1), after[1], rtol=1e-6)
@@ -167,3 +169,126 @@ def test_annotations_show_window_zoom_and_size(window: MainWindow) -> None:
     assert "Zoom " in top_right
     info = window.radiograph.info
     assert f"{info.columns} \u00d7 {info.rows} px" in original.corner_text(Corner.TOP_LEFT)
+
+
+@pytest.fixture
+def explained(make_main_window: MakeMainWindow, qtbot: QtBot) -> MainWindow:
+    """The sample with the fake explanation shown."""
+    window = make_main_window(explainer=fake_explainer)
+    with qtbot.waitSignal(window.explanation_shown, timeout=LOAD_TIMEOUT_MS):
+        window.open_path(str(sample_radiograph_path()))
+    return window
+
+
+def _hover(window: MainWindow, row: int, column: int) -> None:
+    original = window.comparison.original
+    original.graphics.scene().sigMouseMoved.emit(original.scene_point(row + 0.5, column + 0.5))
+
+
+def _cursor_graphics(window: MainWindow) -> list[tuple[bool, str]]:
+    """(crosshair shown, readout text) of every pane."""
+    return [
+        (pane.crosshair_visible(), pane.corner_text(Corner.BOTTOM_LEFT))
+        for pane in window.comparison.panes.values()
+    ]
+
+
+def test_a_new_image_clears_the_crosshair_and_the_readout(
+    explained: MainWindow, qtbot: QtBot
+) -> None:
+    _hover(explained, 300, 200)
+    assert all(shown and "Row 300" in text for shown, text in _cursor_graphics(explained))
+
+    with qtbot.waitSignal(explained.image_opened, timeout=LOAD_TIMEOUT_MS):
+        explained.open_path(str(sample_radiograph_path()))
+
+    assert _cursor_graphics(explained) == [(False, "")] * 3
+
+
+def test_clearing_the_explanation_clears_the_crosshair_and_the_readout(
+    explained: MainWindow,
+) -> None:
+    _hover(explained, 300, 200)
+
+    explained.explanation_panel.direction_combo.setCurrentIndex(1)  # recomputes: cleared now
+
+    assert explained.comparison.explanation is None
+    assert _cursor_graphics(explained) == [(False, "")] * 3
+
+
+def test_leaving_a_pane_removes_the_crosshair_from_every_pane(explained: MainWindow) -> None:
+    _hover(explained, 300, 200)
+
+    # Out of the window: the scene reports no further move, only the widget's Leave event.
+    QApplication.sendEvent(explained.comparison.translated, QEvent(QEvent.Type.Leave))
+
+    assert _cursor_graphics(explained) == [(False, "")] * 3
+
+
+def _view_sizes(window: MainWindow) -> list[tuple[float, float]]:
+    return [
+        (pane.view_box.width(), pane.view_box.height()) for pane in window.comparison.panes.values()
+    ]
+
+
+def test_the_three_panes_have_the_same_image_area(explained: MainWindow) -> None:
+    colorbar = explained.comparison.difference.colorbar
+    assert colorbar is not None
+    assert colorbar.isVisible()
+    widths, heights = zip(*_view_sizes(explained), strict=True)
+    # The layout splits odd pixels: one pixel is all that may differ.
+    assert max(widths) - min(widths) <= 1.0
+    assert max(heights) == min(heights)
+
+
+def test_the_colour_bar_covers_no_anatomy_of_the_fitted_image(
+    explained: MainWindow, qtbot: QtBot
+) -> None:
+    pane = explained.comparison.difference
+    view = pane.view_box
+    assert view.height() > 1.5 * view.width()  # portrait panes: a band above the image
+    image_top = view.mapViewToScene(QPointF(0.0, 0.0)).y()
+
+    def above_the_image() -> None:
+        bar = pane.colorbar.sceneBoundingRect()
+        assert bar.height() >= 100.0
+        assert bar.bottom() <= image_top
+        assert bar.right() <= view.sceneBoundingRect().right()
+
+    qtbot.waitUntil(above_the_image)  # laid out on the next pass of the event loop
+
+
+def _fills_its_pane(window: MainWindow) -> bool:
+    """Every pane shows the whole image, and it fills the view's limiting dimension."""
+    rows, columns = window.radiograph.shape
+    for pane in window.comparison.panes.values():
+        view = pane.view_box
+        fitted = 100.0 * min(view.width() / columns, view.height() / rows)
+        if abs(pane.zoom_percent() - fitted) > 0.01 * fitted:
+            return False
+        (x0, x1), (y0, y1) = view.viewRange()
+        slack = 2.0  # image pixels: a pane one screen pixel wider than the others
+        if x0 > slack or y0 > slack or x1 < columns - slack or y1 < rows - slack:
+            return False
+    return True
+
+
+@pytest.mark.parametrize("size", [(1920, 1080), (1100, 1000), (1400, 800)])
+def test_fit_fills_every_pane_after_the_window_is_resized(
+    make_main_window: MakeMainWindow, qtbot: QtBot, size: tuple[int, int]
+) -> None:
+    window = make_main_window(explainer=fake_explainer)
+    window.resize(700, 500)  # opened small, as before a window manager maximises it
+    with qtbot.waitSignal(window.explanation_shown, timeout=LOAD_TIMEOUT_MS):
+        window.open_path(str(sample_radiograph_path()))
+    qtbot.waitUntil(lambda: _fills_its_pane(window))
+
+    for step in ((1920, 1080), (1200, 900), size):
+        window.resize(*step)
+        qtbot.waitUntil(lambda step=step: window.size().toTuple() == step)
+    qtbot.waitUntil(lambda: _fills_its_pane(window), timeout=2000)
+
+    window.comparison.original.view_box.scaleBy((0.5, 0.5))
+    assert not _fills_its_pane(window)
+    window.comparison.fit()
+    assert _fills_its_pane(window)

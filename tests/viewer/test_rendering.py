@@ -7,6 +7,8 @@ import pytest
 
 from engine.api import VoiFunction, VoiPreset
 from viewer.rendering import (
+    colorbar_ticks,
+    compact_number,
     dragged_window,
     grayscale_lut,
     render_values,
@@ -54,3 +56,35 @@ def test_symmetric_limit_ignores_non_finite_values_and_never_returns_zero() -> N
 def test_inverted_lut_maps_low_values_to_white() -> None:
     assert grayscale_lut(False)[0].tolist() == [0, 0, 0]
     assert grayscale_lut(True)[0].tolist() == [255, 255, 255]
+
+
+@pytest.mark.parametrize("limit", [20880.0, 1.0, 0.3, 0.0123, 10.99, 99.99, 300.0, 4e-5, 5e6])
+def test_colorbar_ticks_are_round_and_span_the_symmetric_scale(limit: float) -> None:
+    ticks = colorbar_ticks(limit)
+    values = [value for value, _text in ticks]
+    assert len(values) == 5
+    assert values == [-values[4], -values[3], 0.0, values[3], values[4]]
+    assert values[3] == pytest.approx(values[4] / 2)
+    # Inside the bar, and its outer ticks near the ends.
+    assert 0.9 * limit <= values[4] <= limit
+    assert all(text == compact_number(value) for value, text in ticks)
+
+
+def test_colorbar_ticks_of_the_issue_scale() -> None:
+    assert [text for _value, text in colorbar_ticks(20880.0)] == [
+        "\u221220000",
+        "\u221210000",
+        "0",
+        "10000",
+        "20000",
+    ]
+    with pytest.raises(ValueError, match="limit"):
+        colorbar_ticks(0.0)
+
+
+def test_compact_numbers_avoid_exponents_in_the_usual_range() -> None:
+    assert compact_number(20880.0) == "20880"
+    assert compact_number(-0.006) == "\u22120.006"
+    assert compact_number(49.5) == "49.5"
+    assert compact_number(0.0) == "0"
+    assert compact_number(2e7) == "2e+07"

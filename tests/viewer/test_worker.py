@@ -70,16 +70,41 @@ def test_job_errors_reach_the_caller(runner: JobRunner, qtbot: QtBot) -> None:
 
 
 def test_progress_is_reported_on_the_gui_thread(runner: JobRunner, qtbot: QtBot) -> None:
-    received: list[tuple[float, int]] = []
-    runner.progress_changed.connect(lambda f: received.append((f, threading.get_ident())))
+    received: list[tuple[str, float, str, int]] = []
+    runner.progress_changed.connect(
+        lambda channel, fraction, stage: received.append(
+            (channel, fraction, stage, threading.get_ident())
+        )
+    )
 
     def job(context: JobContext) -> None:
-        context.report_progress(0.5)
+        context.report_progress(0.5, "segment")
 
     with qtbot.waitSignal(runner.progress_changed, timeout=TIMEOUT_MS):
         task = asyncio.ensure_future(runner.submit(JobChannel.EXPLANATION, job))
     qtbot.waitUntil(task.done, timeout=TIMEOUT_MS)
-    assert received == [(0.5, threading.get_ident())]
+    assert received == [("explanation", 0.5, "segment", threading.get_ident())]
+
+
+def test_cancelling_one_channel_leaves_the_others_running(runner: JobRunner, qtbot: QtBot) -> None:
+    started = threading.Event()
+    release = threading.Event()
+
+    def slow(job: JobContext) -> str:
+        started.set()
+        release.wait(timeout=TIMEOUT_MS / 1000)
+        return "explained"
+
+    explanation = asyncio.ensure_future(runner.submit(JobChannel.EXPLANATION, slow))
+    qtbot.waitUntil(started.is_set, timeout=TIMEOUT_MS)
+    folder = asyncio.ensure_future(runner.submit(JobChannel.FOLDER, lambda job: 2))
+
+    runner.cancel(JobChannel.EXPLANATION)
+    release.set()
+    qtbot.waitUntil(lambda: explanation.done() and folder.done(), timeout=TIMEOUT_MS)
+
+    assert isinstance(explanation.exception(), SupersededError)
+    assert folder.result() == 2
 
 
 def test_after_shutdown_nothing_runs(runner: JobRunner, qtbot: QtBot) -> None:

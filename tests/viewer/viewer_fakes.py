@@ -16,7 +16,7 @@ from PySide6.QtCore import QPointF, Qt
 
 from engine.api import ExplanationResult, Radiograph, load_radiograph, sample_radiograph_path
 from engine.explain.statistics import lung_statistics
-from viewer.explanation import Direction, ExplanationChoice, Feature
+from viewer.explanation import Direction, ExplanationChoice, Feature, StageProgress
 
 FloatImage = npt.NDArray[np.float32]
 
@@ -93,7 +93,10 @@ def fake_explanation(
 
 
 def fake_explainer(
-    radiograph: Radiograph, direction: Direction, cancel: threading.Event
+    radiograph: Radiograph,
+    direction: Direction,
+    cancel: threading.Event,
+    progress: StageProgress | None = None,
 ) -> FakeExplanation:
     """An ``ExplanationProvider`` backed by ``fake_explanation``."""
     return fake_explanation(radiograph, direction)
@@ -135,7 +138,11 @@ class FakeFeatureExplainer:
         self.choices: list[ExplanationChoice] = []
 
     def __call__(
-        self, radiograph: Radiograph, choice: ExplanationChoice, cancel: threading.Event
+        self,
+        radiograph: Radiograph,
+        choice: ExplanationChoice,
+        cancel: threading.Event,
+        progress: StageProgress | None = None,
     ) -> FakeExplanation:
         self.choices.append(choice)
         if isinstance(choice, Feature):
