@@ -19,7 +19,7 @@ from typing import Any
 
 from engine.cli.base import EXIT_OK, Subcommand
 from engine.training.classifier import ClassifierConfig, train_classifier
-from engine.training.cyclegan import PRESETS, CycleGANConfig, Preset, train_cyclegan
+from engine.training.cyclegan import PRESETS, CycleGANConfig, GeneratorKind, Preset, train_cyclegan
 from engine.training.data import LungField
 from engine.training.figan import FIGANConfig, train_figan
 from engine.training.segmenter import SegmenterConfig, train_segmenter
@@ -217,6 +217,21 @@ def _add_cyclegan(parser: argparse.ArgumentParser) -> None:
         config,
         "mask_consistency",
         "weight of the penalty on changes outside the lung field (0 = off)",
+        type=float,
+    )
+    _option(
+        parser,
+        config,
+        "generator",
+        "paper: Table 1; constrained: an additive change inside the lung field only",
+        choices=[g.value for g in GeneratorKind],
+    )
+    _option(parser, config, "max_change", "constrained: largest change, model units", type=float)
+    _option(
+        parser,
+        config,
+        "sparsity_weight",
+        "weight of the L1 term on the change (0 = off)",
         type=float,
     )
     _option(

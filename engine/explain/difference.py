@@ -1,8 +1,9 @@
 """The signed difference image and its display convention (the paper's Section 2.4).
 
-``difference = translated - original`` in display units. Shown so that mid-gray = no change,
-brighter = the pixel got brighter, darker = it got darker, on a scale symmetric around zero that
-is shared by every frame of an animation (so the same gray means the same change in each frame).
+``difference = translated - original`` in intensity units (``engine.inference.model_input``).
+Shown so that mid-gray = no change, brighter = the pixel got brighter, darker = it got darker, on
+a scale symmetric around zero that is shared by every frame of an animation (so the same gray
+means the same change in each frame).
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from engine.types import FloatImage, readonly
 
 
 class FrameImages(Protocol):
-    """Where a frame's images come from: ``(H, W)`` float32 display units, read-only."""
+    """Where a frame's images come from: ``(H, W)`` float32 intensity units, read-only."""
 
     def image(self, position: float) -> FloatImage: ...
 
@@ -62,7 +62,7 @@ class StoredImages:
 @dataclass(frozen=True, slots=True, eq=False)
 class Frame:
     """One slider position and the classifier's probability there; ``image``/``difference``
-    (``(H, W)`` float32 display units) come from ``source``, rendered on each access for blended
+    (``(H, W)`` float32 intensity units) come from ``source``, rendered on each access for blended
     frames, so a caller that needs one twice keeps it."""
 
     position: float

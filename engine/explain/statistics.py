@@ -1,7 +1,9 @@
 """Lung-field brightness statistics, original vs translated (the paper's Section 2.4).
 
-Values are in display units: the model-facing presentation scale ``[0, 1]`` (1 = brightest), so
-numbers compare across images and scanners; the change is translated minus original.
+Values are in intensity units: the models' window of the image (0.5-99.5 percentiles of its
+modality values, polarity applied; ``engine.inference.model_input``), ``[0, 1]`` with 1 = densest,
+so numbers compare across images, files and scanners whatever their display window; the change is
+translated minus original.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import numpy.typing as npt
 from engine.explain.zones import BoolImage, Zone, zone_edges
 from engine.types import FloatImage, readonly
 
-UNITS = "display units (0 = black, 1 = white)"
+UNITS = "intensity units of the model window (0 = black, 1 = white)"
 HISTOGRAM_BINS = 41
 
 

@@ -1,4 +1,4 @@
-"""Converting a change in display units back to modality units for a radiograph.
+"""Converting a change in intensity units (the model window) to modality units for a radiograph.
 
 The models work on the model-intensity image (``engine.inference.model_input``: the model window,
 polarity applied, ``[0, 1]``). The viewer shows the translated image with the original's

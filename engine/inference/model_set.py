@@ -15,6 +15,8 @@ SEGMENTER_ID = "segmenter"
 CLASSIFIER_ID = "classifier"
 TO_DISEASE_ID = "generator_to_disease"
 TO_HEALTHY_ID = "generator_to_healthy"
+#: Either CycleGAN generator: the paper's, or the constrained (additive, masked) one.
+GENERATOR_ARCHITECTURES = (Architecture.GENERATOR, Architecture.CONSTRAINED_GENERATOR)
 #: The independent classifier that judges counterfactuals (never used to train a generator).
 ORACLE_ID = "oracle"
 
@@ -60,8 +62,8 @@ def load_model_set(directory: str | os.PathLike[str], device: str = "cpu") -> Mo
     return ModelSet(
         segmenter=segmenter,
         classifier=load_bundle(root / CLASSIFIER_ID, Architecture.CLASSIFIER, device),
-        to_disease=load_bundle(root / TO_DISEASE_ID, Architecture.GENERATOR, device),
-        to_healthy=load_bundle(root / TO_HEALTHY_ID, Architecture.GENERATOR, device),
+        to_disease=load_bundle(root / TO_DISEASE_ID, GENERATOR_ARCHITECTURES, device),
+        to_healthy=load_bundle(root / TO_HEALTHY_ID, GENERATOR_ARCHITECTURES, device),
         directory=root,
         feature_density=load_feature_density(root / CLASSIFIER_ID),
         oracle=oracle,

@@ -344,7 +344,7 @@ def _check_state_matches(config: BundleConfig, tensors: Mapping[str, torch.Tenso
 
 def load_bundle(
     directory: str | os.PathLike[str],
-    expected_architecture: Architecture | str | None = None,
+    expected_architecture: Architecture | str | tuple[Architecture, ...] | None = None,
     device: str | torch.device = "cpu",
 ) -> LoadedModel:
     """Load the bundle folder ``directory`` (``<dir>/<model_id>/``); the model is in eval mode.
@@ -373,11 +373,17 @@ def load_bundle(
     except (OSError, UnicodeDecodeError) as error:
         raise ModelError(f"cannot read {bundle.name}/{CONFIG_FILE}: {error}") from None
     config = BundleConfig.from_json(text, source=f"{bundle.name}/{CONFIG_FILE}")
-    if expected_architecture is not None and config.architecture != expected_architecture:
-        raise ModelError(
-            f"model {config.model_id!r} is a {config.architecture.value!r}, "
-            f"expected a {Architecture(expected_architecture).value!r}"
+    if expected_architecture is not None:
+        allowed = (
+            tuple(Architecture(a) for a in expected_architecture)
+            if isinstance(expected_architecture, tuple)
+            else (Architecture(expected_architecture),)
         )
+        if config.architecture not in allowed:
+            names = " or ".join(repr(a.value) for a in allowed)
+            raise ModelError(
+                f"model {config.model_id!r} is a {config.architecture.value!r}, expected a {names}"
+            )
     weights = bundle / WEIGHTS_FILE
     if not weights.is_file():
         raise ModelError(f"model bundle {bundle.name} has no {WEIGHTS_FILE}")

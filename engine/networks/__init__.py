@@ -5,6 +5,7 @@
 =========================  =====================================  ================================
 ``unet``                   :class:`~engine.networks.unet.UNet`    lung-field segmentation
 ``generator``              :class:`CycleGANGenerator`             CycleGAN translation (Table 1)
+``constrained_generator``  :class:`ConstrainedGenerator`          additive change inside the lungs
 ``discriminator_paper``    :class:`PaperDiscriminator`            CycleGAN critic (Table 2)
 ``patchgan``               :class:`PatchGANDiscriminator`         70 x 70 PatchGAN critic
 ``classifier``             :class:`ClassifierNet`                 the CNN being explained
@@ -28,6 +29,7 @@ from engine.networks.attention import AttentionMode, SelfAttention2d, chunked_at
 from engine.networks.classifier import LABELS as CLASSIFIER_LABELS
 from engine.networks.classifier import ClassifierNet
 from engine.networks.conditional_generator import ConditionalGenerator
+from engine.networks.constrained_generator import ConstrainedGenerator
 from engine.networks.discriminator import DiscriminatorKind, PaperDiscriminator
 from engine.networks.generator import CycleGANGenerator
 from engine.networks.patchgan import PatchGANDiscriminator
@@ -40,6 +42,7 @@ class Architecture(StrEnum):
 
     UNET = "unet"
     GENERATOR = "generator"
+    CONSTRAINED_GENERATOR = "constrained_generator"
     DISCRIMINATOR_PAPER = "discriminator_paper"
     PATCHGAN = "patchgan"
     CLASSIFIER = "classifier"
@@ -52,6 +55,7 @@ ARCHITECTURES: Mapping[Architecture, type[nn.Module]] = MappingProxyType(
     {
         Architecture.UNET: UNet,
         Architecture.GENERATOR: CycleGANGenerator,
+        Architecture.CONSTRAINED_GENERATOR: ConstrainedGenerator,
         Architecture.DISCRIMINATOR_PAPER: PaperDiscriminator,
         Architecture.PATCHGAN: PatchGANDiscriminator,
         Architecture.CLASSIFIER: ClassifierNet,
@@ -104,6 +108,7 @@ __all__ = [
     "AttentionMode",
     "ClassifierNet",
     "ConditionalGenerator",
+    "ConstrainedGenerator",
     "CycleGANGenerator",
     "DiscriminatorKind",
     "PaperDiscriminator",

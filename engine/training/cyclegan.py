@@ -51,7 +51,6 @@ from engine.errors import InputError
 from engine.networks import (
     DISCRIMINATOR_ARCHITECTURES,
     Architecture,
-    CycleGANGenerator,
     DiscriminatorKind,
     build_network,
 )
@@ -78,6 +77,14 @@ log = logging.getLogger(__name__)
 
 TO_DISEASE_ID = "generator_to_disease"
 TO_HEALTHY_ID = "generator_to_healthy"
+
+
+class GeneratorKind(StrEnum):
+    """Which generator translates: the paper's (Table 1), or the constrained one (an additive
+    change inside the lung field: engine.networks.constrained_generator)."""
+
+    PAPER = "paper"
+    CONSTRAINED = "constrained"
 
 
 class Preset(StrEnum):
@@ -147,6 +154,9 @@ class CycleGANConfig(TrainConfig):
     mask_consistency: float = 0.0
     guidance_margin: float | None = None
     guidance_on_composite: bool = False
+    generator: GeneratorKind = GeneratorKind.PAPER
+    max_change: float = 1.0
+    sparsity_weight: float = 0.0
 
     def __post_init__(self) -> None:
         TrainConfig.__post_init__(self)
@@ -158,6 +168,16 @@ class CycleGANConfig(TrainConfig):
                 f"--discriminator must be paper or patchgan, got {self.discriminator!r}"
             ) from None
         set_(self, "classifier", None if self.classifier is None else Path(self.classifier))
+        try:
+            set_(self, "generator", GeneratorKind(self.generator))
+        except ValueError:
+            raise InputError(
+                f"--generator must be paper or constrained, got {self.generator!r}"
+            ) from None
+        check_option(0 < self.max_change <= 2, "max-change", "must be in (0, 2]", self.max_change)
+        check_option(
+            self.sparsity_weight >= 0, "sparsity-weight", "must be >= 0", self.sparsity_weight
+        )
         for name in ("ngf", "ndf", "residual_blocks"):
             value = getattr(self, name)
             check_option(value >= 1, name.replace("_", "-"), "must be >= 1", value)
@@ -197,14 +217,21 @@ class CycleGANConfig(TrainConfig):
             )
 
     @property
+    def generator_architecture(self) -> Architecture:
+        if self.generator is GeneratorKind.CONSTRAINED:
+            return Architecture.CONSTRAINED_GENERATOR
+        return Architecture.GENERATOR
+
+    @property
     def generator_kwargs(self) -> dict[str, Any]:
-        return {
-            "in_channels": 1,
-            "out_channels": 1,
+        kwargs: dict[str, Any] = {
             "base_width": self.ngf,
             "n_residual_blocks": self.residual_blocks,
             "attention": self.attention,
         }
+        if self.generator is GeneratorKind.CONSTRAINED:
+            return {**kwargs, "max_change": self.max_change}
+        return {"in_channels": 1, "out_channels": 1, **kwargs}
 
     @property
     def discriminator_architecture(self) -> Architecture:
@@ -245,8 +272,8 @@ class CycleGANTask(TrainingTask):
                 "--mask-consistency needs lung masks (masks/ in the data folder or --segmenter)"
             )
         place = runtime.place
-        self.g_ab = place(CycleGANGenerator(**config.generator_kwargs))
-        self.g_ba = place(CycleGANGenerator(**config.generator_kwargs))
+        self.g_ab = place(build_network(config.generator_architecture, config.generator_kwargs))
+        self.g_ba = place(build_network(config.generator_architecture, config.generator_kwargs))
         architecture = config.discriminator_architecture
         self.d_a = place(build_network(architecture, config.discriminator_kwargs))
         self.d_b = place(build_network(architecture, config.discriminator_kwargs))
@@ -302,6 +329,8 @@ class CycleGANTask(TrainingTask):
             names.append("guidance")
         if config.mask_consistency > 0:
             names.append("mask_consistency")
+        if config.sparsity_weight > 0:
+            names.append("sparsity")
         self.generator_loss_names = tuple(names)
         self.loss_names = (*names, "g_total", "d_healthy", "d_disease")
 
@@ -475,6 +504,11 @@ class CycleGANTask(TrainingTask):
                     ((fake_b.float() - real_a).abs() * outside_a).mean()
                     + ((fake_a.float() - real_b).abs() * outside_b).mean()
                 )
+            if config.sparsity_weight > 0:
+                # L1 of the change itself: the smallest change that does the job.
+                losses["sparsity"] = config.sparsity_weight * (
+                    (fake_b.float() - real_a).abs().mean() + (fake_a.float() - real_b).abs().mean()
+                )
         return losses, fake_b, fake_a
 
     def train_step(self, indices: Sequence[int], epoch: int, step: int) -> dict[str, float]:
@@ -573,7 +607,7 @@ class CycleGANTask(TrainingTask):
     def bundles(self, metrics: Mapping[str, Any]) -> list[BundleSpec]:
         kwargs = self.gan_config.generator_kwargs
         common: dict[str, Any] = {
-            "architecture": Architecture.GENERATOR,
+            "architecture": self.gan_config.generator_architecture,
             "kwargs": kwargs,
             "value_ranges": {"input": [-1, 1], "output": [-1, 1]},
             "metrics": metrics,

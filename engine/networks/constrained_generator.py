@@ -1,0 +1,87 @@
+"""Constrained counterfactual generator: a signed change added to the input, inside the lungs only.
+
+The paper's generator redraws the whole lung-field image; every pixel it outputs can differ from
+the input, so a faithful counterfactual must be learnt rather than guaranteed (and devices,
+vessels and ribs inside the lungs change as much as the disease). This network keeps the paper's
+body (:class:`~engine.networks.generator.CycleGANGenerator`, Table 1) but reads its ``tanh``
+output as a *change*:
+
+    output = clamp(x + max_change * body(x) * edit, -1, 1)
+
+where ``edit`` is the *edit mask*: the lung field of the input (every pixel above the lung-field
+image's background, -1) minus an optional *keep mask* (foreign objects: the phantom's ground truth
+during training, where the data carry one). A pixel outside the edit mask is returned unchanged,
+exactly, whatever the weights; ``change`` exposes the signed change itself for the sparsity term
+(after VA-GAN's additive maps and RadEdit's edit/keep masks).
+
+Shape contract: ``(B, 1, H, W)`` in ``[-1, 1]`` -> the same; ``keep``: ``(B, 1, H, W)`` 0/1 or
+None. ``H`` and ``W`` as for the paper generator (multiples of 4, at least 8). The weights' keys
+are the paper generator's under ``body.``, so a paper generator's weights can start it.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from engine.networks._checks import positive_int
+from engine.networks.attention import DEFAULT_CHUNK_SIZE, AttentionMode
+from engine.networks.generator import CycleGANGenerator
+
+#: Model units of the lung-field image's background (engine.inference.model_input.BACKGROUND).
+BACKGROUND = -1.0
+#: A pixel belongs to the edit mask when it is this far above the background.
+_FIELD_TOLERANCE = 1e-4
+
+
+class ConstrainedGenerator(nn.Module):
+    """Additive, masked counterfactual generator (see the module docstring).
+
+    Args:
+        base_width, n_residual_blocks, attention, attention_mode, attention_chunk_size,
+        norm_affine: as for :class:`CycleGANGenerator` (one input and one output channel).
+        max_change: the largest change per pixel, in model units (2 = the whole range).
+    """
+
+    def __init__(
+        self,
+        *,
+        base_width: int = 64,
+        n_residual_blocks: int = 9,
+        attention: bool = True,
+        attention_mode: AttentionMode | str = AttentionMode.CHUNKED,
+        attention_chunk_size: int = DEFAULT_CHUNK_SIZE,
+        norm_affine: bool = False,
+        max_change: float = 1.0,
+    ) -> None:
+        super().__init__()
+        positive_int("base_width", base_width)
+        if not isinstance(max_change, int | float) or not 0.0 < float(max_change) <= 2.0:
+            raise ValueError(f"max_change must be in (0, 2], got {max_change!r}")
+        self.max_change = float(max_change)
+        self.body = CycleGANGenerator(
+            in_channels=1,
+            out_channels=1,
+            base_width=base_width,
+            n_residual_blocks=n_residual_blocks,
+            attention=attention,
+            attention_mode=attention_mode,
+            attention_chunk_size=attention_chunk_size,
+            norm_affine=norm_affine,
+        )
+
+    @staticmethod
+    def edit_mask(x: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
+        """``(B, 1, H, W)`` float 0/1: the input's lung field, without the keep mask."""
+        edit = (x > BACKGROUND + _FIELD_TOLERANCE).to(x.dtype)
+        if keep is not None:
+            edit = edit * (1.0 - keep.to(x.dtype))
+        return edit
+
+    def change(self, x: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
+        """The signed change (model units) the generator adds, already confined to the mask."""
+        return self.max_change * self.body(x) * self.edit_mask(x, keep)
+
+    def forward(self, x: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
+        """``(B, 1, H, W)`` in ``[-1, 1]`` -> ``x`` plus the masked change, clamped to [-1, 1]."""
+        return torch.clamp(x + self.change(x, keep), -1.0, 1.0)

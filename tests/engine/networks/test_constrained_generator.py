@@ -1,0 +1,62 @@
+"""The constrained generator: a change inside the lung field only, never on the keep mask."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from engine.networks import Architecture, ConstrainedGenerator, architecture_of, build_network
+
+
+def _lung_field_batch(seed: int = 0) -> torch.Tensor:
+    """Two 32 x 32 lung-field inputs: background -1 outside an ellipse, texture inside."""
+    generator = torch.Generator().manual_seed(seed)
+    rows, columns = torch.meshgrid(torch.arange(32.0), torch.arange(32.0), indexing="ij")
+    inside = ((rows - 16) / 12) ** 2 + ((columns - 14) / 9) ** 2 < 1
+    texture = torch.rand(2, 1, 32, 32, generator=generator) * 1.6 - 0.8
+    return torch.where(inside, texture, torch.tensor(-1.0))
+
+
+@pytest.fixture
+def network() -> ConstrainedGenerator:
+    torch.manual_seed(0)
+    return ConstrainedGenerator(base_width=4, n_residual_blocks=1, max_change=0.5).eval()
+
+
+def test_nothing_outside_the_lung_field_changes(network: ConstrainedGenerator) -> None:
+    x = _lung_field_batch()
+    with torch.no_grad():
+        out = network(x)
+    outside = x == -1.0
+    assert torch.equal(out[outside], x[outside])  # exactly, whatever the weights
+    assert (out[~outside] != x[~outside]).any()  # and the network does change the lungs
+
+
+def test_a_keep_mask_pixel_never_changes(network: ConstrainedGenerator) -> None:
+    x = _lung_field_batch(1)
+    keep = torch.zeros_like(x)
+    keep[..., 10:20, 12:16] = 1.0  # a "device" across the lung field
+    with torch.no_grad():
+        out = network(x, keep)
+    kept = keep.bool()
+    assert torch.equal(out[kept], x[kept])
+    assert (out[~kept & (x > -1)] != x[~kept & (x > -1)]).any()
+
+
+def test_the_change_is_bounded_and_carries_gradients(network: ConstrainedGenerator) -> None:
+    x = _lung_field_batch(2)
+    change = network.change(x)
+    assert float(change.detach().abs().max()) <= 0.5 + 1e-6
+    change.abs().mean().backward()  # the sparsity term reaches the weights
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in network.parameters())
+
+
+def test_registered_and_checked() -> None:
+    built = build_network(
+        Architecture.CONSTRAINED_GENERATOR, {"base_width": 4, "n_residual_blocks": 1}
+    )
+    assert architecture_of(built) is Architecture.CONSTRAINED_GENERATOR
+    with pytest.raises(ValueError, match="max_change"):
+        ConstrainedGenerator(base_width=4, max_change=3.0)
+    # The body is the paper's generator: its keys start the constrained one.
+    assert all(key.startswith("body.") for key in built.state_dict())
