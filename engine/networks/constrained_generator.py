@@ -69,6 +69,12 @@ class ConstrainedGenerator(nn.Module):
             attention_chunk_size=attention_chunk_size,
             norm_affine=norm_affine,
         )
+        # Start as the identity: the last convolution writes zeros, so the first translations
+        # change nothing and training grows the change from there (not from random noise).
+        last = self.body.decoder[-2]
+        nn.init.zeros_(last.weight)
+        if last.bias is not None:
+            nn.init.zeros_(last.bias)
 
     @staticmethod
     def edit_mask(x: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:

@@ -19,8 +19,17 @@ def _lung_field_batch(seed: int = 0) -> torch.Tensor:
 
 @pytest.fixture
 def network() -> ConstrainedGenerator:
+    """A generator whose last layer is no longer zero (as after some training)."""
     torch.manual_seed(0)
-    return ConstrainedGenerator(base_width=4, n_residual_blocks=1, max_change=0.5).eval()
+    built = ConstrainedGenerator(base_width=4, n_residual_blocks=1, max_change=0.5).eval()
+    torch.nn.init.normal_(built.body.decoder[-2].weight, std=0.1)
+    return built
+
+
+def test_a_new_generator_is_the_identity() -> None:
+    x = _lung_field_batch(3)
+    with torch.no_grad():
+        assert torch.equal(ConstrainedGenerator(base_width=4, n_residual_blocks=1)(x), x)
 
 
 def test_nothing_outside_the_lung_field_changes(network: ConstrainedGenerator) -> None:
