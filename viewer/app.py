@@ -108,7 +108,7 @@ def _run(
     try:
         if self_test_folder is not None:
             return loop.run_until_complete(_self_test(window, self_test_folder, screenshot))
-        window.show()
+        window.show_window()
         window.open_path(str(Path(path) if path else sample_radiograph_path()))
         with loop:
             loop.run_forever()

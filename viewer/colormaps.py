@@ -52,7 +52,8 @@ def difference_legend(kind: DifferenceMap, inverted: bool = False) -> str:
     """
     middle, low, high = _MAP_WORDS[kind]
     increase, decrease = (low, high) if inverted else (high, low)
-    legend = f"{middle} = no change<br>{increase} = increase · {decrease} = decrease"
+    # One short statement a line: the corner stays narrow beside the colour bar.
+    legend = f"{middle} = no change<br>{increase} = increase<br>{decrease} = decrease"
     # Inverted like the image, so that a change looks on the difference the way it looks on
     # the radiograph (brighter there, brighter here).
-    return f"{legend}<br>(inverted, like the image)" if inverted else legend
+    return f"{legend}<br>(inverted like the image)" if inverted else legend

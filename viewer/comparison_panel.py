@@ -7,6 +7,8 @@ the corner annotations. Panes only draw.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 
 import numpy as np
@@ -14,6 +16,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
 from engine.api import Radiograph, VoiPreset
+from viewer import theme
 from viewer.colormaps import DifferenceMap, difference_colormap, difference_legend
 from viewer.explanation import NO_EXPLANATION_TEXT, Explanation, Feature, engine_result
 from viewer.image_pane import Corner, ImagePane, Layer, pixel_under
@@ -31,7 +34,9 @@ from viewer.statistics_report import StatisticsReport, report_of
 
 _TIMES = "\u00d7"  # multiplication sign
 _MINUS = "\u2212"  # minus sign
-DIFFERENCE_UNITS = f"Δ modality value (translated {_MINUS} original)"
+DIFFERENCE_UNITS = f"Δ = translated {_MINUS} original"  # in modality values, like the readout
+# The statistics' units, short enough for a corner (the statistics panel gives them in full).
+STATISTICS_UNITS_SHORT = "intensity 0 to 1 of the model window"
 NO_IMAGE_TEXT = "Open a radiograph (File ▸ Open, or drop a file here)"
 # Screen pixels of horizontal drag that double the difference scale.
 _DIFFERENCE_DRAG_PIXELS_PER_OCTAVE = 150.0
@@ -388,6 +393,18 @@ class ComparisonPanel(QWidget):
     def _on_pane_cursor_left(self) -> None:
         self.clear_cursor()
 
+    @contextmanager
+    def cursor_graphics_hidden(self) -> Iterator[None]:
+        """Without the crosshair and the pixel readouts while the block runs (a snapshot shows
+        the images, not where the mouse happened to be); as they were afterwards."""
+        for pane in self.panes.values():
+            pane.set_cursor_graphics_shown(False)
+        try:
+            yield
+        finally:
+            for pane in self.panes.values():
+                pane.set_cursor_graphics_shown(True)
+
     def clear_cursor(self) -> None:
         """Hide the crosshair and the pixel readout in every pane (until the cursor moves)."""
         for pane in self.panes.values():
@@ -408,6 +425,10 @@ class ComparisonPanel(QWidget):
         self._update_annotations()
 
     def _update_annotations(self) -> None:
+        """Four quiet corners per pane: what the image is (top left), window and zoom (top
+        right), the pixel readout (bottom left, set by the cursor) and what the explanation says
+        (bottom right). Model identity is not here: it is the explanation panel's Model row and
+        Help > About."""
         radiograph = self._radiograph
         if radiograph is None:
             return
@@ -425,18 +446,17 @@ class ComparisonPanel(QWidget):
             self.original.set_corner(Corner.BOTTOM_RIGHT, "")
             return
         label = explanation.positive_label
-        self.original.set_corner(
-            Corner.BOTTOM_RIGHT, f"P({label}) {explanation.probability_original:.2f}"
-        )
-        self.translated.set_corner(Corner.TOP_LEFT, f"{explanation.direction.title}")
+        original_text = f"P({label}) {explanation.probability_original:.2f}"
+        if self._attribution is not Attribution.NONE and self.original.layer_visible(Layer.HEAT):
+            original_text = f"{self._attribution.title} overlay<br>{original_text}"
+        self.original.set_corner(Corner.BOTTOM_RIGHT, original_text)
+        self.translated.set_corner(Corner.TOP_LEFT, _translated_description(explanation))
         self.translated.set_corner(
             Corner.TOP_RIGHT, f"{_window_text(self._presets[PaneRole.TRANSLATED])}<br>{zoom}"
         )
         probability = self.frame_probability()
-        frame_text = self._frame_text()
         self.translated.set_corner(
-            Corner.BOTTOM_RIGHT,
-            f"P({label}) {probability:.2f}<br>{frame_text}Model {explanation.model_name}",
+            Corner.BOTTOM_RIGHT, f"P({label}) {probability:.2f}{self._frame_text()}"
         )
         legend = difference_legend(self._difference_map, inverted=self.inverted)
         self.difference.set_corner(Corner.TOP_LEFT, f"{DIFFERENCE_UNITS}<br>{legend}")
@@ -446,12 +466,6 @@ class ComparisonPanel(QWidget):
         self.difference.set_corner(
             Corner.BOTTOM_RIGHT, _statistics_text(report) if report is not None else ""
         )
-        if self._attribution is not Attribution.NONE and self.original.layer_visible(Layer.HEAT):
-            self.original.set_corner(
-                Corner.BOTTOM_RIGHT,
-                f"{self._attribution.title} overlay<br>"
-                f"P({label}) {explanation.probability_original:.2f}",
-            )
 
     def _statistics_report(self) -> StatisticsReport | None:
         result = engine_result(self._explanation)
@@ -468,7 +482,7 @@ class ComparisonPanel(QWidget):
             position = f"score {frame.strength:+.2f} SD"
         else:
             position = f"strength {frame.strength:.2f}"
-        return f"Frame {self._frame + 1}/{count} · {position}<br>"
+        return f"<br>Frame {self._frame + 1}/{count} · {position}"
 
 
 def _statistics_text(report: StatisticsReport) -> str:
@@ -478,9 +492,9 @@ def _statistics_text(report: StatisticsReport) -> str:
         return "Lung field: no pixels"
     change = f"{lung.mean_change:+.3f}".replace("-", _MINUS)
     return (
-        f"Lung mean {lung.mean_original:.3f} → {lung.mean_translated:.3f} (Δ {change})<br>"
-        f"Lung SD {lung.sd_original:.3f} → {lung.sd_translated:.3f}<br>"
-        f"{report.units}"
+        f"Lung mean {lung.mean_original:.3f} → {lung.mean_translated:.3f}<br>"
+        f"Δ {change} · SD {lung.sd_original:.3f} → {lung.sd_translated:.3f}<br>"
+        f"<span style='color:{theme.TEXT_DIM}'>{STATISTICS_UNITS_SHORT}</span>"
     )
 
 
@@ -499,12 +513,22 @@ def _difference_limit_of(explanation: Explanation, radiograph: Radiograph) -> fl
 def _readout(role: PaneRole, pixel: tuple[int, int], value: float) -> str:
     row, column = pixel
     shown = f"Δ {value:+.4g}" if role is PaneRole.DIFFERENCE else f"Value {value:.5g}"
-    return f"Row {row}  Col {column}<br>{shown}"
+    return f"Row {row} · Col {column}<br>{shown}"
 
 
 def _window_text(preset: VoiPreset) -> str:
-    name = "" if preset.name == "user" else f" ({preset.name})"
-    return f"W {preset.width:.5g}  C {preset.center:.5g}{name}"
+    """Window and centre, and the preset's name on a line of its own (a long DICOM explanation
+    such as "FULL RANGE" would otherwise wrap the numbers)."""
+    name = "" if preset.name == "user" else f"<br>{preset.name}"
+    return f"W {preset.width:.5g} · C {preset.center:.5g}{name}"
+
+
+def _translated_description(explanation: Explanation) -> str:
+    """What the translated pane shows: a synthetic image, and which way it was made."""
+    choice = explanation.direction
+    if isinstance(choice, Feature):
+        return f"Synthetic · {choice.name} (FIGAN)"
+    return f"Synthetic · {choice.title.lower()}"
 
 
 def _image_description(radiograph: Radiograph) -> str:

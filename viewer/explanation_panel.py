@@ -4,6 +4,8 @@ frame, and a banner for warnings about the explanation."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
@@ -44,6 +46,7 @@ class ExplanationPanel(QWidget):
         self._explanation: Explanation | None = None
         # The combo's entries by item data (``_choice_key``); separators carry no data.
         self._choices: dict[str, ExplanationChoice] = {}
+        self._checksums: Mapping[str, str] = {}
 
         self.direction_combo = QComboBox()
         for direction in Direction:
@@ -121,6 +124,16 @@ class ExplanationPanel(QWidget):
         """What the user asked to explain: a CycleGAN direction or a FIGAN feature."""
         return self._choices[self.direction_combo.currentData()]
 
+    def set_choice(self, choice: ExplanationChoice) -> None:
+        """Select ``choice`` without ``choice_changed`` (the window does it: a new image goes
+        back to a direction, a declined feature back to what was shown)."""
+        index = self.direction_combo.findData(_choice_key(choice))
+        if index < 0:
+            return
+        self.direction_combo.blockSignals(True)
+        self.direction_combo.setCurrentIndex(index)
+        self.direction_combo.blockSignals(False)
+
     @property
     def features(self) -> tuple[Feature, ...]:
         return tuple(choice for choice in self._choices.values() if isinstance(choice, Feature))
@@ -145,6 +158,11 @@ class ExplanationPanel(QWidget):
         combo.setToolTip(f"FIGAN features unavailable: {unavailable}" if unavailable else "")
         if self.choice != previous:
             self.choice_changed.emit()
+
+    def set_model_checksums(self, checksums: Mapping[str, str]) -> None:
+        """Full weight checksums by model id (the model folder's bundles), for the Model row's
+        tooltip: the engine's label carries only their first 8 digits."""
+        self._checksums = dict(checksums)
 
     @property
     def frame(self) -> int:
@@ -179,10 +197,10 @@ class ExplanationPanel(QWidget):
             self.frame_label.setText("")
             return
         # The folder name fits the form row; the checksums of every model are in the tooltip
-        # and the pane annotation (a wrapped multi-line label is clipped by the form layout).
+        # and Help > About (a wrapped multi-line label is clipped by the form layout).
         folder, *models = explanation.model_name.split(" ")
         self.model_label.setText(f"{folder} ({len(models)} models)" if models else folder)
-        self.model_label.setToolTip("\n".join(models) or folder)
+        self.model_label.setToolTip(model_tooltip(explanation.model_name, self._checksums))
         self._show_frame_text()
 
     def set_alerts(self, alerts: tuple[Alert, ...]) -> None:
@@ -260,6 +278,18 @@ class ExplanationPanel(QWidget):
 
     def _on_timer_timeout(self) -> None:
         self.step(1)
+
+
+def model_tooltip(model_label: str, checksums: Mapping[str, str]) -> str:
+    """The Model row's tooltip: the model folder, then one line per model with its full checksum
+    where ``checksums`` knows it (``model@short`` words of the engine's label otherwise)."""
+    folder, *models = model_label.split(" ")
+    lines = [f"Model folder: {folder}"]
+    for word in models:
+        model_id, _, short = word.partition("@")
+        full = checksums.get(model_id, "")
+        lines.append(f"{model_id}: sha256 {full}" if short and full.startswith(short) else word)
+    return "\n".join(lines)
 
 
 def _choice_key(choice: ExplanationChoice) -> str:

@@ -1,12 +1,16 @@
 """The study browser: the files of an opened folder grouped by study and series, with thumbnails.
 
-The folder is listed first (fast: names only, under "Scanning"); then the main window describes
-each file on the worker (``study_browser.describe_image``) and hands the entries here one by one,
-so the tree fills in while the UI stays responsive. Activating a file row opens it.
+The folder is listed first, with its subfolders (fast: names only, under "Scanning"); then the
+main window describes each file on the worker (``study_browser.describe_image``) and hands the
+entries here one by one, so the tree fills in while the UI stays responsive. DICOM files group by
+study and series wherever they lie; other images group by the subfolder they are in (the class
+folders ``healthy/`` and ``pneumoconiosis/`` that ``cxr-explain phantoms`` writes). Activating a
+file row opens it.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, Signal
@@ -23,15 +27,51 @@ UNREADABLE_TITLE = "Not readable"
 ICON_SIZE = 64
 
 
+# Folders of a dataset that hold no radiographs: the phantoms' masks and lesion maps (images the
+# loader would happily open, and a reader would mistake for radiographs).
+SKIPPED_FOLDERS = frozenset({"masks", "lesions"})
+# Files that are never radiographs: manifests, notes, configuration. Other files are offered to
+# the loader, which sniffs the format (DICOM files often have no extension).
+SKIPPED_SUFFIXES = frozenset(
+    {".csv", ".json", ".txt", ".md", ".log", ".ini", ".yaml", ".yml", ".xml", ".html", ".pdf"}
+)
+SKIPPED_NAMES = frozenset({"dicomdir"})  # a DICOM media index, not an image
+MAX_DEPTH = 4  # subfolder levels below the opened folder (study/series/instance and one more)
+MAX_FILES = 5000  # a folder opened by mistake (a home folder) must not take hours to describe
+
+
 def list_image_candidates(folder: Path) -> list[Path]:
-    """Visible regular files of ``folder``, sorted by name. The loader sniffs the format, so
-    extensionless DICOM files are included. Runs on the worker."""
-    files = (entry for entry in folder.iterdir() if entry.is_file())
-    return sorted((entry for entry in files if not entry.name.startswith(".")), key=_name_key)
+    """The files of ``folder`` and its subfolders that may be radiographs: root files first,
+    then each subfolder's, sorted by name; hidden entries, ``SKIPPED_FOLDERS`` and non-image
+    files (manifests) left out; symbolic links to folders not followed. Runs on the worker."""
+    found: list[Path] = []
+    for root, folders, files in os.walk(folder):
+        here = Path(root)
+        depth = len(here.relative_to(folder).parts)
+        # Pruned in place: os.walk then does not descend into them.
+        folders[:] = [
+            name
+            for name in folders
+            if depth < MAX_DEPTH
+            and not name.startswith(".")
+            and name.lower() not in SKIPPED_FOLDERS
+        ]
+        found += [here / name for name in files if _may_be_image(here / name)]
+        if len(found) >= MAX_FILES:
+            break
+    return sorted(found, key=lambda path: _listing_key(folder, path))[:MAX_FILES]
 
 
-def _name_key(path: Path) -> str:
-    return path.name.lower()
+def _may_be_image(path: Path) -> bool:
+    name = path.name
+    if name.startswith(".") or name.lower() in SKIPPED_NAMES:
+        return False
+    return path.suffix.lower() not in SKIPPED_SUFFIXES and path.is_file()
+
+
+def _listing_key(folder: Path, path: Path) -> tuple[int, tuple[str, ...]]:
+    parts = path.relative_to(folder).parts
+    return len(parts) > 1, tuple(part.lower() for part in parts)
 
 
 def thumbnail_icon(pixels: Thumbnail) -> QIcon:
@@ -62,6 +102,8 @@ class FolderPanel(QWidget):
         self._studies: dict[str, QTreeWidgetItem] = {}
         self._series: dict[tuple[str, str], QTreeWidgetItem] = {}
         self._fixed: dict[Group, QTreeWidgetItem] = {}
+        self._others: dict[str, QTreeWidgetItem] = {}  # non-DICOM images by relative folder
+        self._folder: Path | None = None
         self._scanning: QTreeWidgetItem | None = None
 
     def set_folder(self, folder: Path, files: list[Path]) -> None:
@@ -69,17 +111,19 @@ class FolderPanel(QWidget):
         self.folder_label.setText(f"{folder.name or folder} — {len(files)} files")
         self.folder_label.setToolTip(str(folder))
         self.tree.clear()
+        self._folder = folder
         self._files.clear()
         self._studies.clear()
         self._series.clear()
         self._fixed.clear()
+        self._others.clear()
         self._scanning = QTreeWidgetItem([SCANNING_TITLE]) if files else None
         if self._scanning is not None:
             self.tree.addTopLevelItem(self._scanning)
             for path in files:
                 item = QTreeWidgetItem([path.name])
                 item.setData(0, _PATH_ROLE, str(path))
-                item.setToolTip(0, path.name)
+                item.setToolTip(0, self._relative(path))
                 self._scanning.addChild(item)
                 self._files[str(path)] = item
             self._scanning.setExpanded(True)
@@ -97,11 +141,12 @@ class FolderPanel(QWidget):
         group.setExpanded(True)
         if entry.thumbnail is not None and entry.thumbnail.size:
             item.setIcon(0, thumbnail_icon(entry.thumbnail))
+        relative = self._relative(entry.path)
         if entry.error is not None:
-            item.setToolTip(0, f"{entry.path.name}: {entry.error}")
+            item.setToolTip(0, f"{relative}: {entry.error}")
         else:
             item.setText(0, f"{entry.path.name}\n{entry.description}")
-            item.setToolTip(0, f"{entry.path.name} — {entry.description}")
+            item.setToolTip(0, f"{relative} — {entry.description}")
         self._update_counts()
         self._drop_empty_scanning()
 
@@ -133,6 +178,8 @@ class FolderPanel(QWidget):
 
     # Groups.
     def _group_item(self, entry: BrowserEntry) -> QTreeWidgetItem:
+        if entry.group is Group.OTHER:
+            return self._other_item(self._relative(entry.path.parent))
         if entry.group is not Group.STUDY:
             return self._fixed_item(entry.group)
         study = self._studies.get(entry.study_key)
@@ -149,15 +196,33 @@ class FolderPanel(QWidget):
             self._series[key] = series
         return series
 
+    def _other_item(self, folder: str) -> QTreeWidgetItem:
+        """The group of the non-DICOM images in ``folder`` (relative; "" = the opened folder)."""
+        item = self._others.get(folder)
+        if item is None:
+            # Studies first, then the other images by folder, then "Not readable", "Scanning".
+            position = len(self._studies) + len(self._others)
+            item = self._top_level(folder or OTHER_TITLE, position)
+            self._others[folder] = item
+        return item
+
     def _fixed_item(self, group: Group) -> QTreeWidgetItem:
         item = self._fixed.get(group)
         if item is None:
-            # Studies first, then "Other images", then "Not readable", then "Scanning".
-            other = group is Group.OTHER
-            position = len(self._studies) + (0 if other else len(self._fixed))
-            item = self._top_level(OTHER_TITLE if other else UNREADABLE_TITLE, position)
+            position = len(self._studies) + len(self._others) + len(self._fixed)
+            item = self._top_level(UNREADABLE_TITLE, position)
             self._fixed[group] = item
         return item
+
+    def _relative(self, path: Path) -> str:
+        """``path`` relative to the opened folder, with "/" ("" for the folder itself)."""
+        if self._folder is None:
+            return path.name
+        try:
+            relative = path.relative_to(self._folder)
+        except ValueError:
+            return path.name
+        return relative.as_posix() if relative.parts else ""
 
     def _top_level(self, title: str, position: int) -> QTreeWidgetItem:
         item = QTreeWidgetItem([title])
@@ -167,7 +232,7 @@ class FolderPanel(QWidget):
         return item
 
     def _update_counts(self) -> None:
-        for group in [*self._studies.values(), *self._fixed.values()]:
+        for group in [*self._studies.values(), *self._others.values(), *self._fixed.values()]:
             title = str(group.data(0, _TITLE_ROLE))
             count = len(_leaf_names(group))
             group.setText(0, f"{title} ({count} image{'s' if count != 1 else ''})")

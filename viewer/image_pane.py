@@ -4,8 +4,9 @@ The pane draws what it is told (values, levels, lookup table) and reports the cu
 no window/level policy of its own (that lives in ``ComparisonPanel``). Levels are always explicit:
 pyqtgraph's auto-levels would silently re-window every frame.
 
-Overlays are plain ``QLabel``s stacked over the graphics view in the same grid cell, so corner
-annotations stay put while the image pans and zooms.
+Corner annotations are outlined ``QLabel``s over the graphics view, placed by
+``corner_layout`` so that they stay put while the image pans and zooms and never overlap one
+another or the colour bar.
 """
 
 from __future__ import annotations
@@ -16,29 +17,17 @@ from enum import Enum
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QFontMetrics, QPen, QResizeEvent
+from PySide6.QtGui import QColor, QFontMetrics, QPen, QResizeEvent, QTextDocument, QTextOption
 from PySide6.QtWidgets import QGraphicsRectItem, QGridLayout, QLabel, QWidget
 
 from viewer import theme
+from viewer.corner_layout import Corner, CornerText, Rect, corner_rects
 from viewer.overlays import RgbaImage
 from viewer.rendering import FloatImage, LookupTable, PaneImage, colorbar_ticks
+from viewer.text_outline import TextOutlineEffect
 from viewer.view_box import RadiologyViewBox
 
-
-class Corner(Enum):
-    TOP_LEFT = Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft
-    TOP_RIGHT = Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignRight
-    BOTTOM_LEFT = Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignLeft
-    BOTTOM_RIGHT = Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignRight
-
-
-_CORNER_SHARE = {
-    Corner.TOP_LEFT: 0.5,
-    Corner.TOP_RIGHT: 0.5,
-    Corner.BOTTOM_LEFT: 0.4,
-    Corner.BOTTOM_RIGHT: 0.6,
-}
-
+__all__ = ["Corner", "ImagePane", "Layer", "pixel_under"]
 
 COLORBAR_WIDTH = 12  # pixels of colour
 COLORBAR_HEIGHT_SHARE = 0.4  # of the view's height, at most
@@ -48,8 +37,7 @@ _COLORBAR_EDGE = 4.0  # gap to the view's right edge, pixels
 _COLORBAR_FRAME = 1  # the frame lines around the bar, pixels
 _COLORBAR_BACKING = (0, 0, 0, 150)  # RGBA behind the bar and its labels
 _COLORBAR_TEXT_MARGIN = 12  # tick length and text offset beside the widest label
-_CORNER_LINES = 2  # lines of the top-right annotation above the colour bar (scale, zoom)
-_LABEL_MARGIN = 6  # vertical margin of the corner labels, pixels
+_LABEL_MARGIN = (8, 6)  # horizontal, vertical margin of the corner labels, pixels
 
 
 class Layer(Enum):
@@ -135,11 +123,17 @@ class ImagePane(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self.graphics, 0, 0)
+        # Placed by hand (``_place_corners``), not by the layout: a grid cell lets two corners
+        # of one row grow into each other.
         self._corners: dict[Corner, QLabel] = {}
+        self._corner_rects: dict[Corner, Rect] = {}
+        # (crosshair, readout) shown before set_cursor_graphics_shown(False) hid them.
+        self._cursor_shown = (False, False)
         for corner in Corner:
             label = self._overlay_label("paneCorner")
             label.setWordWrap(True)
-            layout.addWidget(label, 0, 0, corner.value)
+            label.setAlignment(corner.value)
+            label.setGraphicsEffect(TextOutlineEffect(label))
             self._corners[corner] = label
         self._placeholder = self._overlay_label("panePlaceholder")
         self._placeholder.setWordWrap(True)
@@ -177,9 +171,10 @@ class ImagePane(QWidget):
         self._placeholder.setText(text)
         self._placeholder.show()
         self.set_crosshair(None)
-        if self.colorbar is not None:
+        if self.colorbar is not None and self._colorbar_shown():
             self.colorbar.hide()
             self._colorbar_backing.hide()
+            self._place_corners()
 
     def set_colorbar(self, colormap: pg.ColorMap, levels: tuple[float, float]) -> None:
         """Show the colour bar of ``colormap`` over the symmetric ``levels`` ``(-m, +m)``, with
@@ -198,9 +193,9 @@ class ImagePane(QWidget):
         widest = max(metrics.horizontalAdvance(text) for _, text in self._colorbar_ticks)
         self._colorbar_axis_width = widest + _COLORBAR_TEXT_MARGIN
         axis.setWidth(self._colorbar_axis_width)
-        self._place_colorbar()
         self.colorbar.show()
         self._colorbar_backing.show()
+        self._place_corners()  # the top-left text keeps clear of the bar; the bar fits below
 
     @property
     def colorbar_ticks(self) -> tuple[tuple[float, str], ...]:
@@ -247,11 +242,24 @@ class ImagePane(QWidget):
             title = f"<span style='color:{theme.ACCENT}; font-weight:600'>{self.title}</span>"
             html = f"{title}<br>{html}" if html else title
         label = self._corners[corner]
+        if label.text() == html and label.isVisible() == bool(html):
+            return  # the readout is set on every mouse move: skip the relayout
         label.setText(html)
         label.setVisible(bool(html))
+        self._place_corners()
 
     def corner_text(self, corner: Corner) -> str:
         return self._corners[corner].text()
+
+    def corner_rect(self, corner: Corner) -> QRectF | None:
+        """Where ``corner``'s text is drawn, in pane pixels; None while it has none."""
+        label = self._corners[corner]
+        return QRectF(label.geometry()) if label.isVisibleTo(self) else None
+
+    def corner_fits(self, corner: Corner) -> bool:
+        """``corner``'s whole text fits its rectangle (nothing is cut off)."""
+        label = self._corners[corner]
+        return label.heightForWidth(label.width()) <= label.height()
 
     def set_crosshair(self, pixel: tuple[int, int] | None) -> None:
         """Centre the crosshair on integer pixel ``(row, column)``; None hides it."""
@@ -268,6 +276,23 @@ class ImagePane(QWidget):
 
     def crosshair_visible(self) -> bool:
         return self._crosshair[0].isVisible()
+
+    def set_cursor_graphics_shown(self, shown: bool) -> None:
+        """Hide (False) or show again (True) the crosshair and the pixel readout without
+        forgetting them: a snapshot is grabbed without them, then they are back as they were."""
+        readout = self._corners[Corner.BOTTOM_LEFT]
+        if not shown:
+            self._cursor_shown = (self.crosshair_visible(), not readout.isHidden())
+            for line in self._crosshair:
+                line.hide()
+            readout.hide()
+        else:
+            crosshair, has_readout = self._cursor_shown
+            self._cursor_shown = (False, False)
+            for line in self._crosshair:
+                line.setVisible(crosshair)
+            readout.setVisible(has_readout and bool(readout.text()))
+        self._place_corners()  # the other bottom text has the row to itself without a readout
 
     # View.
     def fit(self) -> None:
@@ -299,11 +324,39 @@ class ImagePane(QWidget):
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt override)
         super().resizeEvent(event)
-        # Left and right corners share the width: in a narrow pane their text wraps instead of
-        # running into each other. The bottom-left readout is short, so bottom-right gets more.
-        width = self.graphics.width()
-        for corner, label in self._corners.items():
-            label.setMaximumWidth(max(round(width * _CORNER_SHARE[corner]), 60))
+        self._place_corners()
+
+    def _place_corners(self) -> None:
+        """Give each shown corner its own rectangle (``corner_layout``), then fit the colour bar
+        between the top-right and the bottom corners."""
+        texts = {
+            corner: self._corner_text_size(corner, label)
+            for corner, label in self._corners.items()
+            if label.text() and not label.isHidden()
+        }
+        self._corner_rects = corner_rects(self.width(), self.height(), texts)
+        for corner, (x, y, width, height) in self._corner_rects.items():
+            label = self._corners[corner]
+            label.setGeometry(x, y, width, height)
+            label.raise_()
+        self._place_colorbar()
+
+    def _corner_text_size(self, corner: Corner, label: QLabel) -> CornerText:
+        label.ensurePolished()  # the style sheet sets the corners' font
+        document = QTextDocument()
+        document.setDocumentMargin(0)  # as QLabel draws rich text
+        document.setDefaultTextOption(QTextOption(Qt.AlignmentFlag.AlignLeft))  # word wrap only
+        document.setDefaultFont(label.font())
+        document.setHtml(label.text())
+        margins = label.contentsMargins().left() + label.contentsMargins().right()
+        natural = math.ceil(document.idealWidth()) + margins
+        document.setTextWidth(1.0)  # every word on a line of its own: the widest word
+        least = math.ceil(document.idealWidth()) + margins
+        if corner is Corner.TOP_RIGHT and self._colorbar_shown():
+            # The colour bar hangs below the top-right text: the top-left text keeps clear of it.
+            bar = math.ceil(self._colorbar_width()) + 2 * round(_COLORBAR_EDGE)
+            natural, least = max(natural, bar), max(least, bar)
+        return CornerText(natural, least, label.heightForWidth)
 
     def _place_colorbar(self) -> None:
         """Put the colour bar at the right edge, under the top-right annotation (its scale).
@@ -317,18 +370,31 @@ class ImagePane(QWidget):
         if self.colorbar is None:
             return
         view = self.view_box.sceneBoundingRect()
-        # The axis's own width follows its fixed width only at the next layout pass.
-        width = _COLORBAR_FRAME + COLORBAR_WIDTH + self._colorbar_axis_width
+        width = self._colorbar_width()
         line = QFontMetrics(self.font()).lineSpacing()
-        # Two annotation lines with the label's margins, then half a line for the end label.
-        top = view.top() + _CORNER_LINES * line + 2 * _LABEL_MARGIN + line / 2
+        # Below the top-right text (its scale), half a line for the end label. The scene's
+        # coordinates are the pane's: the graphics view fills the pane from its top-left corner.
+        top_right = self._corner_rects.get(Corner.TOP_RIGHT)
+        above = top_right[1] + top_right[3] if top_right is not None else _LABEL_MARGIN[1]
+        top = max(view.top(), above) + line / 2
         room = view.top() + self._fitted_band() - line / 2 - top
         largest = view.height() * COLORBAR_HEIGHT_SHARE
         height = min(room, largest) if room >= _COLORBAR_MIN_HEIGHT else largest
+        # ... and above the bottom texts.
+        bottoms = [y for corner, (_, y, _, _) in self._corner_rects.items() if not corner.is_top]
+        if bottoms:
+            height = max(min(height, min(bottoms) - line / 2 - top), 0.0)
         geometry = QRectF(view.right() - width - _COLORBAR_EDGE, top, width, height)
         self.colorbar.setGeometry(geometry)
         # The end labels reach half a line beyond the bar.
         self._colorbar_backing.setRect(geometry.adjusted(-_COLORBAR_EDGE, -line / 2, 0.0, line / 2))
+
+    def _colorbar_width(self) -> float:
+        # The axis's own width follows its fixed width only at the next layout pass.
+        return _COLORBAR_FRAME + COLORBAR_WIDTH + self._colorbar_axis_width
+
+    def _colorbar_shown(self) -> bool:
+        return self.colorbar is not None and self.colorbar.isVisible()
 
     def _fitted_band(self) -> float:
         """Height in pixels of the empty band above the image when it is fitted to the view."""
@@ -344,7 +410,8 @@ class ImagePane(QWidget):
         label.setObjectName(object_name)
         label.setTextFormat(Qt.TextFormat.RichText)
         label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-        label.setContentsMargins(8, _LABEL_MARGIN, 8, _LABEL_MARGIN)
+        horizontal, vertical = _LABEL_MARGIN
+        label.setContentsMargins(horizontal, vertical, horizontal, vertical)
         label.hide()
         return label
 

@@ -7,12 +7,14 @@ qasync and touch widgets only after the await, on the GUI thread.
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -36,13 +38,14 @@ from engine.api import (
     redact,
     sample_radiograph_path,
 )
-from viewer.about_dialog import AboutDialog
+from viewer.about_dialog import AboutDialog, model_checksums
 from viewer.banner import AlertBanner
 from viewer.colormaps import DifferenceMap
 from viewer.comparison_panel import ComparisonPanel
 from viewer.display_panel import DisplayPanel
 from viewer.explanation import (
     NO_EXPLANATION_TEXT,
+    Direction,
     Explanation,
     ExplanationChoice,
     ExplanationProvider,
@@ -54,7 +57,6 @@ from viewer.explanation import (
 from viewer.explanation_panel import ExplanationPanel
 from viewer.explanation_status import (
     CANCELLED,
-    EXPLAIN_SHORTCUT,
     NO_IMAGE,
     NO_MODELS,
     READY,
@@ -75,12 +77,16 @@ from viewer.export import (
 )
 from viewer.export_dialog import ExportDialog
 from viewer.feature_bridge import feature_exploration, write_feature_gif
+from viewer.feature_cache import FeatureCache, ImageKey, image_key
+from viewer.feature_run_dialog import FeatureRunDialog, feature_estimate
 from viewer.folder_panel import FolderPanel, list_image_candidates
 from viewer.overlays import Attribution
 from viewer.settings import ViewerSettings
+from viewer.shortcuts import PRESET_KEYS, Command, KeySpec, key_sequences, shortcut_for
+from viewer.shortcuts_dialog import ShortcutsDialog
 from viewer.statistics_panel import StatisticsPanel
-from viewer.statistics_report import report_of
-from viewer.study_browser import describe_image
+from viewer.statistics_report import StatisticsReport, report_of
+from viewer.study_browser import Group, describe_image
 from viewer.worker import JobChannel, JobContext, JobRunner, SupersededError
 
 log = logging.getLogger(__name__)
@@ -96,7 +102,6 @@ OPEN_FILTERS = (
     "All files (*)",
 )
 DOCK_WIDTH = 360  # initial width of the explanation / statistics docks, pixels
-PRESET_KEYS = 10  # key 0 = auto, keys 1..9 = the other presets in header order
 
 Loader = Callable[[Path], Radiograph]
 # Asks where to save an export: (kind, suggested path) -> chosen path, or None when cancelled.
@@ -143,6 +148,13 @@ class MainWindow(QMainWindow):
         self._features_listed = feature_explainer(explainer) is None
         self._models_dir = models_dir
         self._path: Path | None = None
+        self._opens = 0  # images asked for so far: a folder scan opens one only if none was since
+        # Feature mode is per image: a new image goes back to the last direction chosen.
+        self._direction: Direction = Direction.AUTO
+        self._shown_choice: ExplanationChoice = Direction.AUTO  # shown or being computed
+        self._image_key: ImageKey | None = None  # the shown file, for the feature cache
+        self._feature_cache = FeatureCache()
+        self._feature_seconds: float | None = None  # how long the last exploration took here
         self._status = NO_IMAGE
         # What was shown before an image started loading: back to it when the load fails.
         self._status_before_loading = NO_IMAGE
@@ -156,6 +168,7 @@ class MainWindow(QMainWindow):
         self.comparison = ComparisonPanel()
         self.setCentralWidget(self._build_central())
         self.explanation_panel = ExplanationPanel()
+        self.explanation_panel.set_model_checksums(model_checksums(models_dir))
         self.display_panel = DisplayPanel()
         self.folder_panel = FolderPanel()
         self.statistics_panel = StatisticsPanel()
@@ -167,6 +180,8 @@ class MainWindow(QMainWindow):
         self.error_dialog.setIcon(QMessageBox.Icon.Warning)
         self.error_dialog.setWindowTitle(APP_NAME)
         self.about_dialog: AboutDialog | None = None
+        self.shortcuts_dialog: ShortcutsDialog | None = None
+        self.feature_dialog: FeatureRunDialog | None = None  # asks before an exploration
         self.export_dialog: ExportDialog | None = None
         self._build_menus()
         self._connect()
@@ -245,11 +260,17 @@ class MainWindow(QMainWindow):
         menu: QMenu,
         text: str,
         slot: Callable[[], object],
-        shortcuts: tuple[QKeySequence | QKeySequence.StandardKey | str, ...] = (),
+        command: Command | None = None,
+        keys: tuple[KeySpec, ...] | None = None,
     ) -> QAction:
+        """A menu item bound to ``slot``; its keys are ``command``'s in the shortcut table
+        (``keys``: a part of them, for a command spread over several actions)."""
         action = QAction(text, self)
-        action.setShortcuts([QKeySequence(key) for key in shortcuts])
-        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        if command is not None:
+            shortcut = shortcut_for(command)
+            bound = shortcut if keys is None else replace(shortcut, keys=keys)
+            action.setShortcuts(key_sequences(bound))
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         action.triggered.connect(lambda _checked=False: slot())
         menu.addAction(action)
         self.addAction(action)  # shortcuts work while the menu bar is hidden, too
@@ -258,51 +279,56 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
+        self._action(file_menu, "&Open…", self._on_open_action_triggered, Command.OPEN)
         self._action(
-            file_menu, "&Open…", self._on_open_action_triggered, (QKeySequence.StandardKey.Open,)
-        )
-        self._action(
-            file_menu, "Open &Folder…", self._on_open_folder_action_triggered, ("Ctrl+Shift+O",)
+            file_menu, "Open &Folder…", self._on_open_folder_action_triggered, Command.OPEN_FOLDER
         )
         self._action(file_menu, "Open &Sample", self.open_sample)
         self.recent_menu = file_menu.addMenu("&Recent Files")
         file_menu.addSeparator()
-        self._action(file_menu, "&Export…", self.export, ("Ctrl+E",))
+        self._action(file_menu, "&Export…", self.export, Command.EXPORT)
         file_menu.addSeparator()
-        self._action(file_menu, "&Quit", self.close, (QKeySequence.StandardKey.Quit,))
+        self._action(file_menu, "&Quit", self.close, Command.QUIT)
 
         view_menu = bar.addMenu("&View")
-        self._action(view_menu, "&Fit to Window", self.comparison.fit, ("F",))
-        self._action(view_menu, "&Reset View", self.comparison.reset, ("R",))
-        self._action(view_menu, "&Invert", self.comparison.toggle_invert, ("I",))
+        self._action(view_menu, "&Fit to Window", self.comparison.fit, Command.FIT)
+        self._action(view_menu, "&Reset View", self.comparison.reset, Command.RESET)
+        self._action(view_menu, "&Invert", self.comparison.toggle_invert, Command.INVERT)
         presets_menu = view_menu.addMenu("Window &Presets")
         self.preset_actions = [
             self._action(
                 presets_menu,
-                f"Preset {key}",
-                lambda key=key: self.apply_preset_key(key),
-                (str(key),),
+                f"Preset {index}",
+                lambda index=index: self.apply_preset_key(index),
+                Command.PRESET,
+                (key,),
             )
-            for key in range(PRESET_KEYS)
+            for index, key in enumerate(PRESET_KEYS)
         ]
         view_menu.addSeparator()
         self._action(
-            view_menu, "&Play / Pause", self.explanation_panel.toggle_playing, ("Space", "C")
+            view_menu, "&Play / Pause", self.explanation_panel.toggle_playing, Command.PLAY
         )
-        self._action(view_menu, "&Next Frame", lambda: self.explanation_panel.step(1), ("Right",))
         self._action(
-            view_menu, "Pre&vious Frame", lambda: self.explanation_panel.step(-1), ("Left",)
+            view_menu, "&Next Frame", lambda: self.explanation_panel.step(1), Command.NEXT_FRAME
+        )
+        self._action(
+            view_menu,
+            "Pre&vious Frame",
+            lambda: self.explanation_panel.step(-1),
+            Command.PREVIOUS_FRAME,
         )
         self.explain_action = self._action(
-            view_menu, "Compute &Explanation", self.compute_explanation, (EXPLAIN_SHORTCUT,)
+            view_menu, "Compute &Explanation", self.compute_explanation, Command.EXPLAIN
         )
-        self._action(view_menu, "&Cancel Job", self.cancel_jobs, ("Esc",))
+        self._action(view_menu, "&Cancel Job", self.cancel_jobs, Command.CANCEL)
         view_menu.addSeparator()
         view_menu.addAction(self._controls_dock.toggleViewAction())
         view_menu.addAction(self._statistics_dock.toggleViewAction())
         view_menu.addAction(self._folder_dock.toggleViewAction())
 
         help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "&Keyboard Shortcuts", self.show_shortcuts, Command.SHORTCUTS)
         self._action(help_menu, "&About cxr-explain", self.show_about)
         self._update_preset_actions()
 
@@ -325,7 +351,7 @@ class MainWindow(QMainWindow):
         settings = self.settings
         if settings.geometry is not None:
             self.restoreGeometry(settings.geometry)
-        else:
+        else:  # the size it returns to from maximised (show_window) on the first launch
             self.resize(1500, 860)
         # The side docks start narrow: the panes are what is read.
         self.resizeDocks([self._controls_dock], [DOCK_WIDTH], Qt.Orientation.Horizontal)
@@ -349,6 +375,18 @@ class MainWindow(QMainWindow):
         self._rebuild_recent_menu()
 
     # Public operations.
+    def show_window(self) -> None:
+        """Show the window as the user left it (its geometry, maximised or not, and the docks),
+        or maximised on the first launch: the panes are what is read, and three radiographs
+        side by side need the whole screen."""
+        if self.settings.geometry is None:
+            # Also as large as the screen when not maximised: an X server without a window
+            # manager (Xvfb, kiosks) keeps the maximised flag but not the size.
+            self.setGeometry(self.screen().availableGeometry())
+            self.showMaximized()
+        else:
+            self.show()  # restoreGeometry brought a maximised window back maximised
+
     @property
     def path(self) -> Path | None:
         """The file shown now."""
@@ -372,6 +410,7 @@ class MainWindow(QMainWindow):
     async def open_path(self, path: str) -> None:
         """Load ``path`` on the worker and show it; a newer open supersedes this one."""
         file_path = Path(path)
+        self._opens += 1
         self._begin_loading(file_path.name)
         loader = self._loader
         try:
@@ -408,7 +447,8 @@ class MainWindow(QMainWindow):
 
     @asyncSlot(str)
     async def open_folder(self, folder: str) -> None:
-        """List ``folder``'s files in the folder dock (on the worker)."""
+        """List ``folder``'s files and those of its subfolders in the folder dock (on the
+        worker), describe them one by one, and open the first readable image."""
         folder_path = Path(folder)
         try:
             files = await self.jobs.submit(
@@ -433,6 +473,7 @@ class MainWindow(QMainWindow):
         """Describe the files one job at a time, so an explanation or an image the user opens
         meanwhile waits for one file at most; a newer folder (or Esc) supersedes the scan."""
         loader = self._loader
+        opens = self._opens
         for path in files:
             try:
                 entry = await self.jobs.submit(
@@ -444,6 +485,9 @@ class MainWindow(QMainWindow):
                 self.report_unexpected(f"Reading {path.name} for the study browser failed", error)
                 return
             self.folder_panel.add_entry(entry)
+            # The first image that reads opens, unless the user opened one meanwhile.
+            if self._opens == opens and entry.group is not Group.UNREADABLE:
+                self.open_path(str(path))
         self.folder_panel.finish_scan()
         self.folder_scanned.emit(str(folder))
 
@@ -452,9 +496,12 @@ class MainWindow(QMainWindow):
         self.comparison.show_explanation(explanation)
         self.explanation_panel.set_explanation(explanation)
         self.banner.set_alerts(explanation_alerts(explanation))
+        if self.about_dialog is not None:
+            self.about_dialog.set_models_in_use(explanation.model_name)
         self._set_status(READY)
         result = engine_result(explanation)
-        self.statistics_panel.set_report(report_of(result) if result is not None else None)
+        report = self._statistics_of(result) if result is not None else None
+        self.statistics_panel.set_report(report)
         caution = result.caution() if result is not None else None
         if caution is None:
             self.statusBar().showMessage("Explanation ready", 3000)
@@ -527,6 +574,14 @@ class MainWindow(QMainWindow):
     def _engine_result(self) -> ExplanationResult | None:
         return engine_result(self.comparison.explanation)
 
+    def _statistics_of(self, result: ExplanationResult) -> StatisticsReport:
+        """``result``'s lung statistics, with areas in mm² when the shown image states its pixel
+        spacing and the result is on its grid (the regions count its pixels)."""
+        radiograph = self.comparison.radiograph
+        on_grid = radiograph is not None and result.original.shape == radiograph.shape
+        spacing = radiograph.info.spacing if radiograph is not None and on_grid else None
+        return report_of(result, spacing)
+
     def export_gif(self, path: str) -> None:
         """Write the shown explanation as a GIF with the default options (no identifiers)."""
         self.export_to(path, ExportRequest(ExportKind.GIF))
@@ -550,14 +605,15 @@ class MainWindow(QMainWindow):
         job: Callable[[JobContext], Path]
         if kind is ExportKind.PNG:
             # Grab on the GUI thread (widgets); encode and write on the worker.
-            image = self.centralWidget().grab().toImage()
+            with self.comparison.cursor_graphics_hidden():
+                image = self.centralWidget().grab().toImage()
             job = lambda _job: write_png_snapshot(target, image)  # noqa: E731
         elif kind is ExportKind.GIF and result is not None:
             job = lambda _job: write_gif_export(target, result, options, identity)  # noqa: E731
         elif kind is ExportKind.GIF and exploration is not None:
             job = lambda _job: write_feature_gif(target, exploration, options, identity)  # noqa: E731
         elif result is not None:
-            report = report_of(result)
+            report = self._statistics_of(result)
             job = lambda _job: write_statistics(target, report, kind)  # noqa: E731
         else:  # statistics of a feature explanation: the exploration measures none
             self.report_error(
@@ -575,12 +631,20 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Exported {target.name}", 5000)
         self.exported.emit(str(target))
 
+    def show_shortcuts(self) -> None:
+        """Help > Keyboard Shortcuts (? or F1): every key the window binds, and the mouse map."""
+        if self.shortcuts_dialog is None:
+            self.shortcuts_dialog = ShortcutsDialog(self)
+        self.shortcuts_dialog.open()
+
     def show_about(self) -> None:
         """Help > About: the research-use notice and the model cards."""
         if self.about_dialog is None:
             self.about_dialog = AboutDialog(
                 app_name=APP_NAME, notice=RESEARCH_NOTICE, models_dir=self._models_dir, parent=self
             )
+        shown = self.comparison.explanation
+        self.about_dialog.set_models_in_use(shown.model_name if shown is not None else None)
         self.about_dialog.open()
 
     def report_error(self, message: str) -> None:
@@ -615,11 +679,13 @@ class MainWindow(QMainWindow):
         explainer = self._explainer
         if radiograph is None or explainer is None:
             return
-        self._set_status(_computing(self.explanation_panel.choice))
+        self._set_status(self._computing(self.explanation_panel.choice))
         if not self._features_listed and not await self._list_features():
             return  # superseded by a newer request, which lists them
         choice = self.explanation_panel.choice  # listing the features may have changed it
-        self._set_status(_computing(choice))
+        self._set_status(self._computing(choice))
+        image = self._image_key
+        started = time.monotonic()
         try:
             result = await self.jobs.submit(
                 JobChannel.EXPLANATION,
@@ -636,6 +702,9 @@ class MainWindow(QMainWindow):
             message = self.report_unexpected("Computing the explanation failed", error)
             self._set_status(failed(message))
             return
+        if isinstance(choice, Feature):
+            self._feature_seconds = time.monotonic() - started
+            self._feature_cache.put(image, choice, result)
         if self.comparison.radiograph is radiograph:  # the user may have opened another image
             self.show_explanation(result)
 
@@ -670,10 +739,18 @@ class MainWindow(QMainWindow):
     # Slots.
     def _show_radiograph(self, path: Path, radiograph: Radiograph) -> None:
         self._path = path
+        self._image_key = image_key(path)
+        self._close_feature_dialog()
+        if isinstance(self.explanation_panel.choice, Feature):
+            # A feature is explored on request, image by image: the next image gets the
+            # direction, not a minute-long exploration nobody asked for.
+            self.explanation_panel.set_choice(self._direction)
+        self._shown_choice = self.explanation_panel.choice
         self.comparison.set_radiograph(radiograph)
         self._clear_explanation_views()
         has_models = self._explainer is not None
-        self._set_status(_computing(self.explanation_panel.choice) if has_models else NO_MODELS)
+        choice = self.explanation_panel.choice
+        self._set_status(self._computing(choice) if has_models else NO_MODELS)
         self._update_preset_actions()
         self.setWindowTitle(f"{path.name} — {APP_NAME}")
         self.settings.last_folder = str(path.parent)
@@ -749,13 +826,64 @@ class MainWindow(QMainWindow):
             self.open_folder(folder)
 
     def _on_explanation_choice_changed(self) -> None:
+        choice = self.explanation_panel.choice
+        if isinstance(choice, Feature):
+            self._choose_feature(choice)
+            return
+        self._close_feature_dialog()
+        self._direction = self._shown_choice = choice
         self._restart_explanation()
+
+    def _choose_feature(self, feature: Feature) -> None:
+        """Show ``feature``'s exploration of this image: kept from before, or computed once the
+        user agreed to the wait (the dialog gives an estimate)."""
+        if self._explainer is None or self.comparison.radiograph is None:
+            self._shown_choice = feature
+            return
+        cached = self._feature_cache.get(self._image_key, feature)
+        if cached is not None:
+            self.jobs.cancel(JobChannel.EXPLANATION)  # a direction still computing: not wanted
+            self._close_feature_dialog()
+            self._shown_choice = feature
+            self.show_explanation(cached)
+            return
+        self._close_feature_dialog()
+        dialog = FeatureRunDialog(feature, feature_estimate(self._feature_seconds), self)
+        dialog.confirmed.connect(self._on_feature_dialog_confirmed)
+        dialog.declined.connect(self._on_feature_dialog_declined)
+        dialog.finished.connect(dialog.deleteLater)
+        self.feature_dialog = dialog
+        dialog.open()
+
+    def _close_feature_dialog(self) -> None:
+        dialog, self.feature_dialog = self.feature_dialog, None
+        if dialog is not None:
+            dialog.declined.disconnect(self._on_feature_dialog_declined)
+            dialog.confirmed.disconnect(self._on_feature_dialog_confirmed)
+            dialog.reject()
+
+    def _on_feature_dialog_confirmed(self, feature: Feature) -> None:
+        self.feature_dialog = None
+        if self.explanation_panel.choice == feature:
+            self._shown_choice = feature
+            self._restart_explanation()
+
+    def _on_feature_dialog_declined(self, feature: Feature) -> None:
+        self.feature_dialog = None
+        if self.explanation_panel.choice == feature:
+            self.explanation_panel.set_choice(self._shown_choice)  # the panes still show it
+
+    def _computing(self, choice: ExplanationChoice) -> ExplanationStatus:
+        if isinstance(choice, Feature):
+            estimate = feature_estimate(self._feature_seconds)
+            return computing(f"Exploring {choice.name.lower()} (FIGAN, {estimate})")
+        return computing("Computing the explanation")
 
     def _restart_explanation(self) -> None:
         """Drop the shown explanation (if any) and compute the chosen one."""
         if self._explainer is None or self.comparison.radiograph is None:
             return
-        status = _computing(self.explanation_panel.choice)
+        status = self._computing(self.explanation_panel.choice)
         self.comparison.clear_explanation(status.text)
         self._clear_explanation_views()
         self._set_status(status)
@@ -835,12 +963,6 @@ class MainWindow(QMainWindow):
 _STATUS_BAR_STATES = frozenset(
     {ExplanationState.LOADING, ExplanationState.COMPUTING, ExplanationState.CANCELLED}
 )
-
-
-def _computing(choice: ExplanationChoice) -> ExplanationStatus:
-    if isinstance(choice, Feature):
-        return computing(f"Exploring {choice.name.lower()} (FIGAN)")
-    return computing("Computing the explanation")
 
 
 def _difference_map(diverging: bool) -> DifferenceMap:

@@ -2,7 +2,8 @@
 
 The paper's Section 2.4 numbers for the shown explanation: mean and standard deviation of the
 lung-field pixel values in the original and the translated image, and their mean change, in the
-units the engine states. The histogram is the per-pixel change over the lung field.
+units the engine states, and each region's area (pixels; mm² when the image states its pixel
+spacing). The histogram is the per-pixel change over the lung field.
 """
 
 from __future__ import annotations
@@ -29,10 +30,22 @@ from viewer.statistics_report import RegionRow, StatisticsReport
 NO_STATISTICS_TEXT = "No lung statistics: no engine explanation is shown"
 # Two-line headers keep the table narrow enough for the side dock.
 # The mean change comes right after the region: it is the number the paper reads first.
-COLUMNS = ("Region", "Δ mean", "Mean\nbefore", "Mean\nafter", "SD\nbefore", "SD\nafter")
+COLUMNS = (
+    "Region",
+    "Δ mean",
+    "Mean\nbefore",
+    "Mean\nafter",
+    "SD\nbefore",
+    "SD\nafter",
+    "Area\npixels",
+    "Area\nmm²",
+)
 CHANGE_COLUMN = 1
+PIXELS_COLUMN = 6
+AREA_COLUMN = 7
 HISTOGRAM_HEIGHT = (120, 200)  # min, max pixels: the table is what is read, the plot is a glance
 _MINUS = "\u2212"
+_TIMES = "\u00d7"
 _INCREASE = QColor("#ef8a62")
 _DECREASE = QColor("#67a9cf")
 
@@ -104,9 +117,10 @@ class StatisticsPanel(QWidget):
         validity = "valid" if report.valid else "INVALID (did not cross the threshold)"
         self.summary_label.setText(
             f"Direction {report.direction} · counterfactual {validity}<br>"
-            "Original vs fully translated image (strength 1.00)"
+            "Original vs fully translated image (strength 1.00)<br>"
+            f"Lung field: {_area_text(report.lung)}"
         )
-        self.units_label.setText(f"Units: {report.units}")
+        self.units_label.setText(f"Units: {report.units}. {_area_note(report)}")
         self.table.setUpdatesEnabled(False)
         self.table.setRowCount(len(report.regions))
         for row, region in enumerate(report.regions):
@@ -133,7 +147,13 @@ class StatisticsPanel(QWidget):
             region.sd_original,
             region.sd_translated,
         )
-        cells = [f"{indent}{name}", _signed(region.mean_change), *map(_number, values)]
+        cells = [
+            f"{indent}{name}",
+            _signed(region.mean_change),
+            *map(_number, values),
+            f"{region.n_pixels:,}",
+            f"{region.area_mm2:,.0f}" if region.area_mm2 is not None else "—",
+        ]
         for column, text in enumerate(cells):
             item = QTableWidgetItem(text)
             if column:
@@ -158,6 +178,22 @@ class StatisticsPanel(QWidget):
         self._bars.setOpts(x=centres, height=counts.astype(np.float64), width=np.diff(edges))
         self.histogram.getPlotItem().setLabel("bottom", f"Δ ({report.units})")
         self.histogram.setEnabled(True)
+
+
+def _area_text(region: RegionRow) -> str:
+    """The region's area for the summary: pixels, and mm² (cm² reads better) when known."""
+    pixels = f"{region.n_pixels:,} pixels"
+    if region.area_mm2 is None:
+        return pixels
+    return f"{pixels} = {region.area_mm2:,.0f} mm² ({region.area_mm2 / 100.0:,.1f} cm²)"
+
+
+def _area_note(report: StatisticsReport) -> str:
+    if report.pixel_spacing_mm is None:
+        return "Areas in pixels only: the image states no pixel spacing."
+    row, column = report.pixel_spacing_mm
+    basis = "at the detector (magnified)" if report.area_basis == "detector" else "in the patient"
+    return f"Areas from a {row:.3g} {_TIMES} {column:.3g} mm pixel, {basis}."
 
 
 def _number(value: float) -> str:

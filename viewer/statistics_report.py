@@ -4,6 +4,10 @@ The engine computes the paper's statistics (mean and standard deviation of the l
 values before and after translation, whole lung / per lung / per zone, and a histogram of the
 per-pixel change) in its display units; this module only reshapes them for the table, the
 histogram plot and the CSV/JSON exports. Nothing here carries a patient identifier or a file name.
+
+Each region also has its area: its pixel count always, and square millimetres when the image
+states its pixel spacing (``ImageInfo.spacing``; at the detector for ImagerPixelSpacing, so
+magnified by the projection, which the ``area_basis`` column says).
 """
 
 from __future__ import annotations
@@ -31,6 +35,9 @@ CSV_COLUMNS = (
     "units",
     "counterfactual_verdict",
     "caution",
+    # Appended, so that readers of the earlier columns by position keep working.
+    "area_mm2",
+    "area_basis",
 )
 
 
@@ -44,6 +51,7 @@ class RegionRow:
     sd_original: float
     mean_translated: float
     sd_translated: float
+    area_mm2: float | None = None  # n_pixels times the pixel area; None without a spacing
 
     @property
     def mean_change(self) -> float:
@@ -72,16 +80,24 @@ class StatisticsReport:
     histogram_edges: npt.NDArray[np.float64]
     histogram_counts: npt.NDArray[np.int64]
     warnings: tuple[str, ...]
+    # (row, column) millimetres per pixel and what they measure (patient plane or detector);
+    # None when the image states no spacing (PNG, most CR without calibration).
+    pixel_spacing_mm: tuple[float, float] | None = None
+    area_basis: str | None = None
 
     @property
     def lung(self) -> RegionRow:
         return self.regions[0]
 
 
-def report_of(result: api.ExplanationResult) -> StatisticsReport:
-    """The report of ``result``'s primary counterfactual (the one the panes show)."""
+def report_of(
+    result: api.ExplanationResult, spacing: api.PixelSpacing | None = None
+) -> StatisticsReport:
+    """The report of ``result``'s primary counterfactual (the one the panes show); ``spacing``:
+    the explained radiograph's pixel spacing (its ``info.spacing``), for areas in mm²."""
     counterfactual = result.primary
     statistics = counterfactual.statistics
+    pixel_area = spacing.row_mm * spacing.column_mm if spacing is not None else None
     regions = tuple(
         RegionRow(
             region=region.region,
@@ -90,6 +106,7 @@ def report_of(result: api.ExplanationResult) -> StatisticsReport:
             sd_original=region.std_original,
             mean_translated=region.mean_translated,
             sd_translated=region.std_translated,
+            area_mm2=region.n_pixels * pixel_area if pixel_area is not None else None,
         )
         for region in statistics.regions
     )
@@ -110,6 +127,8 @@ def report_of(result: api.ExplanationResult) -> StatisticsReport:
         histogram_edges=np.asarray(statistics.histogram_edges, dtype=np.float64),
         histogram_counts=np.asarray(statistics.histogram_counts, dtype=np.int64),
         warnings=tuple(result.warnings),
+        pixel_spacing_mm=(spacing.row_mm, spacing.column_mm) if spacing is not None else None,
+        area_basis=spacing.kind.value if spacing is not None else None,
     )
 
 
@@ -136,6 +155,8 @@ def to_csv(report: StatisticsReport) -> str:
                 report.units,
                 report.verdict,
                 report.caution or "",
+                _csv_number(row.area_mm2),
+                report.area_basis or "",
             ]
         )
     return buffer.getvalue()
@@ -155,10 +176,13 @@ def to_json(report: StatisticsReport) -> str:
         "caution": report.caution,
         "units": report.units,
         "change": "translated - original, at full translation strength",
+        "pixel_spacing_mm": list(report.pixel_spacing_mm) if report.pixel_spacing_mm else None,
+        "area_basis": report.area_basis,
         "regions": [
             {
                 "region": row.region,
                 "n_pixels": row.n_pixels,
+                "area_mm2": _json_number(row.area_mm2),
                 "mean_original": _json_number(row.mean_original),
                 "sd_original": _json_number(row.sd_original),
                 "mean_translated": _json_number(row.mean_translated),
@@ -176,9 +200,9 @@ def to_json(report: StatisticsReport) -> str:
     return json.dumps(content, indent=2, allow_nan=False) + "\n"
 
 
-def _csv_number(value: float) -> str:
-    return "" if not math.isfinite(value) else f"{value:.6g}"
+def _csv_number(value: float | None) -> str:
+    return "" if value is None or not math.isfinite(value) else f"{value:.6g}"
 
 
-def _json_number(value: float) -> float | None:
-    return value if math.isfinite(value) else None
+def _json_number(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None

@@ -47,7 +47,7 @@ QLabel#aboutNotice {{
     padding: 6px; font-weight: 600;
 }}
 QLabel#paneTitle {{ color: {ACCENT}; font-weight: 600; }}
-QLabel#paneCorner {{ color: {ANNOTATION}; background: transparent; }}
+QLabel#paneCorner {{ color: {ANNOTATION}; background: transparent; font-size: 12px; }}
 QLabel#panePlaceholder {{ color: {TEXT_DIM}; font-size: 13px; }}
 QLabel#probability {{ font-size: 15px; font-weight: 600; color: {TEXT}; }}
 QProgressBar {{ max-height: 12px; border: 1px solid #3a3e45; border-radius: 3px; }}

@@ -22,6 +22,7 @@ from viewer.export import (
     identifier_header,
 )
 from viewer.export_dialog import ExportDialog
+from viewer.image_pane import Corner
 from viewer.main_window import MainWindow
 
 FAKE_IDENTITY = {
@@ -242,3 +243,26 @@ def test_identifier_header_uses_only_present_fields() -> None:
     assert identifier_header(identity) == "PID-1"
     assert identifier_header(PatientIdentity()) is None
     assert identifier_header(None) is None
+
+
+def test_png_snapshot_leaves_out_the_crosshair_and_the_readout(
+    explained_window: MainWindow, qtbot: QtBot, tmp_path: Path
+) -> None:
+    comparison = explained_window.comparison
+    without = _export(explained_window, qtbot, tmp_path / "plain", ExportRequest(ExportKind.PNG))
+    original = comparison.original
+    original.graphics.scene().sigMouseMoved.emit(original.scene_point(300.5, 200.5))
+    assert all(pane.crosshair_visible() for pane in comparison.panes.values())
+    readouts = [pane.corner_text(Corner.BOTTOM_LEFT) for pane in comparison.panes.values()]
+    assert all("Row 300" in text for text in readouts)
+
+    hovered = _export(explained_window, qtbot, tmp_path / "hover", ExportRequest(ExportKind.PNG))
+
+    with Image.open(without) as first, Image.open(hovered) as second:
+        difference = np.abs(np.asarray(first, np.int16) - np.asarray(second, np.int16))
+    assert np.count_nonzero(difference) == 0, "the snapshot shows cursor graphics"
+    # ... and they are back on screen after the grab.
+    assert all(pane.crosshair_visible() for pane in comparison.panes.values())
+    for pane, text in zip(comparison.panes.values(), readouts, strict=True):
+        assert pane.corner_text(Corner.BOTTOM_LEFT) == text
+        assert pane.corner_rect(Corner.BOTTOM_LEFT) is not None

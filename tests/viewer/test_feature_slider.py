@@ -4,6 +4,7 @@ in the panes and on the slider, and model folders whose FIGAN bundle is missing 
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 from pathlib import Path
 
@@ -33,12 +34,21 @@ def _open_sample(window: MainWindow, qtbot: QtBot) -> None:
 
 
 def _choose(window: MainWindow, qtbot: QtBot, key: str) -> None:
-    """Pick the combo entry with item data ``key`` and wait for its explanation."""
+    """Pick the combo entry with item data ``key`` (agreeing to the wait for a feature that was
+    not explored on this image yet) and wait for its explanation."""
     combo = window.explanation_panel.direction_combo
     index = combo.findData(key)
     assert index >= 0, f"no entry {key!r} in {_entries(window)}"
     with qtbot.waitSignal(window.explanation_shown, timeout=FEATURE_TIMEOUT_MS):
         combo.setCurrentIndex(index)
+        _confirm_feature(window)
+
+
+def _confirm_feature(window: MainWindow) -> None:
+    """Click Compute in the dialog that asks before an exploration, when it is open."""
+    dialog = window.feature_dialog
+    if dialog is not None and dialog.isVisible():
+        dialog.compute_button.click()
 
 
 def _entries(window: MainWindow) -> list[str]:
@@ -171,6 +181,8 @@ def test_a_newer_choice_supersedes_a_feature_exploration(
     combo = window.explanation_panel.direction_combo
 
     combo.setCurrentIndex(combo.findData("feature-1"))
+    _confirm_feature(window)
+    assert "Exploring feature 1" in window.explanation_status.text  # the exploration runs
     with qtbot.waitSignal(window.explanation_shown, timeout=FEATURE_TIMEOUT_MS):
         combo.setCurrentIndex(combo.findData(Direction.TO_DISEASE.value))
     qtbot.waitUntil(lambda: not window.jobs.busy, timeout=FEATURE_TIMEOUT_MS)
@@ -214,3 +226,95 @@ def test_figan_bundle_of_another_classifier_lists_no_features(
     tooltip = window.explanation_panel.direction_combo.toolTip()
     assert tooltip.startswith("FIGAN features unavailable: FIGAN was trained for classifier")
     assert errors == []  # the directions still work: no error dialog at start
+
+
+@pytest.fixture
+def feature_window(make_main_window: MakeMainWindow, qtbot: QtBot) -> MainWindow:
+    """The sample explained by the fake CycleGAN, features listed."""
+    window = make_main_window(explainer=FakeFeatureExplainer())
+    _open_sample(window, qtbot)
+    return window
+
+
+def _select(window: MainWindow, key: str) -> None:
+    combo = window.explanation_panel.direction_combo
+    combo.setCurrentIndex(combo.findData(key))
+
+
+def test_choosing_a_feature_asks_first_with_a_time_estimate(
+    feature_window: MainWindow, qtbot: QtBot
+) -> None:
+    window = feature_window
+    explainer = window._explainer
+    shown = window.comparison.explanation
+    _select(window, "feature-1")
+
+    dialog = window.feature_dialog
+    assert dialog is not None
+    assert dialog.isVisible()
+    assert "Feature 1" in dialog.text()
+    assert re.search(r"about \d+ to \d+ s", dialog.informativeText())
+    assert explainer.choices == [Direction.AUTO]  # nothing started yet
+    assert window.comparison.explanation is shown
+
+    dialog.cancel_button.click()  # declined: back to the direction, its explanation still shown
+    assert window.feature_dialog is None
+    assert window.explanation_panel.choice is Direction.AUTO
+    assert window.comparison.explanation is shown
+    assert explainer.choices == [Direction.AUTO]
+
+    _select(window, "feature-1")
+    with qtbot.waitSignal(window.explanation_shown, timeout=LOAD_TIMEOUT_MS):
+        window.feature_dialog.compute_button.click()
+    assert explainer.choices == [Direction.AUTO, FAKE_FEATURES[0]]
+    # The next estimate is the measured one.
+    _select(window, "feature-2")
+    assert "as long as the last one" in window.feature_dialog.informativeText()
+    window.feature_dialog.cancel_button.click()
+    assert window.explanation_panel.choice == FAKE_FEATURES[0]
+
+
+def test_a_new_image_returns_to_the_direction(feature_window: MainWindow, qtbot: QtBot) -> None:
+    window = feature_window
+    explainer = window._explainer
+    _choose(window, qtbot, Direction.TO_HEALTHY.value)
+    _choose(window, qtbot, "feature-2")
+    assert window.explanation_panel.choice == FAKE_FEATURES[1]
+
+    with qtbot.waitSignal(window.explanation_shown, timeout=LOAD_TIMEOUT_MS):
+        window.open_path(str(sample_radiograph_path()))
+
+    assert window.explanation_panel.choice is Direction.TO_HEALTHY
+    assert explainer.choices[-1] is Direction.TO_HEALTHY
+    assert window.feature_dialog is None
+    assert window.explanation_panel.slider_group.title() == STRENGTH_TITLE
+
+
+def test_explorations_are_kept_per_image_and_component(
+    feature_window: MainWindow, qtbot: QtBot, tmp_path: Path
+) -> None:
+    window = feature_window
+    explainer = window._explainer
+    _choose(window, qtbot, "feature-1")
+    first = window.comparison.explanation
+    _choose(window, qtbot, Direction.TO_DISEASE.value)
+    calls = len(explainer.choices)
+
+    with qtbot.waitSignal(window.explanation_shown, timeout=LOAD_TIMEOUT_MS):
+        _select(window, "feature-1")  # kept: no question, no new exploration
+    assert window.feature_dialog is None
+    assert window.comparison.explanation is first
+    assert len(explainer.choices) == calls
+
+    _select(window, "feature-2")  # another component: asks
+    assert window.feature_dialog is not None
+    window.feature_dialog.cancel_button.click()
+
+    # Another image (a copy of the sample: another file) asks again for feature 1.
+    other = tmp_path / "other.dcm"
+    shutil.copyfile(sample_radiograph_path(), other)
+    with qtbot.waitSignal(window.explanation_shown, timeout=LOAD_TIMEOUT_MS):
+        window.open_path(str(other))
+    _select(window, "feature-1")
+    assert window.feature_dialog is not None
+    window.feature_dialog.cancel_button.click()

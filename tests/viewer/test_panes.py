@@ -292,3 +292,41 @@ def test_fit_fills_every_pane_after_the_window_is_resized(
     assert not _fills_its_pane(window)
     window.comparison.fit()
     assert _fills_its_pane(window)
+
+
+def _right_drag(window: MainWindow, dy: float, steps: int = 10) -> None:
+    """Drag with the right button by ``dy`` screen pixels, in ``steps`` moves."""
+    view_box = window.comparison.original.view_box
+    for step in range(steps):
+        start = (200.0, 300.0 + step * dy / steps)
+        event = FakeDragEvent(Qt.MouseButton.RightButton, (0.0, dy / steps), start=start)
+        view_box.mouseDragEvent(event)
+        assert event.accepted
+
+
+def test_right_drag_zooms_twice_as_large_per_200_pixels(window: MainWindow) -> None:
+    pane = window.comparison.original
+    fitted = pane.zoom_percent()
+
+    _right_drag(window, -200.0)  # up: in
+    assert pane.zoom_percent() / fitted == pytest.approx(2.0, rel=0.02)
+
+    _right_drag(window, 100.0)  # down: out
+    assert pane.zoom_percent() / fitted == pytest.approx(2.0**0.5, rel=0.02)
+    # The linked panes follow.
+    assert window.comparison.translated.zoom_percent() == pytest.approx(pane.zoom_percent())
+
+
+def test_the_wheel_zooms_in_modest_steps(window: MainWindow) -> None:
+    pane = window.comparison.original
+    view_box = pane.view_box
+    rows, columns = window.radiograph.shape
+    center = view_box.mapFromView(QPointF(columns / 2, rows / 2))
+    fitted = pane.zoom_percent()
+
+    view_box.wheelEvent(FakeWheelEvent(120, center))  # one notch
+    step = pane.zoom_percent() / fitted
+    assert 1.1 <= step <= 1.2
+
+    view_box.wheelEvent(FakeWheelEvent(-120, center))
+    assert pane.zoom_percent() == pytest.approx(fitted, rel=1e-3)

@@ -11,10 +11,16 @@ import numpy as np
 import pytest
 from viewer_fakes import planted_lungs
 
-from engine.api import ExplanationResult, Radiograph
+from engine.api import ExplanationResult, PixelSpacing, Radiograph, SpacingKind
+from viewer.comparison_panel import STATISTICS_UNITS_SHORT
 from viewer.image_pane import Corner
 from viewer.main_window import MainWindow
-from viewer.statistics_panel import CHANGE_COLUMN, NO_STATISTICS_TEXT
+from viewer.statistics_panel import (
+    AREA_COLUMN,
+    CHANGE_COLUMN,
+    NO_STATISTICS_TEXT,
+    PIXELS_COLUMN,
+)
 from viewer.statistics_report import CSV_COLUMNS, report_of, to_csv, to_json
 
 
@@ -88,7 +94,8 @@ def test_difference_pane_overlays_the_lung_statistics(explained_window: MainWind
     report = explained_window.statistics_panel.report
     corner = explained_window.comparison.difference.corner_text(Corner.BOTTOM_RIGHT)
     assert f"Lung mean {report.lung.mean_original:.3f}" in corner
-    assert report.units in corner
+    # The units, short in the corner (in full in the statistics panel).
+    assert STATISTICS_UNITS_SHORT in corner
 
     explained_window.display_panel.statistics_check.setChecked(False)
     assert explained_window.comparison.difference.corner_text(Corner.BOTTOM_RIGHT) == ""
@@ -107,3 +114,41 @@ def test_fake_explanations_have_no_statistics(make_main_window, qtbot) -> None:
     assert window.statistics_panel.report is None
     assert window.statistics_panel.summary_label.text() == NO_STATISTICS_TEXT
     assert window.comparison.difference.corner_text(Corner.BOTTOM_RIGHT) == ""
+
+
+def test_regions_carry_their_area_in_pixels_and_square_millimetres(
+    result: ExplanationResult,
+) -> None:
+    spacing = PixelSpacing(0.2, 0.25, SpacingKind.DETECTOR)
+    report = report_of(result, spacing)
+    lung = report.lung
+    assert lung.area_mm2 == pytest.approx(lung.n_pixels * 0.05)
+
+    rows = list(csv.DictReader(io.StringIO(to_csv(report))))
+    assert float(rows[0]["area_mm2"]) == pytest.approx(lung.n_pixels * 0.05, rel=1e-5)
+    assert rows[0]["area_basis"] == "detector"
+    content = json.loads(to_json(report))
+    assert content["regions"][0]["n_pixels"] == lung.n_pixels
+    assert content["regions"][0]["area_mm2"] == pytest.approx(lung.n_pixels * 0.05)
+    assert content["pixel_spacing_mm"] == [0.2, 0.25]
+    assert content["area_basis"] == "detector"
+
+    # Without a spacing: pixels only, the millimetres left blank (not zero, not NaN).
+    plain = report_of(result)
+    assert plain.lung.area_mm2 is None
+    assert next(csv.DictReader(io.StringIO(to_csv(plain))))["area_mm2"] == ""
+    plain_json = json.loads(to_json(plain))
+    assert plain_json["regions"][0]["area_mm2"] is None
+    assert plain_json["pixel_spacing_mm"] is None
+
+
+def test_panel_shows_the_area_of_each_region(explained_window: MainWindow) -> None:
+    spacing = explained_window.radiograph.info.spacing
+    assert spacing is not None  # the bundled sample states its pixel spacing
+    panel = explained_window.statistics_panel
+    lung = panel.report.lung
+    assert panel.cell_text(0, PIXELS_COLUMN) == f"{lung.n_pixels:,}"
+    area = lung.n_pixels * spacing.row_mm * spacing.column_mm
+    assert panel.cell_text(0, AREA_COLUMN) == f"{area:,.0f}"
+    assert "mm pixel" in panel.units_label.text()
+    assert f"{lung.n_pixels:,} pixels = {area:,.0f} mm²" in panel.summary_label.text()

@@ -11,7 +11,7 @@ from PIL import Image
 from pytestqt.qtbot import QtBot
 
 from engine.testing import fake_dicom
-from viewer.folder_panel import OTHER_TITLE, UNREADABLE_TITLE
+from viewer.folder_panel import OTHER_TITLE, UNREADABLE_TITLE, list_image_candidates
 from viewer.study_browser import Group, describe_image, thumbnail
 
 STUDY_A, STUDY_B = "1.2.826.0.1.3680043.8.498.10", "1.2.826.0.1.3680043.8.498.20"
@@ -114,3 +114,61 @@ def test_a_newer_folder_supersedes_the_scan(
     qtbot.waitUntil(lambda: not window.jobs.busy, timeout=LOAD_TIMEOUT_MS)
     assert scanned == [str(second)]
     assert window.folder_panel.file_names() == ["only.png"]
+
+
+@pytest.fixture
+def dataset(tmp_path: Path) -> Path:
+    """A folder like ``cxr-explain phantoms`` writes (class folders, masks, lesions, manifests)
+    with a DICOM study in series folders beside it."""
+    root = tmp_path / "dataset"
+    for relative in ("healthy/p0.png", "healthy/p1.png", "pneumoconiosis/p2.png"):
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.full((24, 20), 100, np.uint8)).save(root / relative)
+    (root / "masks").mkdir()
+    Image.fromarray(np.zeros((24, 20), np.uint8)).save(root / "masks" / "p0_lung.png")
+    (root / "lesions").mkdir()
+    Image.fromarray(np.zeros((24, 20), np.uint8)).save(root / "lesions" / "p0.tiff")
+    (root / "manifest.csv").write_text("id,label\np0,healthy\n")
+    (root / "manifest.json").write_text("{}\n")
+    (root / ".cache").mkdir()
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(root / ".cache" / "hidden.png")
+    for series, name in ((SERIES_A1, "i1.dcm"), (SERIES_A1, "i2.dcm"), (SERIES_A2, "i3")):
+        folder = root / "study" / f"series-{series[-1]}"
+        folder.mkdir(parents=True, exist_ok=True)
+        _dicom(folder / name, STUDY_A, series)
+    return root
+
+
+def test_folders_are_listed_recursively_without_masks_lesions_or_manifests(dataset: Path) -> None:
+    files = [path.relative_to(dataset).as_posix() for path in list_image_candidates(dataset)]
+    assert files == [
+        "healthy/p0.png",
+        "healthy/p1.png",
+        "pneumoconiosis/p2.png",
+        "study/series-1/i1.dcm",
+        "study/series-1/i2.dcm",
+        "study/series-2/i3",
+    ]
+
+
+def test_open_folder_groups_subfolders_and_opens_the_first_image(
+    make_main_window: MakeMainWindow, qtbot: QtBot, dataset: Path
+) -> None:
+    window = make_main_window()
+    opened: list[str] = []
+    window.image_opened.connect(opened.append)
+    with qtbot.waitSignals([window.image_opened, window.folder_scanned], timeout=LOAD_TIMEOUT_MS):
+        window.open_folder(str(dataset))
+
+    panel = window.folder_panel
+    assert panel.group_titles() == [
+        "Study 1 (3 images)",
+        "healthy (2 images)",
+        "pneumoconiosis (1 image)",
+    ]
+    study = panel.tree.topLevelItem(0)
+    assert [study.child(i).text(0) for i in range(study.childCount())] == ["Series 1", "Series 2"]
+    assert panel.file_names() == ["i1.dcm", "i2.dcm", "i3", "p0.png", "p1.png", "p2.png"]
+    assert opened == [str(dataset / "healthy" / "p0.png")]
+    assert window.path == dataset / "healthy" / "p0.png"
+    assert window.comparison.original.has_image
