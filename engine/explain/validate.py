@@ -58,6 +58,8 @@ _LESION_THRESHOLD = 1e-4  # phantom units: what counts as "the disease added som
 MAPS = ("difference", "gradcam", "gradient", "integrated_gradients", "random")
 BASELINE_MAPS = ("gradcam", "gradient", "integrated_gradients")
 LOCALISATION_METRICS = ("iou", "roc_auc", "pr_auc", "pointing")
+#: Slider frames per explanation: enough for the monotonic check to mean something.
+SLIDER_FRAMES = 5
 
 
 class FileFormat(StrEnum):
@@ -178,14 +180,14 @@ def _score_pair(
     to_healthy = explain(
         diseased,
         models,
-        ExplainRequest(direction=Direction.TO_HEALTHY, n_frames=2, threshold=threshold),
+        ExplainRequest(direction=Direction.TO_HEALTHY, n_frames=SLIDER_FRAMES, threshold=threshold),
     )
     to_disease = explain(
         healthy,
         models,
         ExplainRequest(
             direction=Direction.TO_DISEASE,
-            n_frames=2,
+            n_frames=SLIDER_FRAMES,
             with_attributions=False,
             threshold=threshold,
         ),

@@ -72,6 +72,8 @@ class ConstrainedGenerator(nn.Module):
         # Start as the identity: the last convolution writes zeros, so the first translations
         # change nothing and training grows the change from there (not from random noise).
         last = self.body.decoder[-2]
+        if not isinstance(last, nn.Conv2d):
+            raise TypeError(f"the generator's last layer is a {type(last).__name__}, not a conv")
         nn.init.zeros_(last.weight)
         if last.bias is not None:
             nn.init.zeros_(last.bias)

@@ -233,12 +233,29 @@ class TrainConfig:
 
 
 def resume_differences(saved: Mapping[str, Any], current: TrainConfig) -> list[str]:
-    """Names of the options that differ between a checkpoint's config and ``current``."""
+    """Names of the options that differ between a checkpoint's config and ``current``.
+
+    An option the checkpoint does not record (added to the trainer after the run started) counts
+    as the same when ``current`` leaves it at its default: the run was trained without it.
+    """
     now = current.to_dict()
+    defaults = {
+        item.name: item.default
+        for item in dataclasses.fields(current)
+        if item.default is not dataclasses.MISSING
+    }
+
+    def differs(name: str) -> bool:
+        if name not in saved:
+            default = defaults.get(name, dataclasses.MISSING)
+            plain = default.value if isinstance(default, StrEnum) else default
+            return now.get(name) != plain
+        return saved.get(name) != now.get(name)
+
     return sorted(
         name
         for name in set(saved) | set(now)
-        if name not in _RESUMABLE_DIFFERENCES and saved.get(name) != now.get(name)
+        if name not in _RESUMABLE_DIFFERENCES and differs(name)
     )
 
 

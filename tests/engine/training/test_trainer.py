@@ -28,6 +28,7 @@ from engine.training.trainer import (
     TrainingError,
     prepare_data,
     resolve_device,
+    resume_differences,
 )
 
 CPU = Runtime(device=torch.device("cpu"))
@@ -367,3 +368,13 @@ def test_recalibrated_batchnorm_holds_the_exact_data_statistics() -> None:
     expected = outputs.mean(dim=(0, 2, 3))
     torch.testing.assert_close(stem_bn.running_mean, expected, rtol=1e-4, atol=1e-5)
     assert stem_bn.momentum == 0.1
+
+
+def test_an_option_added_after_a_run_started_resumes_at_its_default(tmp_path: Path) -> None:
+    config = CycleGANConfig(data=tmp_path, out=tmp_path / "run", size=48)
+    saved = config.to_dict()
+    del saved["sparsity_weight"]  # a checkpoint written before the option existed
+    del saved["generator"]
+    assert resume_differences(saved, config) == []
+    changed = dataclasses.replace(config, sparsity_weight=0.5, generator="constrained")
+    assert resume_differences(saved, changed) == ["generator", "sparsity_weight"]
