@@ -31,6 +31,10 @@ ENGINE = Path(__file__).resolve().parents[3] / "engine"
 SMALL = {
     Architecture.UNET: ({"base_width": 4, "depth": 2}, (1, 1, 32, 32)),
     Architecture.GENERATOR: ({"base_width": 4, "n_residual_blocks": 2}, (1, 1, 32, 32)),
+    Architecture.CONSTRAINED_GENERATOR: (
+        {"base_width": 4, "n_residual_blocks": 2, "max_change": 0.5},
+        (1, 1, 32, 32),
+    ),
     Architecture.DISCRIMINATOR_PAPER: ({"base_width": 4}, (1, 1, 64, 64)),
     Architecture.PATCHGAN: ({"base_width": 4}, (1, 1, 32, 32)),
     Architecture.CLASSIFIER: ({"base_width": 4, "feature_dim": 8}, (2, 1, 32, 32)),
