@@ -154,6 +154,13 @@ def _add_classifier(parser: argparse.ArgumentParser) -> None:
     _option(parser, ClassifierConfig, "feature_dim", "width of the feature layer", type=int)
     _option(parser, ClassifierConfig, "dropout", "dropout before the logit", type=float)
     _option(parser, ClassifierConfig, "weight_decay", "Adam weight decay", type=float)
+    _option(
+        parser,
+        ClassifierConfig,
+        "lr_schedule",
+        "learning rate over the epochs: constant, or cosine (falls to near 0 by the end)",
+        choices=["constant", "cosine"],
+    )
     parser.add_argument(
         "--augment-input",
         dest="augment_input",

@@ -6,6 +6,7 @@ Test metrics: ROC AUC (None when the test split holds one class only), accuracy 
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -40,6 +41,12 @@ from engine.training.trainer import (
 )
 
 MODEL_ID = "classifier"
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def cosine_lr_factor(epoch: int, epochs: int) -> float:
+    """Half a cosine from 1 at epoch 0 towards 0 after the last epoch (never 0 while training)."""
+    return 0.5 * (1.0 + math.cos(math.pi * epoch / epochs))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -50,6 +57,8 @@ class ClassifierConfig(TrainConfig):
     training batch (what differs between files, resolutions, masks and processing of one image).
     ``model_id``: the bundle's folder name (``oracle`` for the independent judge of
     counterfactuals, trained on its own seed and width).
+    ``lr_schedule``: ``constant``, or ``cosine`` (the learning rate falls from ``lr`` along half a
+    cosine over the epochs, so the last epochs settle instead of hopping around a minimum).
     """
 
     KIND: ClassVar[ModelKind] = ModelKind.CLASSIFIER
@@ -64,6 +73,7 @@ class ClassifierConfig(TrainConfig):
     weight_decay: float = 1e-4
     augment_input: bool = False
     model_id: str = MODEL_ID
+    lr_schedule: str = "constant"
 
     def __post_init__(self) -> None:
         TrainConfig.__post_init__(self)
@@ -72,6 +82,12 @@ class ClassifierConfig(TrainConfig):
             "model-id",
             "must be a lower-case name such as classifier or oracle",
             self.model_id,
+        )
+        check_option(
+            self.lr_schedule in LR_SCHEDULES,
+            "lr-schedule",
+            f"must be one of {', '.join(LR_SCHEDULES)}",
+            self.lr_schedule,
         )
         check_option(self.width >= 1, "width", "must be >= 1", self.width)
         check_option(self.stages >= 1, "stages", "must be >= 1", self.stages)
@@ -136,6 +152,11 @@ class ClassifierTask(TrainingTask):
 
     def epoch_length(self) -> int:
         return len(self.train_set)
+
+    def lr_factor(self, epoch: int) -> float:
+        if self.clf_config.lr_schedule == "cosine":
+            return cosine_lr_factor(epoch, self.clf_config.epochs)
+        return 1.0
 
     def batch(self, indices: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
         index = np.asarray(indices, dtype=np.int64)

@@ -269,6 +269,43 @@ def test_cyclegan_learning_rate_is_constant_then_decays_linearly() -> None:
     assert np.all(np.diff(factors[350:]) < 0)
 
 
+def test_classifier_cosine_schedule_falls_from_the_base_rate_and_reaches_the_metrics(
+    shared_dataset: Path, tmp_path: Path
+) -> None:
+    constant = ClassifierTask.__new__(ClassifierTask)
+    constant.clf_config = ClassifierConfig(data=Path("d"), out=Path("o"), epochs=10)
+    assert [constant.lr_factor(epoch) for epoch in range(10)] == [1.0] * 10
+    cosine = ClassifierTask.__new__(ClassifierTask)
+    cosine.clf_config = ClassifierConfig(
+        data=Path("d"), out=Path("o"), epochs=10, lr_schedule="cosine"
+    )
+    factors = [cosine.lr_factor(epoch) for epoch in range(10)]
+    assert factors[0] == 1.0
+    assert factors[5] == pytest.approx(0.5)
+    assert np.all(np.diff(factors) < 0)
+    assert factors[-1] > 0
+    with pytest.raises(InputError, match="lr-schedule"):
+        ClassifierConfig(data=Path("d"), out=Path("o"), lr_schedule="step")
+
+    config = ClassifierConfig(
+        data=shared_dataset,
+        out=tmp_path,
+        size=32,
+        width=4,
+        stages=2,
+        epochs=3,
+        lr=1e-3,
+        lr_schedule="cosine",
+        sample_every=0,
+        progress_bar=False,
+    )
+    train_classifier(config)
+    with (tmp_path / "metrics.csv").open() as handle:
+        rates = sorted({(int(row["epoch"]), float(row["lr"])) for row in csv.DictReader(handle)})
+    assert [rate for _, rate in rates] == pytest.approx([1e-3, 7.5e-4, 2.5e-4])
+    assert "--lr-schedule cosine" in config.command_line()
+
+
 def test_paper_defaults() -> None:
     config = CycleGANConfig(data=Path("d"), out=Path("o"))
     assert (config.epochs, config.batch_size, config.lr) == (700, 1, 2e-4)
