@@ -61,9 +61,9 @@ def run_viewer(
 ) -> int:
     """Open the viewer on ``path`` (default: the bundled sample); return the exit status.
 
-    ``self_test``: headless (offscreen unless a platform is set), open the sample through the
-    worker, render the window once, close, and return 0 when that worked. ``screenshot``: with
-    ``self_test``, a PNG file to save what the screen shows of the window to.
+    ``self_test``: headless (offscreen unless a platform is set), open ``path`` (default: the
+    sample) through the worker, render the window once, close, and return 0 when that worked.
+    ``screenshot``: with ``self_test``, a PNG file to save what the screen shows of the window to.
     """
     # The DICOM decoder process imports pydicom and the codecs (about 0.5 s): start it while Qt
     # and the models load, so that opening the first study does not wait for it.
@@ -107,7 +107,9 @@ def _run(
     sys.excepthook = _slot_exception_hook(window)
     try:
         if self_test_folder is not None:
-            return loop.run_until_complete(_self_test(window, self_test_folder, screenshot))
+            return loop.run_until_complete(
+                _self_test(window, self_test_folder, screenshot, Path(path) if path else None)
+            )
         window.show_window()
         window.open_path(str(Path(path) if path else sample_radiograph_path()))
         with loop:
@@ -122,9 +124,11 @@ def _run(
         asyncio.set_event_loop(None)
 
 
-async def _self_test(window: MainWindow, scratch: Path, screenshot: Path | None = None) -> int:
-    """Open the sample; with models, wait for its explanation and export it as a GIF; save a
-    screenshot when asked."""
+async def _self_test(
+    window: MainWindow, scratch: Path, screenshot: Path | None = None, image: Path | None = None
+) -> int:
+    """Open ``image`` (default: the sample); with models, wait for its explanation and export it
+    as a GIF; save a screenshot when asked."""
     loop = asyncio.get_running_loop()
     opened: asyncio.Future[str] = loop.create_future()
     explained: asyncio.Future[None] = loop.create_future()
@@ -145,8 +149,11 @@ async def _self_test(window: MainWindow, scratch: Path, screenshot: Path | None 
     window.error_reported.connect(on_error)
     window.resize(1400, 800)
     window.show()
-    window.open_sample()
-    steps: list[tuple[str, asyncio.Future[Any]]] = [("open the sample", opened)]
+    if image is None:
+        window.open_sample()
+    else:
+        window.open_path(str(image))
+    steps: list[tuple[str, asyncio.Future[Any]]] = [("open the image", opened)]
     if window.has_explainer:
         steps += [("explain it", explained), ("export the GIF", exported)]
     for name, future in steps:
@@ -168,7 +175,8 @@ async def _self_test(window: MainWindow, scratch: Path, screenshot: Path | None 
         log.error("self-test failed: cannot save the screenshot to %s", screenshot)
         return EXIT_FAILURE
     log.info(
-        "self-test passed (%dx%d window%s)",
+        "self-test passed (%s, %dx%d window%s)",
+        Path(opened.result()).name,
         image.width(),
         image.height(),
         ", explanation exported as GIF" if exported.done() else ", no models",

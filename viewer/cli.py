@@ -20,7 +20,9 @@ def _add_view_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", nargs="?", help="image to open (default: the bundled sample)")
     parser.add_argument("--models", help="folder of model bundles (default: the shipped models)")
     parser.add_argument(
-        "--self-test", action="store_true", help="open the sample headless, render and exit"
+        "--self-test",
+        action="store_true",
+        help="open the image (default: the sample) headless, explain it, render and exit",
     )
     parser.add_argument(
         "--screenshot",

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import LOAD_TIMEOUT_MS, MakeMainWindow
+from PIL import Image
 from pytestqt.qtbot import QtBot
 
 from engine.api import default_models_dir, sample_radiograph_path
@@ -20,6 +22,22 @@ def test_self_test_explains_the_sample_and_exports_a_gif(caplog: pytest.LogCaptu
     with caplog.at_level(logging.INFO, logger="viewer.app"):
         assert run_viewer(None, None, self_test=True) == EXIT_OK
     assert "explanation exported as GIF" in caplog.text
+
+
+def test_self_test_opens_the_image_it_is_given(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``view FILE --self-test --screenshot`` is how docs/images gets its phantom and CR views."""
+    image = np.zeros((96, 80), dtype=np.uint8)
+    image[20:70, 10:35] = 200  # a picture nothing else in the suite opens
+    path = tmp_path / "given.png"
+    Image.fromarray(image).save(path)
+    shot = tmp_path / "shot.png"
+    with caplog.at_level(logging.INFO):
+        assert run_viewer(str(path), str(tmp_path), self_test=True, screenshot=str(shot)) == 0
+    assert "given.png" in caplog.text
+    assert "sample" not in caplog.text.lower()
+    assert shot.stat().st_size > 0
 
 
 def test_self_test_without_models_still_opens_the_sample(
