@@ -175,8 +175,7 @@ async def _self_test(
         log.error("self-test failed: cannot save the screenshot to %s", screenshot)
         return EXIT_FAILURE
     log.info(
-        "self-test passed (%s, %dx%d window%s)",
-        Path(opened.result()).name,
+        "self-test passed (%dx%d window%s)",
         image.width(),
         image.height(),
         ", explanation exported as GIF" if exported.done() else ", no models",

@@ -96,9 +96,9 @@ class DefaultsPlan:
     disease: DiseaseRecipe = DEFAULT_RECIPE
     # The FIGAN of the trained classifier (engine.figan.defaults), at 128 px: at the
     # classifier's 384 px one run would take hours on 2 cores; its images are resampled to the
-    # classifier's size to be read, and that reading dominates a step (about 3 s of batch 16 on
-    # 2 cores), hence 400 steps (docs/figan.md).
-    figan: FiganPlan = field(default_factory=lambda: FiganPlan(size=128, steps=400))
+    # classifier's size to be read. 1200 steps of batch 16 (11 epochs of the 1800 training
+    # images; times in docs/figan.md).
+    figan: FiganPlan = field(default_factory=lambda: FiganPlan(size=128))
 
     @classmethod
     def quick(cls) -> DefaultsPlan:
