@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import sys
@@ -14,6 +15,7 @@ from typing import Any
 
 import pyqtgraph as pg
 import qasync
+from pyqtgraph.util.garbage_collector import GarbageCollector
 from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QApplication
 
@@ -102,6 +104,10 @@ def _run(
 ) -> int:
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
+    # Python's collector only on the GUI thread: a collection triggered on the engine's worker
+    # thread would destroy the Qt objects of unreachable cycles there, and Qt crashes when one
+    # of their timers fires later.
+    collector = GarbageCollector(interval=1.0)
     window = MainWindow(settings, explainer=explainer, models_dir=models_dir)
     previous_hook = sys.excepthook
     sys.excepthook = _slot_exception_hook(window)
@@ -122,12 +128,15 @@ def _run(
         if not loop.is_closed():
             loop.close()
         asyncio.set_event_loop(None)
+        collector.timer.stop()
+        gc.collect()
+        gc.enable()
 
 
 async def _self_test(
-    window: MainWindow, scratch: Path, screenshot: Path | None = None, image: Path | None = None
+    window: MainWindow, scratch: Path, screenshot: Path | None = None, target: Path | None = None
 ) -> int:
-    """Open ``image`` (default: the sample); with models, wait for its explanation and export it
+    """Open ``target`` (default: the sample); with models, wait for its explanation and export it
     as a GIF; save a screenshot when asked."""
     loop = asyncio.get_running_loop()
     opened: asyncio.Future[str] = loop.create_future()
@@ -149,10 +158,10 @@ async def _self_test(
     window.error_reported.connect(on_error)
     window.resize(1400, 800)
     window.show()
-    if image is None:
+    if target is None:
         window.open_sample()
     else:
-        window.open_path(str(image))
+        window.open_path(str(target))
     steps: list[tuple[str, asyncio.Future[Any]]] = [("open the image", opened)]
     if window.has_explainer:
         steps += [("explain it", explained), ("export the GIF", exported)]

@@ -38,6 +38,24 @@ from viewer.theme import apply_dark_theme
 LOAD_TIMEOUT_MS = 20_000
 
 
+@pytest.fixture(autouse=True)
+def collect_garbage_on_the_gui_thread() -> Iterator[None]:
+    """No automatic collection during a viewer test, one full collection after it, here.
+
+    The viewer runs engine jobs on a worker thread; a collection that thread happens to trigger
+    would destroy the Qt objects of unreachable cycles (pyqtgraph context menus, windows of
+    earlier tests) off the GUI thread, and a timer of one of them later fires on freed memory (a
+    segfault in QCoreApplication::notifyInternal2 from QTimerInfoList::activateTimers, seen in
+    full-suite runs). The app does the same with a GUI-thread collector (viewer.app).
+    """
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.collect()
+        gc.enable()
+
+
 @pytest.fixture(scope="session")
 def session_qasync_loop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
     """One qasync loop for the session, marked running, so ``asyncSlot`` tasks advance while
