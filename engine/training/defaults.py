@@ -70,9 +70,10 @@ class DefaultsPlan:
     classifier_augment_shift: float = 0.05
     # Vary file, resolution, mask border and processing per batch (engine.training.augment).
     classifier_augment_input: bool = True
-    # The classifier's learning rate follows half a cosine: at a constant rate its test accuracy
-    # stalled at 0.855 and it missed subtle nodules (docs/training.md). The oracle keeps the
-    # constant rate: a judge trained another way is more independent.
+    # The classifier's learning rate follows half a cosine: it ends at a lower training loss than
+    # the constant rate and, through files, called more phantoms right (CI guard accuracy 0.844
+    # against 0.812, specificity 1.0 against 0.938), at the same test AUC (docs/training.md). The
+    # oracle keeps the constant rate: a judge trained another way is more independent.
     classifier_lr_schedule: str = "cosine"
     # The oracle: an independent classifier (own seed and width) that judges counterfactuals
     # and is never used to train a generator.
