@@ -320,8 +320,9 @@ class CycleGANTask(TrainingTask):
         # The current batch's (image, lungs) at the classifier's size, per domain (set by batch).
         self._large: tuple[tuple[torch.Tensor, torch.Tensor], ...] | None = None
         if config.guidance_on_composite:
-            self.composite_a = self._at_classifier_size(self.domain_a)
-            self.composite_b = self._at_classifier_size(self.domain_b)
+            self.composite_a, self.composite_b = self._at_classifier_size(
+                self.domain_a, self.domain_b
+            )
         names = ["g_gan_to_disease", "g_gan_to_healthy", "cycle_healthy", "cycle_disease"]
         if config.identity_weight > 0:
             names += ["identity_healthy", "identity_disease"]
@@ -334,19 +335,23 @@ class CycleGANTask(TrainingTask):
         self.generator_loss_names = tuple(names)
         self.loss_names = (*names, "g_total", "d_healthy", "d_disease")
 
-    def _at_classifier_size(self, images: ImageSet) -> ImageSet:
-        """``images``' samples loaded again at the classifier's input size (same lung source)."""
+    def _at_classifier_size(self, *domains: ImageSet) -> tuple[ImageSet, ...]:
+        """Each domain's samples loaded again at the classifier's input size (same lung source,
+        one segmenter for all)."""
         config = self.gan_config
         predictor = (
             segmenter_predictor(config.segmenter, self.runtime.device)
             if config.segmenter is not None
             else None
         )
-        return load_images(
-            images.samples,
-            self.classifier_size,
-            lung_field=config.lung_field,
-            mask_predictor=predictor,
+        return tuple(
+            load_images(
+                images.samples,
+                self.classifier_size,
+                lung_field=config.lung_field,
+                mask_predictor=predictor,
+            )
+            for images in domains
         )
 
     def _composite_logits(
