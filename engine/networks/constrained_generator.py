@@ -24,7 +24,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from engine.networks._checks import positive_int
 from engine.networks.attention import DEFAULT_CHUNK_SIZE, AttentionMode
 from engine.networks.generator import CycleGANGenerator
 
@@ -55,7 +54,6 @@ class ConstrainedGenerator(nn.Module):
         max_change: float = 1.0,
     ) -> None:
         super().__init__()
-        positive_int("base_width", base_width)
         if not isinstance(max_change, int | float) or not 0.0 < float(max_change) <= 2.0:
             raise ValueError(f"max_change must be in (0, 2], got {max_change!r}")
         self.max_change = float(max_change)
