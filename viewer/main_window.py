@@ -613,7 +613,8 @@ class MainWindow(QMainWindow):
         elif kind is ExportKind.GIF and exploration is not None:
             job = lambda _job: write_feature_gif(target, exploration, options, identity)  # noqa: E731
         elif result is not None:
-            report = self._statistics_of(result)
+            # The panel's report is the shown result's, computed when it was shown.
+            report = self.statistics_panel.report or self._statistics_of(result)
             job = lambda _job: write_statistics(target, report, kind)  # noqa: E731
         else:  # statistics of a feature explanation: the exploration measures none
             self.report_error(
