@@ -35,6 +35,12 @@ PROFUSION_PER_CM2: dict[int, tuple[float, float]] = {
 }
 # Smaller opacities are more numerous at the same category, larger ones fewer.
 TYPE_COUNT_FACTOR: dict[IloType, float] = {IloType.P: 1.6, IloType.Q: 1.0, IloType.R: 0.3}
+# Contrast per type, so that one profusion category looks as abnormal for every type: the ILO
+# grades profusion by what the reader sees on the standard films, whatever the size. Projected
+# spheres alone made a p finding of profusion 3 invisible (its texture energy in the lungs was
+# 4-10 % of the healthy lung texture's at 256-1024 px, where q reaches 28-54 %); 4.5 brings p to
+# q's level at 512 px (docs/phantoms.md; tests/engine/test_phantom_disease.py guards it).
+TYPE_CONTRAST_FACTOR: dict[IloType, float] = {IloType.P: 4.5, IloType.Q: 1.0, IloType.R: 1.0}
 # D units per mm of projected opacity thickness (boosted over the ~0.13 of dense nodular tissue
 # replacing air, for the same reason as bone and vessels: processed images show them clearly).
 NODULE_DENSITY = 0.55
@@ -77,7 +83,10 @@ def render_disease(
             opacities[:, 0],
             opacities[:, 1],
             radii_px,
-            NODULE_DENSITY * disease.opacity_density * spacing_mm,
+            NODULE_DENSITY
+            * TYPE_CONTRAST_FACTOR[disease.opacity_type]
+            * disease.opacity_density
+            * spacing_mm,
         )
     if disease.large_opacity is not LargeOpacity.NONE:
         _large_opacities(lesion, anatomy, disease.large_opacity, rng, spacing_mm)

@@ -181,6 +181,43 @@ def test_higher_profusion_adds_more_opacities_and_intensity() -> None:
     assert added[1] < added[2] < added[3]
 
 
+def _texture_energy_ratio(phantom) -> float:  # type: ignore[no-untyped-def]
+    """High-pass energy of the finding in the lungs over that of the healthy lung texture."""
+    from scipy import ndimage
+
+    lungs = phantom.lungs
+
+    def high_pass(image: np.ndarray) -> np.ndarray:
+        image = np.asarray(image, dtype=np.float64)
+        return image - ndimage.gaussian_filter(image, 2.0)
+
+    return float(
+        high_pass(phantom.lesion_map)[lungs].std() / high_pass(phantom.healthy_image)[lungs].std()
+    )
+
+
+@pytest.mark.parametrize("profusion", [1, 3])
+def test_one_profusion_category_looks_as_abnormal_for_p_as_for_q(profusion: int) -> None:
+    """The ILO grades profusion by what the reader sees, whatever the opacities' size: a p finding
+    adds about as much visible texture to the lungs as a q finding of the same category. Without
+    the per-type contrast, projected spheres of p size added a quarter of q's and were invisible.
+    """
+    ratios = {
+        kind: np.mean(
+            [
+                _texture_energy_ratio(
+                    _phantom(
+                        seed, 512, disease=DiseaseParams(profusion=profusion, opacity_type=kind)
+                    )
+                )
+                for seed in (0, 1)
+            ]
+        )
+        for kind in (IloType.P, IloType.Q)
+    }
+    assert 0.6 <= ratios[IloType.P] / ratios[IloType.Q] <= 1.6, ratios
+
+
 def test_disease_parts_are_separable() -> None:
     haze_only = _phantom(size=128, disease=DiseaseParams(profusion=3, nodules=False, haze=0.2))
     assert haze_only.opacities.shape[0] == 0
