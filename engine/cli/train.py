@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -357,6 +358,13 @@ def _add_defaults_arguments(parser: argparse.ArgumentParser) -> None:
         default=DeviceChoice.AUTO.value,
         help="auto = CUDA, then MPS, then CPU",
     )
+    parser.add_argument(
+        "--phantom-workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help="processes that render the phantoms (default: one per CPU core; same files for any N)",
+    )
     parser.add_argument("--no-progress", dest="progress_bar", action="store_false")
 
 
@@ -370,6 +378,7 @@ def _run_defaults(args: argparse.Namespace) -> int:
         seed=args.seed,
         device=args.device,
         progress_bar=args.progress_bar,
+        phantom_workers=max(1, args.phantom_workers),
     )
     bundles = [str(path) for path in result.bundles]
     sys.stdout.write(json.dumps({"data": str(result.data), "bundles": bundles}, indent=2) + "\n")

@@ -17,8 +17,10 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import multiprocessing
 import threading
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,7 @@ import numpy as np
 from engine.errors import EngineError, InputError
 from engine.figan.defaults import FiganPlan, train_default_figan
 from engine.networks import DiscriminatorKind
-from engine.phantoms import DEFAULT_RECIPE, DiseaseRecipe, generate_pair
+from engine.phantoms import DEFAULT_RECIPE, DiseaseParams, DiseaseRecipe, generate_pair
 from engine.training.classifier import ClassifierConfig, train_classifier
 from engine.training.cyclegan import CycleGANConfig, train_cyclegan
 from engine.training.data import LABELS, MASK_FOLDER
@@ -133,13 +135,35 @@ def _write_png(path: Path, image: np.ndarray, *, sixteen_bit: bool = False) -> N
     Image.fromarray(pixels).save(path)
 
 
+def _write_anatomy(
+    directory: Path, plan: DefaultsPlan, seed: int, index: int, disease: DiseaseParams
+) -> None:
+    """Write anatomy ``index``: its healthy and diseased images and its three masks."""
+    sample_id = f"phantom_{index:04d}"
+    size = plan.phantom_sizes[index % len(plan.phantom_sizes)]
+    phantom = generate_pair(seed=seed * 100_003 + index, disease=disease, size=size)
+    deep = plan.sixteen_bit_every > 0 and index % plan.sixteen_bit_every == 0
+    for label, image in ((LABELS[0], phantom.healthy_image), (LABELS[1], phantom.image)):
+        _write_png(directory / label / f"{sample_id}.png", np.asarray(image), sixteen_bit=deep)
+    for suffix, mask in (
+        ("lung", phantom.lungs),
+        ("left", phantom.lung_left),
+        ("right", phantom.lung_right),
+    ):
+        _write_png(directory / MASK_FOLDER / f"{sample_id}_{suffix}.png", np.asarray(mask, float))
+
+
 def write_phantom_dataset(
     directory: Path,
     plan: DefaultsPlan,
     seed: int,
     cancel: Callable[[], bool] | None = None,
+    workers: int = 1,
 ) -> Path:
     """Write ``plan.phantoms`` paired phantoms (healthy + diseased per anatomy) in the layout.
+
+    ``workers`` > 1 renders anatomies in that many processes; the files are identical, because
+    every finding is drawn here first, in order, and each anatomy has its own seed.
 
     This still writes the layout itself instead of calling ``engine.phantoms.dataset.write_dataset``
     because the recipe draws every finding from a :class:`DiseaseRecipe`, which ``DatasetConfig``
@@ -149,28 +173,19 @@ def write_phantom_dataset(
         (directory / label).mkdir(parents=True, exist_ok=True)
     (directory / MASK_FOLDER).mkdir(exist_ok=True)
     rng = np.random.default_rng(seed)
+    findings = [plan.disease.draw(rng) for _ in range(plan.phantoms)]
+    if workers > 1:
+        _write_in_processes(directory, plan, seed, findings, cancel, workers)
+    else:
+        for index, disease in enumerate(findings):
+            if cancel is not None and cancel():
+                raise EngineError("phantom generation was cancelled")
+            _write_anatomy(directory, plan, seed, index, disease)
     n_test = max(1, round(plan.phantoms * plan.test_fraction))
     rows = []
     for index in range(plan.phantoms):
-        if cancel is not None and cancel():
-            raise EngineError("phantom generation was cancelled")
-        sample_id = f"phantom_{index:04d}"
-        disease = plan.disease.draw(rng)
-        size = plan.phantom_sizes[index % len(plan.phantom_sizes)]
-        phantom = generate_pair(seed=seed * 100_003 + index, disease=disease, size=size)
-        deep = plan.sixteen_bit_every > 0 and index % plan.sixteen_bit_every == 0
-        for label, image in ((LABELS[0], phantom.healthy_image), (LABELS[1], phantom.image)):
-            _write_png(directory / label / f"{sample_id}.png", np.asarray(image), sixteen_bit=deep)
-        for suffix, mask in (
-            ("lung", phantom.lungs),
-            ("left", phantom.lung_left),
-            ("right", phantom.lung_right),
-        ):
-            _write_png(
-                directory / MASK_FOLDER / f"{sample_id}_{suffix}.png", np.asarray(mask, float)
-            )
         split = "test" if index >= plan.phantoms - n_test else "train"
-        rows += [{"id": sample_id, "label": label, "split": split} for label in LABELS]
+        rows += [{"id": f"phantom_{index:04d}", "label": label, "split": split} for label in LABELS]
     with (directory / "manifest.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=["id", "label", "split"])
         writer.writeheader()
@@ -179,6 +194,28 @@ def write_phantom_dataset(
         json.dumps(_recipe(plan, seed), indent=2) + "\n", encoding="utf-8"
     )
     return directory
+
+
+def _write_in_processes(
+    directory: Path,
+    plan: DefaultsPlan,
+    seed: int,
+    findings: list[DiseaseParams],
+    cancel: Callable[[], bool] | None,
+    workers: int,
+) -> None:
+    # Spawned, not forked: the parent may hold torch threads, which a fork copies in a bad state.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        pending = [
+            pool.submit(_write_anatomy, directory, plan, seed, index, disease)
+            for index, disease in enumerate(findings)
+        ]
+        for future in pending:
+            if cancel is not None and cancel():
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise EngineError("phantom generation was cancelled")
+            future.result()
 
 
 def _recipe(plan: DefaultsPlan, seed: int) -> dict[str, Any]:
@@ -215,6 +252,94 @@ def _reusable(data: Path, plan: DefaultsPlan, seed: int) -> bool:
     return True
 
 
+#: The two classifiers of the recipe: the one the generators and the FIGAN explain, and the oracle.
+CLASSIFIER_IDS = ("classifier", "oracle")
+
+
+def _common_options(
+    data: Path, out: Path, seed: int, device: DeviceChoice | str, progress_bar: bool
+) -> dict[str, Any]:
+    return {
+        "data": data,
+        "bundle_dir": out,
+        "seed": seed,
+        "device": device,
+        "progress_bar": progress_bar,
+    }
+
+
+def _resume(work: Path, run: str) -> bool:
+    """A rerun continues (or just re-exports) the run that is there."""
+    return (work / run / CHECKPOINT_FOLDER / CHECKPOINT_INDEX).is_file()
+
+
+def segmenter_config(plan: DefaultsPlan, work: Path, common: dict[str, Any]) -> SegmenterConfig:
+    """The recipe's segmenter run (``common``: data, bundle_dir, seed, device, progress_bar)."""
+    return SegmenterConfig(
+        out=work / "segmenter",
+        resume=_resume(work, "segmenter"),
+        epochs=plan.segmenter_epochs,
+        width=plan.segmenter_width,
+        depth=min(4, (plan.size // 8).bit_length() - 1),
+        batch_size=plan.batch_size,
+        size=plan.size,
+        **common,
+    )
+
+
+def classifier_config(
+    plan: DefaultsPlan,
+    work: Path,
+    common: dict[str, Any],
+    model_id: str,
+    segmenter: Path | None,
+) -> ClassifierConfig:
+    """The recipe's run of ``model_id`` (see :data:`CLASSIFIER_IDS`), lungs from ``segmenter``."""
+    if model_id == "classifier":
+        width, offset, schedule = plan.classifier_width, 0, plan.classifier_lr_schedule
+    elif model_id == "oracle":
+        width, offset, schedule = plan.oracle_width, plan.oracle_seed_offset, "constant"
+    else:
+        raise ValueError(f"model_id must be one of {CLASSIFIER_IDS}, got {model_id!r}")
+    return ClassifierConfig(
+        out=work / model_id,
+        resume=_resume(work, model_id),
+        epochs=plan.classifier_epochs,
+        width=width,
+        stages=min(4, (plan.classifier_size // 8).bit_length() - 1),
+        batch_size=plan.batch_size,
+        augment_shift=plan.classifier_augment_shift,
+        augment_input=plan.classifier_augment_input,
+        model_id=model_id,
+        lr_schedule=schedule,
+        segmenter=segmenter,
+        **{**common, "size": plan.classifier_size, "seed": common["seed"] + offset},
+    )
+
+
+def cyclegan_config(
+    plan: DefaultsPlan, work: Path, common: dict[str, Any], classifier: Path | None
+) -> CycleGANConfig:
+    """The recipe's CycleGAN run, guided by ``classifier`` (None: no guidance)."""
+    guided = classifier is not None
+    return CycleGANConfig(
+        out=work / "cyclegan",
+        resume=_resume(work, "cyclegan"),
+        epochs=plan.cyclegan_epochs,
+        ngf=plan.ngf,
+        ndf=plan.ndf,
+        residual_blocks=plan.residual_blocks,
+        discriminator=DiscriminatorKind.PATCHGAN if plan.size < 48 else DiscriminatorKind.PAPER,
+        classifier=classifier,
+        classifier_guidance=plan.classifier_guidance if guided else 0.0,
+        mask_consistency=plan.mask_consistency,
+        guidance_margin=plan.guidance_margin,
+        guidance_on_composite=plan.guidance_on_composite and guided,
+        size=plan.size,
+        **common,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class DefaultsResult:
     data: Path
@@ -240,8 +365,12 @@ def train_defaults(
     progress_bar: bool = True,
     plan: DefaultsPlan | None = None,
     cancel: threading.Event | None = None,
+    phantom_workers: int = 1,
 ) -> DefaultsResult:
-    """Run the whole recipe; bundles go to ``out``, data and run folders to ``work``."""
+    """Run the whole recipe; bundles go to ``out``, data and run folders to ``work``.
+
+    ``phantom_workers``: processes that render the phantom data set (the files do not depend on it).
+    """
     plan = plan or (DefaultsPlan.quick() if quick else DefaultsPlan())
     work = Path(work)
     out = Path(out)
@@ -249,77 +378,21 @@ def train_defaults(
     if _reusable(data, plan, seed):
         log.info("reusing the phantom data set in %s", data)
     else:
-        write_phantom_dataset(data, plan, seed, cancel.is_set if cancel is not None else None)
-    common: dict[str, Any] = {
-        "data": data,
-        "bundle_dir": out,
-        "size": plan.size,
-        "seed": seed,
-        "device": device,
-        "progress_bar": progress_bar,
-    }
-
-    def resume(run: str) -> bool:  # a rerun continues (or just re-exports) what is there
-        return (work / run / CHECKPOINT_FOLDER / CHECKPOINT_INDEX).is_file()
-
-    segmenter = train_segmenter(
-        SegmenterConfig(
-            out=work / "segmenter",
-            resume=resume("segmenter"),
-            epochs=plan.segmenter_epochs,
-            width=plan.segmenter_width,
-            depth=min(4, (plan.size // 8).bit_length() - 1),
-            batch_size=plan.batch_size,
-            **common,
-        ),
-        cancel=cancel,
-    )
+        stop = cancel.is_set if cancel is not None else None
+        write_phantom_dataset(data, plan, seed, stop, workers=phantom_workers)
+    common = _common_options(data, out, seed, device, progress_bar)
+    segmenter = train_segmenter(segmenter_config(plan, work, common), cancel=cancel)
     # The classifiers find the lungs with the segmenter, as every explanation does.
     lungs_from = segmenter.bundles[0] if segmenter.bundles else None
     classifier, oracle = (
-        train_classifier(
-            ClassifierConfig(
-                out=work / model_id,
-                resume=resume(model_id),
-                epochs=plan.classifier_epochs,
-                width=width,
-                stages=min(4, (plan.classifier_size // 8).bit_length() - 1),
-                batch_size=plan.batch_size,
-                augment_shift=plan.classifier_augment_shift,
-                augment_input=plan.classifier_augment_input,
-                model_id=model_id,
-                lr_schedule=schedule,
-                segmenter=lungs_from,
-                **{**common, "size": plan.classifier_size, "seed": seed + offset},
-            ),
-            cancel=cancel,
-        )
-        for model_id, width, offset, schedule in (
-            ("classifier", plan.classifier_width, 0, plan.classifier_lr_schedule),
-            ("oracle", plan.oracle_width, plan.oracle_seed_offset, "constant"),
-        )
+        train_classifier(classifier_config(plan, work, common, model_id, lungs_from), cancel=cancel)
+        for model_id in CLASSIFIER_IDS
     )
-    cyclegan = train_cyclegan(
-        CycleGANConfig(
-            out=work / "cyclegan",
-            resume=resume("cyclegan"),
-            epochs=plan.cyclegan_epochs,
-            ngf=plan.ngf,
-            ndf=plan.ndf,
-            residual_blocks=plan.residual_blocks,
-            discriminator=DiscriminatorKind.PATCHGAN if plan.size < 48 else DiscriminatorKind.PAPER,
-            classifier=classifier.bundles[0] if classifier.bundles else None,
-            classifier_guidance=plan.classifier_guidance if classifier.bundles else 0.0,
-            mask_consistency=plan.mask_consistency,
-            guidance_margin=plan.guidance_margin,
-            guidance_on_composite=plan.guidance_on_composite and bool(classifier.bundles),
-            **common,
-        ),
-        cancel=cancel,
-    )
+    judge = classifier.bundles[0] if classifier.bundles else None
+    cyclegan = train_cyclegan(cyclegan_config(plan, work, common, judge), cancel=cancel)
     figan = (
         train_default_figan(
-            classifier.bundles[0],
+            judge,
             data,
             out,
             plan.figan,
@@ -329,7 +402,7 @@ def train_defaults(
             progress_bar=progress_bar,
             cancel=cancel,
         )
-        if classifier.bundles
+        if judge is not None
         else None
     )
     return DefaultsResult(
