@@ -31,8 +31,9 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e ".[dev,package,research]"
 	touch $(STAMP)
 
-# Installs the packages of the Qt libraries above and Xvfb (the X11 smoke test,
-# tests/viewer/test_xcb_smoke.py) that are missing, when we may (root, apt); otherwise prints one
+# Installs the packages of the Qt libraries above, Xvfb (the X11 smoke test,
+# tests/viewer/test_xcb_smoke.py) and dicom3tools (dciodvfy checks the DICOM results) that are
+# missing, when we may (root, apt); otherwise prints one
 # line saying how. Silent when all are there; the check (ldconfig's cache) takes milliseconds,
 # so `run` and `test` repeat it: the setup stamp alone would only check on the first setup.
 system-deps:
@@ -42,6 +43,7 @@ system-deps:
 	missing=""; for pair in $(QT_SYSTEM_LIBS); do \
 		case "$$libs" in *" $${pair%%:*} "*) ;; *) missing="$$missing $${pair#*:}" ;; esac; done; \
 	command -v Xvfb >/dev/null || missing="$$missing xvfb"; \
+	command -v dciodvfy >/dev/null || missing="$$missing dicom3tools"; \
 	missing="$$(printf '%s\n' $$missing | sort -u | tr '\n' ' ')"; \
 	if [ -n "$${missing% }" ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \

@@ -121,6 +121,8 @@ class ImageInfo:
     spacing: PixelSpacing | None = None
     view_position: str | None = None
     manufacturer: str | None = None
+    # The source's SOP class (a DICOM result references it); not identifying.
+    sop_class_uid: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,9 +37,21 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--gif", action="store_true", help="also write explanation.gif")
     parser.add_argument("--models", help="folder of model bundles (default: the shipped models)")
+    parser.add_argument(
+        "--dicom",
+        action="store_true",
+        help="also write the results as DICOM objects in the source's study (OUT/dicom/)",
+    )
+    parser.add_argument(
+        "--anonymize",
+        action="store_true",
+        help="with --dicom: replace the patient and study identity (DICOM PS3.15 basic profile)",
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.anonymize and not args.dicom:
+        raise InputError("--anonymize applies to the --dicom outputs; add --dicom")
     try:
         request = ExplainRequest(
             direction=Direction(args.direction), n_frames=args.frames, exaggerate=args.exaggerate
@@ -62,6 +74,10 @@ def _run(args: argparse.Namespace) -> int:
     result = explain(radiograph, models, request)
     try:
         export_explanation(result, out, gif=args.gif)
+        if args.dicom:
+            from engine.dicom_results.write import write_dicom_results
+
+            write_dicom_results(result, radiograph, out, anonymize=args.anonymize)
     except OSError as error:
         raise InputError(f"cannot write to the output folder ({error.strerror or error})") from None
     sys.stdout.write(json.dumps(summary(result) | {"out": str(out)}, indent=2) + "\n")

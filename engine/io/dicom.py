@@ -70,7 +70,16 @@ def _image_info(
         spacing=pixel_spacing(dataset, warnings),
         view_position=_text(dataset, "ViewPosition"),
         manufacturer=_text(dataset, "Manufacturer"),
+        sop_class_uid=_uid(dataset, "SOPClassUID"),
     )
+
+
+def _uid(dataset: FileDataset, keyword: str) -> str | None:
+    """A well-formed UID value of ``keyword``, else None (not worth losing the image over)."""
+    text = _text(dataset, keyword)
+    if text is None or len(text) > 64 or not all(c.isdigit() or c == "." for c in text):
+        return None
+    return text
 
 
 def _text(dataset: FileDataset, keyword: str) -> str | None:

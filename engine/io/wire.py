@@ -158,7 +158,18 @@ def _info(item: dict[str, Any]) -> ImageInfo:
         spacing=None if spacing is None else _spacing(spacing),
         view_position=_optional_text(item["view_position"]),
         manufacturer=_optional_text(item["manufacturer"]),
+        sop_class_uid=_optional_uid(item.get("sop_class_uid")),
     )
+
+
+def _optional_uid(value: Any) -> str | None:
+    """A DICOM UID: digits and dots, at most 64 characters (PS3.5 9.1)."""
+    if value is None:
+        return None
+    text = _text(value, 64)
+    if not text or not all(c.isdigit() or c == "." for c in text):
+        raise ValueError("malformed UID")
+    return text
 
 
 def _spacing(value: Any) -> PixelSpacing:
