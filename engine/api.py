@@ -4,6 +4,8 @@ The viewer imports from here only; everything it receives is a frozen dataclass 
 numpy arrays (no tensors), and every failure is an ``EngineError`` with a one-line message.
 """
 
+from pathlib import Path
+
 from engine.errors import (
     CancelledError,
     CorruptFileError,
@@ -92,5 +94,18 @@ __all__ = [
     "redact",
     "resource_path",
     "sample_radiograph_path",
+    "write_dicom_results",
     "write_gif",
 ]
+
+
+def write_dicom_results(
+    result: ExplanationResult, radiograph: Radiograph, folder: Path, *, anonymize: bool = False
+) -> list[Path]:
+    """Write ``result`` as DICOM objects into ``folder / "dicom"`` (``engine.dicom_results``).
+
+    highdicom is imported on the first call (about half a second), not with the viewer.
+    """
+    from engine.dicom_results.write import write_dicom_results as write
+
+    return write(result, radiograph, folder, anonymize=anonymize)

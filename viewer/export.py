@@ -3,7 +3,8 @@
 Every file is written atomically (``engine.atomic``: temporary file, fsync, rename), so a reader
 never sees half a file. Suggested names are fixed (``DEFAULT_NAMES``): nothing is derived from the
 image's file name or its header. Patient identifiers go into a GIF only when the user ticks the box
-(``GifExportOptions.include_identifiers``); PNG and statistics never carry them.
+(``GifExportOptions.include_identifiers``), and DICOM objects keep the patient's identity only when
+the user ticks that box (``ExportRequest.keep_identity``); PNG and statistics never carry them.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class ExportKind(StrEnum):
     PNG = "png"
     CSV = "csv"
     JSON = "json"
+    DICOM = "dcm"
 
     @property
     def title(self) -> str:
@@ -39,6 +41,11 @@ class ExportKind(StrEnum):
     @property
     def file_filter(self) -> str:
         return f"{_TITLES[self]} (*.{self.value})"
+
+    @property
+    def is_folder(self) -> bool:
+        """DICOM results are several files: the user picks a folder, they go into its dicom/."""
+        return self is ExportKind.DICOM
 
     @property
     def needs_explanation(self) -> bool:
@@ -51,12 +58,14 @@ _TITLES = {
     ExportKind.PNG: "PNG snapshot of the three panes",
     ExportKind.CSV: "Lung statistics as CSV",
     ExportKind.JSON: "Lung statistics as JSON",
+    ExportKind.DICOM: "DICOM objects (images, map, lungs, report)",
 }
 DEFAULT_NAMES = {
     ExportKind.GIF: "explanation.gif",
     ExportKind.PNG: "explanation_panes.png",
     ExportKind.CSV: "lung_statistics.csv",
     ExportKind.JSON: "lung_statistics.json",
+    ExportKind.DICOM: "explanation_dicom",
 }
 
 
@@ -84,12 +93,19 @@ class GifExportOptions:
 
 @dataclass(frozen=True, slots=True)
 class ExportRequest:
+    """``keep_identity``: DICOM objects keep the patient and study identity (filed into the
+    source's study); off, they are de-identified (PS3.15 basic profile)."""
+
     kind: ExportKind
     gif: GifExportOptions = GifExportOptions()
+    keep_identity: bool = False
 
 
 def with_suffix(path: Path, kind: ExportKind) -> Path:
-    """``path`` with the kind's extension (a user who typed none still gets a readable file)."""
+    """``path`` with the kind's extension (a user who typed none still gets a readable file);
+    a folder export's path is the folder itself."""
+    if kind.is_folder:
+        return path
     return path if path.suffix.lower() == f".{kind.value}" else path.with_suffix(f".{kind.value}")
 
 
@@ -162,6 +178,14 @@ def write_png_snapshot(path: Path, image: QImage) -> Path:
         if not image.save(str(temporary), "PNG"):
             raise OSError(f"could not write {path.name}")
     return path
+
+
+def write_dicom_export(
+    folder: Path, result: api.ExplanationResult, radiograph: api.Radiograph, keep_identity: bool
+) -> Path:
+    """The DICOM result objects into ``folder / "dicom"``; returns that folder."""
+    written = api.write_dicom_results(result, radiograph, folder, anonymize=not keep_identity)
+    return written[0].parent
 
 
 def write_statistics(path: Path, report: StatisticsReport, kind: ExportKind) -> Path:

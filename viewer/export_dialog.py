@@ -74,6 +74,20 @@ class ExportDialog(QDialog):
             else "This image has no patient identifiers"
         )
 
+        self.keep_identity_check = QCheckBox(
+            "File into the patient's study (keeps the patient's identifiers)"
+        )
+        self.keep_identity_check.setChecked(False)
+        self.keep_identity_check.setEnabled(has_identifiers)
+        self.keep_identity_check.setToolTip(
+            "Off by default: the DICOM objects are de-identified (DICOM PS3.15 basic profile) "
+            "and form a study of their own"
+            if has_identifiers
+            else "This image has no patient identity: its objects form a new study"
+        )
+        self.dicom_group = QGroupBox("DICOM")
+        QVBoxLayout(self.dicom_group).addWidget(self.keep_identity_check)
+
         self.gif_group = QGroupBox("GIF")
         form = QFormLayout(self.gif_group)
         form.addRow("Frame rate", self.fps_spin)
@@ -92,6 +106,7 @@ class ExportDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.kind_combo)
         layout.addWidget(self.gif_group)
+        layout.addWidget(self.dicom_group)
         layout.addWidget(note)
         layout.addWidget(buttons)
         self._on_kind_combo_changed(self.kind_combo.currentIndex())
@@ -113,10 +128,12 @@ class ExportDialog(QDialog):
                 max_width=self.max_width_spin.value(),
                 include_identifiers=self.identifiers_check.isChecked(),
             ),
+            keep_identity=self.keep_identity_check.isChecked(),
         )
 
     def _on_kind_combo_changed(self, _index: int) -> None:
         self.gif_group.setVisible(self.kind is ExportKind.GIF)
+        self.dicom_group.setVisible(self.kind is ExportKind.DICOM)
 
     def _on_first_frame_spin_changed(self, value: int) -> None:
         if self.last_frame_spin.value() < value:

@@ -71,6 +71,7 @@ from viewer.export import (
     ExportKind,
     ExportRequest,
     with_suffix,
+    write_dicom_export,
     write_gif_export,
     write_png_snapshot,
     write_statistics,
@@ -109,6 +110,11 @@ SavePathChooser = Callable[[QWidget, ExportKind, str], str | None]
 
 
 def ask_save_path(parent: QWidget, kind: ExportKind, suggested: str) -> str | None:
+    if kind.is_folder:
+        folder = QFileDialog.getExistingDirectory(
+            parent, "Export DICOM objects into a folder", str(Path(suggested).parent)
+        )
+        return folder or None
     path, _ = QFileDialog.getSaveFileName(parent, "Export", suggested, kind.file_filter)
     return path or None
 
@@ -612,14 +618,17 @@ class MainWindow(QMainWindow):
             job = lambda _job: write_gif_export(target, result, options, identity)  # noqa: E731
         elif kind is ExportKind.GIF and exploration is not None:
             job = lambda _job: write_feature_gif(target, exploration, options, identity)  # noqa: E731
+        elif kind is ExportKind.DICOM and result is not None:
+            keep = request.keep_identity
+            job = lambda _job: write_dicom_export(target, result, radiograph, keep)  # noqa: E731
         elif result is not None:
             # The panel's report is the shown result's, computed when it was shown.
             report = self.statistics_panel.report or self._statistics_of(result)
             job = lambda _job: write_statistics(target, report, kind)  # noqa: E731
-        else:  # statistics of a feature explanation: the exploration measures none
+        else:  # statistics or DICOM of a feature explanation: the exploration measures none
             self.report_error(
-                "Export failed: lung statistics are not available for feature explanations; "
-                "export a GIF or a PNG snapshot instead"
+                f"Export failed: {kind.title.lower()} are not available for feature "
+                "explanations; export a GIF or a PNG snapshot instead"
             )
             return
         try:
@@ -629,7 +638,8 @@ class MainWindow(QMainWindow):
         except (EngineError, OSError, ValueError) as error:
             self.report_error(f"Export failed: {error}")
             return
-        self.statusBar().showMessage(f"Exported {target.name}", 5000)
+        shown = f"{target.name}/dicom" if kind.is_folder else target.name
+        self.statusBar().showMessage(f"Exported {shown}", 5000)
         self.exported.emit(str(target))
 
     def show_shortcuts(self) -> None:

@@ -29,7 +29,9 @@ FAKE_IDENTITY = {
     "PatientName": "Doe^Janet",
     "PatientID": "PID-778899",
     "AccessionNumber": "ACC-123456",
-    "StudyInstanceUID": "1.2.826.0.1.3680043.8.498.1",
+    # Not under pydicom's UID root, which every generated UID starts with: a prefix of it would
+    # be "found" in any DICOM object with a new UID.
+    "StudyInstanceUID": "1.2.826.0.1.3680043.9.7316.1.5",
 }
 
 
@@ -72,6 +74,7 @@ def test_dialog_without_explanation_offers_only_the_snapshot(qtbot: QtBot) -> No
         ExportKind.PNG: True,
         ExportKind.CSV: False,
         ExportKind.JSON: False,
+        ExportKind.DICOM: False,
     }
     assert not dialog.identifiers_check.isEnabled()
 
@@ -222,7 +225,9 @@ def test_exports_leave_identifiers_out_unless_asked(
         _export(identified_window, qtbot, out / DEFAULT_NAMES[kind], ExportRequest(kind))
         for kind in ExportKind
     ]
-    for path in plain:
+    files = [f for path in plain for f in (sorted(path.rglob("*.*")) if path.is_dir() else [path])]
+    assert len(files) == len(plain) - 1 + 5  # the DICOM export is a folder of five objects
+    for path in files:
         data = path.read_bytes()
         assert not [secret for secret in secrets if secret in data], path.name
         assert "Doe" not in path.name
@@ -266,3 +271,30 @@ def test_png_snapshot_leaves_out_the_crosshair_and_the_readout(
     for pane, text in zip(comparison.panes.values(), readouts, strict=True):
         assert pane.corner_text(Corner.BOTTOM_LEFT) == text
         assert pane.corner_rect(Corner.BOTTOM_LEFT) is not None
+
+
+def test_dicom_export_is_de_identified_unless_asked_to_keep_the_study(
+    explained_window: MainWindow, qtbot: QtBot, tmp_path: Path
+) -> None:
+    import pydicom
+
+    identity = explained_window.radiograph.identity.as_dict()
+    dialog = ExportDialog(frame_count=5, has_explanation=True, has_identifiers=True)
+    qtbot.addWidget(dialog)
+    dialog.set_kind(ExportKind.DICOM)
+    assert dialog.dicom_group.isVisibleTo(dialog)
+    assert not dialog.gif_group.isVisibleTo(dialog)
+    assert dialog.request().keep_identity is False
+
+    written = _export(explained_window, qtbot, tmp_path / "a", dialog.request()) / "dicom"
+    report = pydicom.dcmread(written / "report.dcm")
+    assert report.PatientIdentityRemoved == "YES"
+    assert report.StudyInstanceUID != identity["StudyInstanceUID"]
+    assert identity["PatientID"].encode() not in (written / "translated.dcm").read_bytes()
+
+    dialog.keep_identity_check.setChecked(True)
+    kept = _export(explained_window, qtbot, tmp_path / "b", dialog.request()) / "dicom"
+    report = pydicom.dcmread(kept / "report.dcm")
+    assert report.StudyInstanceUID == identity["StudyInstanceUID"]
+    assert report.PatientID == identity["PatientID"]
+    assert _no_temporary_files(kept)
