@@ -20,7 +20,7 @@ QT_SYSTEM_LIBS := libEGL.so.1:libegl1 libGL.so.1:libgl1 libX11.so.6:libx11-6 \
 	libxcb-glx.so.0:libxcb-glx0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup run test lint bench package lock clean system-deps
+.PHONY: setup run test lint bench package lock clean system-deps test-deps
 
 setup: $(STAMP)
 
@@ -31,9 +31,8 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e ".[dev,package,research]"
 	touch $(STAMP)
 
-# Installs the packages of the Qt libraries above, Xvfb (the X11 smoke test,
-# tests/viewer/test_xcb_smoke.py) and dicom3tools (dciodvfy checks the DICOM results) that are
-# missing, when we may (root, apt); otherwise prints one
+# Installs the packages of the Qt libraries above and Xvfb (the X11 smoke test,
+# tests/viewer/test_xcb_smoke.py) that are missing, when we may (root, apt); otherwise prints one
 # line saying how. Silent when all are there; the check (ldconfig's cache) takes milliseconds,
 # so `run` and `test` repeat it: the setup stamp alone would only check on the first setup.
 system-deps:
@@ -43,7 +42,6 @@ system-deps:
 	missing=""; for pair in $(QT_SYSTEM_LIBS); do \
 		case "$$libs" in *" $${pair%%:*} "*) ;; *) missing="$$missing $${pair#*:}" ;; esac; done; \
 	command -v Xvfb >/dev/null || missing="$$missing xvfb"; \
-	command -v dciodvfy >/dev/null || missing="$$missing dicom3tools"; \
 	missing="$$(printf '%s\n' $$missing | sort -u | tr '\n' ' ')"; \
 	if [ -n "$${missing% }" ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -51,10 +49,28 @@ system-deps:
 				apt-get install -y -qq $$missing; } 2>&1)" || { echo "$$log" >&2; exit 1; }; \
 		else echo "warning: Qt's X11 display or the tests need: sudo apt-get install $$missing"; fi; fi
 
+# The tests' own tools, for `make test` only: dicom3tools (dciodvfy checks the DICOM results) and
+# Orthanc with its DICOMweb plugin (the real PACS of tests/engine/pacs, started by the fixture on
+# free ports). The packaged Orthanc service is stopped and disabled again where systemd started it:
+# nothing listens on this machine's PACS ports because the tests ran.
+test-deps:
+	@[ "$$(uname -s)" = Linux ] || exit 0; \
+	missing=""; \
+	command -v dciodvfy >/dev/null || missing="$$missing dicom3tools"; \
+	command -v Orthanc >/dev/null || missing="$$missing orthanc"; \
+	[ -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so ] || missing="$$missing orthanc-dicomweb"; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			log="$$( { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+				apt-get install -y -qq $$missing; } 2>&1)" || { echo "$$log" >&2; exit 1; }; \
+			command -v systemctl >/dev/null && systemctl disable --now orthanc >/dev/null 2>&1; \
+			true; \
+		else echo "warning: the DICOM and PACS tests need: sudo apt-get install$$missing"; fi; fi
+
 run: system-deps setup
 	$(BIN)/cxr-explain view
 
-test: system-deps setup
+test: system-deps test-deps setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports

@@ -65,6 +65,12 @@ REGISTRY: tuple[Registered, ...] = (
         "score the classifier and its explanations against phantom ground truth, through files",
     ),
     Registered(
+        "pacs",
+        "engine.cli.pacs",
+        "COMMAND",
+        "talk to a PACS: echo, find studies, get a study, send DICOM files",
+    ),
+    Registered(
         "bench",
         "engine.cli.bench",
         "COMMAND",

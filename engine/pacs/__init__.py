@@ -1,0 +1,1 @@
+"""Studies from a PACS and results back to it: DIMSE (pynetdicom) and DICOMweb."""
