@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QStandardPaths, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -82,6 +82,7 @@ from viewer.feature_cache import FeatureCache, ImageKey, image_key
 from viewer.feature_run_dialog import FeatureRunDialog, feature_estimate
 from viewer.folder_panel import FolderPanel, list_image_candidates
 from viewer.overlays import Attribution
+from viewer.pacs_dialog import PacsDialog, PacsServerSpec
 from viewer.settings import ViewerSettings
 from viewer.shortcuts import PRESET_KEYS, Command, KeySpec, key_sequences, shortcut_for
 from viewer.shortcuts_dialog import ShortcutsDialog
@@ -131,6 +132,7 @@ class MainWindow(QMainWindow):
     image_opened = Signal(str)
     explanation_shown = Signal()
     exported = Signal(str)  # path of the written file
+    results_sent = Signal(int)  # DICOM objects stored in the PACS
     folder_listed = Signal(str)
     folder_scanned = Signal(str)  # every file of the folder was described (thumbnails, groups)
     error_reported = Signal(str)
@@ -189,6 +191,12 @@ class MainWindow(QMainWindow):
         self.shortcuts_dialog: ShortcutsDialog | None = None
         self.feature_dialog: FeatureRunDialog | None = None  # asks before an exploration
         self.export_dialog: ExportDialog | None = None
+        self.pacs_dialog: PacsDialog | None = None
+        # Where studies retrieved from a PACS are kept (one folder per study).
+        self.pacs_cache = (
+            Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.CacheLocation))
+            / "pacs"
+        )
         self._build_menus()
         self._connect()
         self._restore_settings()
@@ -290,9 +298,11 @@ class MainWindow(QMainWindow):
             file_menu, "Open &Folder…", self._on_open_folder_action_triggered, Command.OPEN_FOLDER
         )
         self._action(file_menu, "Open &Sample", self.open_sample)
+        self._action(file_menu, "Open from &PACS…", self.open_pacs_dialog)
         self.recent_menu = file_menu.addMenu("&Recent Files")
         file_menu.addSeparator()
         self._action(file_menu, "&Export…", self.export, Command.EXPORT)
+        self._action(file_menu, "Send Results to PA&CS", self.send_results_to_pacs)
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, Command.QUIT)
 
@@ -641,6 +651,90 @@ class MainWindow(QMainWindow):
         shown = f"{target.name}/dicom" if kind.is_folder else target.name
         self.statusBar().showMessage(f"Exported {shown}", 5000)
         self.exported.emit(str(target))
+
+    def open_pacs_dialog(self) -> None:
+        """File > Open from PACS: search a PACS, retrieve a study, open it like a folder."""
+        if self.pacs_dialog is None:
+            dialog = PacsDialog(self.settings.pacs_server, self)
+            dialog.search_requested.connect(self.search_pacs)
+            dialog.retrieve_requested.connect(self.retrieve_study)
+            self.pacs_dialog = dialog
+        self.pacs_dialog.open()
+
+    @asyncSlot(object, object)
+    async def search_pacs(self, spec: PacsServerSpec, filters: dict[str, str]) -> None:
+        """Query the PACS on the worker; the dialog shows the studies or the one-line error."""
+        from viewer import pacs_bridge
+
+        self.settings.pacs_server = spec
+        dialog = self.pacs_dialog
+        try:
+            studies = await self.jobs.submit(
+                JobChannel.PACS, lambda _job: pacs_bridge.search(spec, filters)
+            )
+        except SupersededError:
+            return
+        except EngineError as error:
+            if dialog is not None:
+                dialog.set_busy(False)
+                dialog.show_message(f"Search failed: {error}")
+            self.statusBar().showMessage(f"PACS search failed: {error}", 10000)
+            return
+        if dialog is not None:
+            dialog.show_studies(studies)
+
+    @asyncSlot(object, str)
+    async def retrieve_study(self, spec: PacsServerSpec, study_uid: str) -> None:
+        """Retrieve one study on the worker (progress and Cancel in the status bar), then open
+        its folder; a failed or cancelled retrieval leaves no file behind."""
+        from viewer import pacs_bridge
+
+        dialog = self.pacs_dialog
+        cache = self.pacs_cache
+        try:
+            folder = await self.jobs.submit(
+                JobChannel.PACS, lambda job: pacs_bridge.retrieve(spec, study_uid, cache, job)
+            )
+        except SupersededError:
+            return
+        except EngineError as error:
+            if dialog is not None:
+                dialog.set_busy(False)
+                dialog.show_message(f"Retrieval failed: {error}")
+            self.report_error(f"Retrieval failed: {error}")
+            return
+        if dialog is not None:
+            dialog.set_busy(False)
+            dialog.accept()
+        self.open_folder(str(folder))
+
+    @asyncSlot()
+    async def send_results_to_pacs(self) -> None:
+        """Store the shown explanation's DICOM objects in the PACS of the PACS dialog, in the
+        patient's study (the PACS holds the patient's identity already)."""
+        from viewer import pacs_bridge
+
+        result = self._engine_result()
+        radiograph = self.comparison.radiograph
+        if result is None or radiograph is None:
+            self.statusBar().showMessage("Nothing to send: no explanation is shown", 5000)
+            return
+        spec = self.settings.pacs_server
+        problem = spec.problem()
+        if problem is not None:
+            self.report_error(f"Cannot send: {problem} (File > Open from PACS)")
+            return
+        try:
+            stored = await self.jobs.submit(
+                JobChannel.PACS, lambda _job: pacs_bridge.send_results(spec, result, radiograph)
+            )
+        except SupersededError:
+            return
+        except (EngineError, OSError) as error:
+            self.report_error(f"Sending the results failed: {error}")
+            return
+        self.statusBar().showMessage(f"Sent {stored} DICOM objects to the PACS", 5000)
+        self.results_sent.emit(stored)
 
     def show_shortcuts(self) -> None:
         """Help > Keyboard Shortcuts (? or F1): every key the window binds, and the mouse map."""

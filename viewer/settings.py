@@ -11,6 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QSettings
 
 from viewer.overlays import DEFAULT_OVERLAY_OPACITY, Attribution
+from viewer.pacs_dialog import PacsServerSpec, Protocol
 
 ORGANIZATION = "cxr-explain"
 APPLICATION = "viewer"
@@ -31,6 +32,7 @@ class ViewerSettings:
     _STATISTICS = "display/statistics_overlay"
     _ATTRIBUTION = "display/attribution_overlay"
     _OPACITY = "display/overlay_opacity"
+    _PACS = "pacs/server"
 
     def __init__(self, store: QSettings) -> None:
         self._store = store
@@ -161,3 +163,36 @@ class ViewerSettings:
     def _bytes(self, key: str) -> QByteArray | None:
         value = self._store.value(key)
         return value if isinstance(value, QByteArray) and not value.isEmpty() else None
+
+    # The PACS of File > Open from PACS (no password: none is ever stored).
+    @property
+    def pacs_server(self) -> PacsServerSpec:
+        stored = self._store.value(self._PACS)
+        default = PacsServerSpec()
+        if not isinstance(stored, dict):
+            return default
+        try:
+            return PacsServerSpec(
+                protocol=Protocol[str(stored.get("protocol", default.protocol.name))],
+                host=str(stored.get("host", default.host)),
+                port=int(stored.get("port", default.port)),
+                called_aet=str(stored.get("called_aet", default.called_aet)),
+                calling_aet=str(stored.get("calling_aet", default.calling_aet)),
+                url=str(stored.get("url", default.url)),
+            )
+        except (KeyError, TypeError, ValueError):
+            return default
+
+    @pacs_server.setter
+    def pacs_server(self, spec: PacsServerSpec) -> None:
+        self._store.setValue(
+            self._PACS,
+            {
+                "protocol": spec.protocol.name,
+                "host": spec.host,
+                "port": spec.port,
+                "called_aet": spec.called_aet,
+                "calling_aet": spec.calling_aet,
+                "url": spec.url,
+            },
+        )

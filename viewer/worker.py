@@ -37,6 +37,7 @@ class JobChannel(StrEnum):
     FOLDER = "folder"
     BROWSER = "browser"  # describing a folder's files for the study browser, one per job
     EXPORT = "export"
+    PACS = "pacs"
 
 
 class SupersededError(Exception):

@@ -19,6 +19,17 @@ from pathlib import Path
 from typing import Any
 
 from pydicom.dataset import Dataset
+from pydicom.uid import (
+    JPEG2000,
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    JPEG2000Lossless,
+    JPEGBaseline8Bit,
+    JPEGLosslessSV1,
+    JPEGLSLossless,
+    RLELossless,
+)
 from pynetdicom import AE, build_role, evt
 from pynetdicom.association import Association
 from pynetdicom.sop_class import (  # type: ignore[attr-defined]  # generated at import time
@@ -54,6 +65,22 @@ RETRIEVABLE_CLASSES = (
     "1.2.840.10008.5.1.4.1.1.11.1",  # Grayscale Softcopy Presentation State
     "1.2.840.10008.5.1.4.1.1.104.1",  # Encapsulated PDF
 )
+UNCOMPRESSED = (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
+#: Compressed syntaxes we also take for the image classes (the loader decodes each), so a PACS
+#: need not transcode what it archived compressed. Each is its own presentation context: a PACS
+#: accepts one syntax per context.
+COMPRESSED = (
+    JPEG2000Lossless,
+    JPEG2000,
+    JPEGLosslessSV1,
+    JPEGBaseline8Bit,
+    JPEGLSLossless,
+    RLELossless,
+    DeflatedExplicitVRLittleEndian,
+)
+#: The image classes a compressed transfer is accepted for (CR, DX for presentation and for
+#: processing, Secondary Capture).
+COMPRESSED_CLASSES = RETRIEVABLE_CLASSES[:4]
 _STATUS_SUCCESS = 0x0000
 _STATUS_PENDING = (0xFF00, 0xFF01)
 _STUDY_KEYS = (
@@ -76,11 +103,14 @@ _SERIES_KEYS = (
 )
 
 Progress = Callable[[int, int], None]  # (instances received, instances expected or 0)
+# A presentation context to request: (abstract syntax, transfer syntaxes or None for the default).
+Context = tuple[Any, Sequence[str] | None]
+_FIND = StudyRootQueryRetrieveInformationModelFind
 
 
 def echo(server: DimseServer) -> None:
     """C-ECHO: raises :class:`PacsError` unless the server answers with success."""
-    with _association(server, [Verification]) as association:
+    with _association(server, [(Verification, None)]) as association:
         status = association.send_c_echo()
         _check_final(status, "C-ECHO")
 
@@ -88,7 +118,7 @@ def echo(server: DimseServer) -> None:
 def find_studies(server: DimseServer, filters: dict[str, str] | None = None) -> list[StudySummary]:
     """C-FIND at study level; ``filters``: attribute keyword -> DICOM match value (wildcards)."""
     query = _query("STUDY", _STUDY_KEYS, filters)
-    with _association(server, [StudyRootQueryRetrieveInformationModelFind]) as association:
+    with _association(server, [(_FIND, None)]) as association:
         answers = list(_find(association, query))
     return [StudySummary.from_dataset(answer) for answer in answers]
 
@@ -96,7 +126,7 @@ def find_studies(server: DimseServer, filters: dict[str, str] | None = None) -> 
 def find_series(server: DimseServer, study_uid: str) -> list[SeriesSummary]:
     """C-FIND at series level within one study."""
     query = _query("SERIES", _SERIES_KEYS, {"StudyInstanceUID": study_uid})
-    with _association(server, [StudyRootQueryRetrieveInformationModelFind]) as association:
+    with _association(server, [(_FIND, None)]) as association:
         answers = list(_find(association, query))
     return [SeriesSummary.from_dataset(answer) for answer in answers]
 
@@ -135,7 +165,9 @@ def get_study(
     query.QueryRetrieveLevel = "STUDY"
     query.StudyInstanceUID = study_uid
     roles = [build_role(uid, scp_role=True) for uid in RETRIEVABLE_CLASSES]
-    contexts = [StudyRootQueryRetrieveInformationModelGet, *RETRIEVABLE_CLASSES]
+    contexts: list[Context] = [(StudyRootQueryRetrieveInformationModelGet, None)]
+    contexts += [(uid, UNCOMPRESSED) for uid in RETRIEVABLE_CLASSES]
+    contexts += [(uid, (syntax,)) for uid in COMPRESSED_CLASSES for syntax in COMPRESSED]
     try:
         with _association(
             server, contexts, ext_neg=roles, handlers=[(evt.EVT_C_STORE, on_store)]
@@ -173,9 +205,22 @@ def get_study(
 def send(server: DimseServer, paths: Sequence[Path]) -> int:
     """C-STORE every file; returns the number stored. One association for all of them."""
     datasets = [read_for_sending(path) for path in paths]
-    classes = sorted({str(d.SOPClassUID) for d in datasets})
-    with _association(server, classes) as association:
+    # Per class: the uncompressed syntaxes, and each syntax its files are stored in as a context
+    # of its own (a PACS accepts one syntax per context); a file whose syntax the PACS refused
+    # goes uncompressed.
+    contexts: list[Context] = []
+    for uid in sorted({str(d.SOPClassUID) for d in datasets}):
+        contexts.append((uid, UNCOMPRESSED))
+        stored = {_syntax(d) for d in datasets if str(d.SOPClassUID) == uid}
+        contexts += [(uid, (syntax,)) for syntax in sorted(stored - set(UNCOMPRESSED))]
+    with _association(server, contexts) as association:
+        accepted = {
+            (str(c.abstract_syntax), str(c.transfer_syntax[0]))
+            for c in association.accepted_contexts
+        }
         for path, dataset in zip(paths, datasets, strict=True):
+            if (str(dataset.SOPClassUID), _syntax(dataset)) not in accepted:
+                dataset = _uncompressed(dataset, path)
             status = association.send_c_store(dataset)
             _check_final(status, f"C-STORE of {path.name}")
     return len(datasets)
@@ -184,7 +229,7 @@ def send(server: DimseServer, paths: Sequence[Path]) -> int:
 @contextmanager
 def _association(
     server: DimseServer,
-    contexts: Sequence[Any],
+    contexts: Sequence[Context],
     *,
     ext_neg: list[Any] | None = None,
     handlers: list[Any] | None = None,
@@ -195,8 +240,11 @@ def _association(
     ae = AE(ae_title=server.calling_aet)
     ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = server.timeout_s
     ae.connection_timeout = server.timeout_s
-    for context in contexts:
-        ae.add_requested_context(context)
+    for abstract, transfer in contexts:
+        if transfer is None:
+            ae.add_requested_context(abstract)
+        else:
+            ae.add_requested_context(abstract, list(transfer))
     association = ae.associate(
         server.host,
         server.port,
@@ -246,6 +294,24 @@ def _rejection_reason(association: Association) -> str:
     if source == 1 and diagnostic == 3:
         return f"calling AE title {association.requestor.ae_title!r} not recognised"
     return f"result source {source}, reason {diagnostic}"
+
+
+def _syntax(dataset: Dataset) -> str:
+    return str(dataset.file_meta.get("TransferSyntaxUID", ExplicitVRLittleEndian))
+
+
+def _uncompressed(dataset: Dataset, path: Path) -> Dataset:
+    """``dataset`` decoded to Explicit VR Little Endian, for a PACS that refused its syntax."""
+    if not dataset.file_meta.TransferSyntaxUID.is_compressed:
+        return dataset
+    try:
+        dataset.decompress()
+    except Exception as error:  # a codec that is missing or fails on this file
+        raise PacsError(
+            f"the PACS does not take {path.name}'s compression and it cannot be decoded here "
+            f"({type(error).__name__})"
+        ) from None
+    return dataset
 
 
 def _query(level: str, keys: Sequence[str], filters: dict[str, str] | None) -> Dataset:

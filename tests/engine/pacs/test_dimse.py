@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-from conftest import PACS_AET, Orthanc
 from pydicom.data import get_testdata_file
 
 from engine.errors import CancelledError
 from engine.pacs.dimse import echo, find_series, find_studies, get_study, send
 from engine.pacs.errors import PacsError
 from engine.pacs.server import DimseServer
+from engine.pacs.testing import PACS_AET, Orthanc
 
 CHEST_CR = Path(get_testdata_file("RG1_UNCR.dcm"))  # the real chest CR of pydicom-data
 
@@ -81,3 +81,16 @@ def test_send_refuses_a_file_that_is_not_dicom(orthanc: Orthanc, tmp_path: Path)
     text.write_text("not an image")
     with pytest.raises(PacsError, match=r"notes\.dcm is not a DICOM file"):
         send(orthanc.dimse, [text])
+
+
+def test_a_compressed_image_goes_and_comes_back_as_it_is(orthanc: Orthanc, tmp_path: Path) -> None:
+    """The bundled sample is JPEG 2000 lossless: stored and retrieved without transcoding."""
+    from engine.resources import sample_radiograph_path
+
+    sample = sample_radiograph_path()
+    source = pydicom.dcmread(sample)
+    assert source.file_meta.TransferSyntaxUID.is_compressed
+    assert send(orthanc.dimse, [sample]) == 1
+    (got,) = get_study(orthanc.dimse, str(source.StudyInstanceUID), tmp_path / "got")
+    back = pydicom.dcmread(got)
+    np.testing.assert_array_equal(back.pixel_array, source.pixel_array)

@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-from conftest import PACS_AET, Orthanc
 from PIL import Image
 from pydicom.data import get_testdata_file
 
 from engine.cli.main import main
 from engine.pacs.client import Pacs
 from engine.pacs.dicomweb import DicomWebServer
+from engine.pacs.testing import PACS_AET, Orthanc
 from engine.testing import write_tiny_models
 
 CHEST_CR = Path(get_testdata_file("RG1_UNCR.dcm"))
