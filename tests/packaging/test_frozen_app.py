@@ -229,3 +229,29 @@ def test_phantoms_and_training_run_frozen(bundle: Path, tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert list(bundles.rglob("model.safetensors"))
+
+
+def test_explain_writes_dicom_objects(bundle: Path, tmp_path: Path, models_args) -> None:
+    # highdicom reads its copy of the standard's tables from package data (collected by the spec)
+    out = tmp_path / "out"
+    done = run_app(bundle, "explain", str(SAMPLE), "--out", str(out), "--dicom", *models_args)
+    assert done.returncode == 0, done.stderr
+    names = sorted(p.name for p in (out / "dicom").iterdir())
+    assert names == sorted(
+        ["translated.dcm", "difference.dcm", "difference_map.dcm", "lungs.dcm", "report.dcm"]
+    )
+
+
+def test_pacs_echo_against_a_real_orthanc(bundle: Path, tmp_path: Path) -> None:
+    from engine.pacs.testing import PACS_AET, orthanc_available, run_orthanc
+
+    if not orthanc_available():
+        pytest.skip("Orthanc is not installed (make test installs Debian's orthanc packages)")
+    with run_orthanc(tmp_path) as orthanc:
+        address = f"127.0.0.1:{orthanc.dicom_port}"
+        done = run_app(bundle, "pacs", "echo", "--server", address, "--called-aet", PACS_AET)
+        wrong = run_app(bundle, "pacs", "echo", "--server", address, "--called-aet", "NOPE")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["echo"] == "ok"
+    assert wrong.returncode == 2
+    assert "not recognised" in wrong.stderr
