@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	@$(MAKE) --no-print-directory system-deps
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet -c $(CONSTRAINTS) torch==2.13.0
-	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e ".[dev,package,research]"
+	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e ".[dev,package,research,cluster]"
 	touch $(STAMP)
 
 # Installs the packages of the Qt libraries above and Xvfb (the X11 smoke test,
@@ -93,7 +93,7 @@ package: $(STAMP)
 # Re-resolve the lock from pyproject.toml (needs the package registry).
 lock:
 	rm -rf /tmp/cxr-lock && $(PYTHON) -m venv /tmp/cxr-lock
-	/tmp/cxr-lock/bin/pip install --quiet torch==2.13.0 -e ".[dev,package,fuzz,research]"
+	/tmp/cxr-lock/bin/pip install --quiet torch==2.13.0 -e ".[dev,package,fuzz,research,cluster]"
 	{ head -3 $(CONSTRAINTS); /tmp/cxr-lock/bin/pip freeze | grep -v '^-e' \
 		| sed 's/^torch==\([0-9.]*\)+cpu/torch==\1/'; } > $(CONSTRAINTS).new
 	mv $(CONSTRAINTS).new $(CONSTRAINTS)

@@ -30,6 +30,10 @@ EXCLUDED_MODULES: tuple[str, ...] = (
     "notebook",
     # Not imported by engine/ or viewer/ (SimpleITK is deliberately not used for DICOM); 264 MB.
     "SimpleITK",
+    # Cohort batches on Dask are a research install (`.[cluster]`), not the desktop app's; its
+    # `batch --workers` says how to install it.
+    "dask",
+    "distributed",
     # Test and development tools are not part of the product.
     "pytest",
     "_pytest",

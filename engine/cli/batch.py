@@ -26,13 +26,29 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         "--direction", choices=[d.value for d in Direction], default=Direction.BOTH.value
     )
     parser.add_argument("--models", help="folder of model bundles (default: the shipped models)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="explain on a local Dask cluster of N one-thread processes (default 1: serially)",
+    )
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="explain on an existing Dask cluster (e.g. tcp://host:8786); the workers must "
+        "reach the images and the models at the same paths",
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
     root = Path(args.folder)
     if not root.is_dir():
         raise InputError("the input is not a folder")
-    models = load_model_set(Path(args.models) if args.models else default_models_dir())
+    if args.workers < 1:
+        raise InputError("--workers must be at least 1")
+    models_dir = Path(args.models) if args.models else default_models_dir()
+    models = load_model_set(models_dir)
     bar = tqdm(total=0, unit="image", file=sys.stderr, disable=None)
 
     def progress(done: int, total: int) -> None:
@@ -41,7 +57,14 @@ def _run(args: argparse.Namespace) -> int:
 
     try:
         summary = run_batch(
-            root, Path(args.out), models, Direction(args.direction), progress=progress
+            root,
+            Path(args.out),
+            models,
+            Direction(args.direction),
+            progress=progress,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            models_dir=models_dir,
         )
     finally:
         bar.close()

@@ -89,46 +89,91 @@ def run_batch(
     *,
     cancel: threading.Event | None = None,
     progress: Callable[[int, int], None] | None = None,
+    workers: int = 1,
+    scheduler: str | None = None,
+    models_dir: Path | None = None,
 ) -> BatchSummary:
-    """Explain every image under ``root`` into ``out`` (see module docstring)."""
+    """Explain every image under ``root`` into ``out`` (see module docstring).
+
+    ``workers`` > 1 or a ``scheduler`` address runs the images on Dask
+    (``engine.explain.distributed``); its workers load the models from ``models_dir``, the folder
+    ``models`` came from. The rows are the same as the serial run's, in completion order.
+    """
     out.mkdir(parents=True, exist_ok=True)
     results = out / RESULTS_FILE
     _check_header(results)
     done = _already_done(results)
     images = find_images(root)
     request = ExplainRequest(direction=direction, n_frames=5, with_attributions=False)
+    pending = [(p, p.relative_to(root).as_posix()) for p in images]
+    pending = [(p, relative) for p, relative in pending if relative not in done]
+    finished = len(images) - len(pending)
     new_file = not results.exists()
     with results.open("a", newline="", encoding="utf-8") as stream:
         writer = csv.DictWriter(stream, fieldnames=COLUMNS)
         if new_file:
             writer.writeheader()
-        for index, path in enumerate(images):
-            if cancel is not None and cancel.is_set():
-                raise CancelledError("batch cancelled; rerun the same command to resume")
-            relative = path.relative_to(root).as_posix()
-            if relative not in done:
-                for row in _rows(path, relative, models, request):
-                    writer.writerow(row)
-                stream.flush()  # a killed batch loses at most the image in progress
+        for _relative, rows in _explained(
+            pending, models, request, workers, scheduler, models_dir, cancel
+        ):
+            for row in rows:
+                writer.writerow(row)
+            stream.flush()  # a killed batch loses at most the images in progress
+            finished += 1
             if progress is not None:
-                progress(index + 1, len(images))
+                progress(finished, len(images))
+    if progress is not None and not pending:
+        progress(len(images), len(images))
     rows = list(_read_rows(results))
     _write_summary(out, rows, models)
     failed = sum(1 for row in rows if row["status"] != "ok")
     return BatchSummary(n_images=len({row["file"] for row in rows}), n_failed=failed, out=out)
 
 
-def _rows(path: Path, relative: str, models: ModelSet, request: ExplainRequest) -> Iterator[dict]:
+def _explained(
+    pending: list[tuple[Path, str]],
+    models: ModelSet,
+    request: ExplainRequest,
+    workers: int,
+    scheduler: str | None,
+    models_dir: Path | None,
+    cancel: threading.Event | None,
+) -> Iterator[tuple[str, list[dict[str, str]]]]:
+    """``(relative path, rows)`` of each pending image: in this process, or on Dask."""
+    if workers > 1 or scheduler is not None:
+        if models_dir is None:
+            raise InputError("a distributed batch needs the models' folder")
+        from engine.explain.distributed import explain_on_dask
+
+        yield from explain_on_dask(
+            pending, models_dir, request, workers=workers, scheduler=scheduler, cancel=cancel
+        )
+        return
+    for path, relative in pending:
+        if cancel is not None and cancel.is_set():
+            raise CancelledError("batch cancelled; rerun the same command to resume")
+        yield relative, list(explain_rows(path, relative, models, request))
+
+
+def error_row(path: Path, relative: str, error: str) -> dict[str, str]:
+    """The row of an image that could not be explained (one line of error)."""
+    return {
+        "file": relative,
+        "folder_label": path.parent.name,
+        "status": "error",
+        "error": " ".join(error.split()),
+    }
+
+
+def explain_rows(
+    path: Path, relative: str, models: ModelSet, request: ExplainRequest
+) -> Iterator[dict[str, str]]:
+    """The CSV rows of one image: one per counterfactual, or one error row."""
     folder_label = path.parent.name
     try:
         result = explain(load_radiograph(path), models, request)
     except EngineError as error:
-        yield {
-            "file": relative,
-            "folder_label": folder_label,
-            "status": "error",
-            "error": " ".join(str(error).split()),
-        }
+        yield error_row(path, relative, str(error))
         return
     caution = result.caution() or ""
     for counterfactual in result.counterfactuals:
