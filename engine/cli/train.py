@@ -365,6 +365,14 @@ def _add_defaults_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="processes that render the phantoms (default: one per CPU core; same files for any N)",
     )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        choices=(1, 2),
+        default=1,
+        help="2: train the independent stages two at a time in their own processes (the "
+        "classifier beside the oracle, the CycleGAN beside the FIGAN); same configurations",
+    )
     parser.add_argument("--no-progress", dest="progress_bar", action="store_false")
 
 
@@ -379,6 +387,7 @@ def _run_defaults(args: argparse.Namespace) -> int:
         device=args.device,
         progress_bar=args.progress_bar,
         phantom_workers=max(1, args.phantom_workers),
+        jobs=args.jobs,
     )
     bundles = [str(path) for path in result.bundles]
     sys.stdout.write(json.dumps({"data": str(result.data), "bundles": bundles}, indent=2) + "\n")

@@ -21,11 +21,12 @@ import multiprocessing
 import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from engine.errors import EngineError, InputError
 from engine.figan.defaults import FiganPlan, train_default_figan
@@ -341,6 +342,66 @@ def cyclegan_config(
 
 
 @dataclass(frozen=True, slots=True)
+class _Stage:
+    """The recipe's stages after the segmenter, callable in this process or a spawned one."""
+
+    plan: DefaultsPlan
+    work: Path
+    common: dict[str, Any]
+    cancel: threading.Event | None = None
+
+    def classifier(self, model_id: str, segmenter: Path | None) -> TrainResult:
+        config = classifier_config(self.plan, self.work, self.common, model_id, segmenter)
+        return train_classifier(config, cancel=self.cancel)
+
+    def cyclegan(self, classifier: Path | None) -> TrainResult:
+        config = cyclegan_config(self.plan, self.work, self.common, classifier)
+        return train_cyclegan(config, cancel=self.cancel)
+
+    def figan(self, classifier: Path) -> TrainResult:
+        return train_default_figan(
+            classifier,
+            self.common["data"],
+            self.common["bundle_dir"],
+            self.plan.figan,
+            work=self.work / "figan",
+            seed=self.common["seed"],
+            device=self.common["device"],
+            progress_bar=self.common["progress_bar"],
+            cancel=self.cancel,
+        )
+
+
+def _in_parallel(
+    jobs: int, calls: list[tuple[Callable[..., TrainResult], tuple[Any, ...]]]
+) -> list[TrainResult]:
+    """Run ``calls`` one after the other, or (``jobs`` = 2) each in a spawned process."""
+    if jobs == 1:
+        return [function(*arguments) for function, arguments in calls]
+    threads = max(1, torch.get_num_threads() // len(calls))
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=len(calls), mp_context=context) as pool:
+        futures = [
+            pool.submit(_run_in_child, threads, _detached(function), arguments)
+            for function, arguments in calls
+        ]
+        return [future.result() for future in futures]
+
+
+def _detached(function: Callable[..., TrainResult]) -> Callable[..., TrainResult]:
+    """A stage method whose stage holds no cancel event (an Event does not cross processes)."""
+    stage = function.__self__  # type: ignore[attr-defined]
+    return getattr(replace(stage, cancel=None), function.__name__)
+
+
+def _run_in_child(
+    threads: int, function: Callable[..., TrainResult], arguments: tuple[Any, ...]
+) -> TrainResult:
+    torch.set_num_threads(threads)
+    return function(*arguments)
+
+
+@dataclass(frozen=True, slots=True)
 class DefaultsResult:
     data: Path
     segmenter: TrainResult
@@ -366,11 +427,18 @@ def train_defaults(
     plan: DefaultsPlan | None = None,
     cancel: threading.Event | None = None,
     phantom_workers: int = 1,
+    jobs: int = 1,
 ) -> DefaultsResult:
     """Run the whole recipe; bundles go to ``out``, data and run folders to ``work``.
 
     ``phantom_workers``: processes that render the phantom data set (the files do not depend on it).
+    ``jobs`` = 2: the independent stages run two at a time in their own processes (the classifier
+    beside the oracle, the CycleGAN beside the FIGAN), each with half the torch threads; the
+    configurations are the same, so a rerun with either value resumes the other's runs. Progress
+    bars are off then, and ``cancel`` is seen between stages only.
     """
+    if jobs not in (1, 2):
+        raise InputError(f"jobs must be 1 or 2, got {jobs}")
     plan = plan or (DefaultsPlan.quick() if quick else DefaultsPlan())
     work = Path(work)
     out = Path(out)
@@ -380,31 +448,24 @@ def train_defaults(
     else:
         stop = cancel.is_set if cancel is not None else None
         write_phantom_dataset(data, plan, seed, stop, workers=phantom_workers)
-    common = _common_options(data, out, seed, device, progress_bar)
+    common = _common_options(data, out, seed, device, progress_bar and jobs == 1)
     segmenter = train_segmenter(segmenter_config(plan, work, common), cancel=cancel)
     # The classifiers find the lungs with the segmenter, as every explanation does.
     lungs_from = segmenter.bundles[0] if segmenter.bundles else None
-    classifier, oracle = (
-        train_classifier(classifier_config(plan, work, common, model_id, lungs_from), cancel=cancel)
-        for model_id in CLASSIFIER_IDS
+    stage = _Stage(plan, work, common, cancel)
+    classifier, oracle = _in_parallel(
+        jobs,
+        [
+            (stage.classifier, ("classifier", lungs_from)),
+            (stage.classifier, ("oracle", lungs_from)),
+        ],
     )
     judge = classifier.bundles[0] if classifier.bundles else None
-    cyclegan = train_cyclegan(cyclegan_config(plan, work, common, judge), cancel=cancel)
-    figan = (
-        train_default_figan(
-            judge,
-            data,
-            out,
-            plan.figan,
-            work=work / "figan",
-            seed=seed,
-            device=device,
-            progress_bar=progress_bar,
-            cancel=cancel,
-        )
-        if judge is not None
-        else None
-    )
+    if judge is None:
+        cyclegan = stage.cyclegan(None)
+        figan = None
+    else:
+        cyclegan, figan = _in_parallel(jobs, [(stage.cyclegan, (judge,)), (stage.figan, (judge,))])
     return DefaultsResult(
         data=data,
         segmenter=segmenter,

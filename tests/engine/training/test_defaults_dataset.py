@@ -31,3 +31,35 @@ def test_another_seed_writes_other_phantoms(tmp_path: Path) -> None:
     first = _digests(write_phantom_dataset(tmp_path / "a", plan, seed=5, workers=2))
     second = _digests(write_phantom_dataset(tmp_path / "b", plan, seed=6, workers=2))
     assert first["healthy/phantom_0000.png"] != second["healthy/phantom_0000.png"]
+
+
+def test_two_jobs_train_the_recipe_and_a_serial_rerun_resumes_it(tmp_path: Path) -> None:
+    """--jobs 2 runs the stages in their own processes with the serial run's configurations: a
+    rerun with one job finds every run finished (resume checks the options) and re-exports it."""
+    from engine.training.defaults import train_defaults
+
+    out, work = tmp_path / "models", tmp_path / "work"
+    first = train_defaults(out, work, quick=True, progress_bar=False, jobs=2)
+    names = sorted(path.name for path in first.bundles)
+    assert names == sorted(
+        [
+            "segmenter",
+            "classifier",
+            "oracle",
+            "generator_to_disease",
+            "generator_to_healthy",
+            "figan",
+        ]
+    )
+    steps = _last_steps(work)
+    again = train_defaults(out, work, quick=True, progress_bar=False, jobs=1)
+    assert sorted(path.name for path in again.bundles) == names
+    assert _last_steps(work) == steps  # nothing trained twice
+
+
+def _last_steps(work: Path) -> dict[str, str]:
+    """The last metrics row of each run (a rerun that trained again would add rows)."""
+    rows = {}
+    for metrics in sorted(work.glob("*/metrics.csv")):
+        rows[metrics.parent.name] = metrics.read_text().splitlines()[-1]
+    return rows
