@@ -99,7 +99,9 @@ def secondary_capture(
     )
     image.ImageType = ["DERIVED", "SECONDARY"]
     image.ImageComments = f"{RESEARCH_ONLY}. {comment}"
-    image.BurnedInAnnotation = "NO"
+    if source.anonymized:
+        # The caller blanked everything outside the lungs, where burned-in text would be.
+        image.BurnedInAnnotation = "NO"
     image.SourceImageSequence = [_image_reference(source.dataset)]
     return _mark(image, plan, source)
 

@@ -12,13 +12,15 @@ Three cases:
 - any other file (PNG, a phantom): a new study with a made-up identity; its UIDs and patient ID
   are derived from the pixels, so exporting the same image twice files both into one study;
 - ``anonymize``: the patient and study modules are replaced after the basic profile of DICOM
-  PS3.15 Annex E (the attributes of ``engine.io.phi``): names, IDs, dates and descriptions go, and
-  every UID is replaced by one derived from it, so the results of one study stay together.
+  PS3.15 Annex E (the attributes of ``engine.io.phi``): names, IDs, dates and descriptions go, the
+  patient ID becomes a random pseudonym and every UID a new one (the objects of one export share
+  their study); nothing in them can be traced back to the source by recomputation.
 """
 
 from __future__ import annotations
 
 import hashlib
+import secrets
 from dataclasses import dataclass
 
 import numpy as np
@@ -130,10 +132,10 @@ def _ensure_type2(dataset: Dataset) -> None:
 def _deidentify(dataset: Dataset) -> None:
     """Replace the identifying attributes (PS3.15 E.1-1, basic profile): ``D`` dummies for the
     patient's name and ID, ``Z`` empties for dates and study IDs, ``X`` removals, ``U`` UIDs."""
-    original_id = str(dataset.get("PatientID", ""))
-    pseudonym = hashlib.sha256(("patient:" + original_id).encode()).hexdigest()[:12].upper()
+    # A random pseudonym: a hash of the patient ID could be reversed by hashing every candidate
+    # (hospital IDs are short). Each export is its own pseudonymous patient.
     dataset.PatientName = "Anonymous^"
-    dataset.PatientID = f"ANON-{pseudonym}"
+    dataset.PatientID = f"ANON-{secrets.token_hex(6).upper()}"
     for keyword in ("PatientBirthDate", "PatientSex", "StudyDate", "StudyTime", "StudyID"):
         setattr(dataset, keyword, "")
     dataset.AccessionNumber = ""
@@ -141,9 +143,10 @@ def _deidentify(dataset: Dataset) -> None:
     for keyword in ("IssuerOfPatientID", "PatientAge", "StudyDescription"):
         if keyword in dataset:
             delattr(dataset, keyword)
+    salt = secrets.token_hex(16)  # the new UIDs cannot be recomputed from the old ones
     for keyword in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"):
         original = str(dataset.get(keyword))
-        setattr(dataset, keyword, generate_uid(entropy_srcs=["deidentified", original]))
+        setattr(dataset, keyword, generate_uid(entropy_srcs=[salt, original]))
     dataset.PatientIdentityRemoved = "YES"
     dataset.DeidentificationMethod = DEIDENTIFICATION_METHOD
     method = Dataset()

@@ -16,6 +16,7 @@ explanation again replaces the same instances instead of filing copies.
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from pathlib import Path
 
@@ -62,15 +63,24 @@ def _build(
 ) -> dict[str, Dataset]:
     source = source_reference(radiograph, anonymize=anonymize)
     primary = result.primary
-    tag = f"{primary.direction.value} {result.model_label}"
+    # The same explanation exported again gets the same UIDs (a PACS replaces, not duplicates);
+    # any other content (another request, mask or device) gets new ones.
+    content = hashlib.sha256(np.ascontiguousarray(primary.difference).tobytes()).hexdigest()
+    tag = f"{primary.direction.value} {result.model_label} {result.probability!r} {content}"
     limit = symmetric_limit(primary.difference)
     caution = result.caution()
     note = "" if caution is None else f" Caution: {caution}."
+    translated_pixels = np.rint(np.clip(primary.translated, 0.0, 1.0) * 255.0).astype(np.uint8)
+    if anonymize:
+        # Outside the lungs the translated image is the original, and a radiograph may carry its
+        # patient's name burned into the pixels: a de-identified copy shows the lung field only.
+        translated_pixels[~(result.right_lung | result.left_lung)] = 0
     translated = secondary_capture(
         source,
-        np.rint(np.clip(primary.translated, 0.0, 1.0) * 255.0).astype(np.uint8),
+        translated_pixels,
         TRANSLATED,
-        f"Counterfactual {primary.direction.value}; model intensity window.{note}",
+        f"Counterfactual {primary.direction.value}; model intensity window"
+        f"{'; lung field only (de-identified)' if anonymize else ''}.{note}",
         tag,
     )
     difference = secondary_capture(

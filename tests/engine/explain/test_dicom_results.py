@@ -175,6 +175,14 @@ def test_anonymize_leaves_no_identifier_and_keeps_the_study_together(
     objects = _read(tmp_path)
     assert len({d.StudyInstanceUID for d in objects.values()}) == 1
     assert all(d.PatientIdentityRemoved == "YES" for d in objects.values())
+    # Burned-in text would sit outside the lungs, where the translation is the original: blank.
+    outside = ~(result.right_lung | result.left_lung)
+    assert not objects["translated.dcm"].pixel_array[outside].any()
+    assert objects["translated.dcm"].BurnedInAnnotation == "NO"
+    # A second export is another pseudonymous patient: nothing to recompute the source from.
+    write_dicom_results(result, dicom_source, tmp_path / "again", anonymize=True)
+    again = pydicom.dcmread(tmp_path / "again" / "dicom" / "report.dcm")
+    assert again.PatientID != objects["report.dcm"].PatientID
 
 
 def test_cli_writes_dicom_and_refuses_anonymize_alone(
