@@ -673,12 +673,15 @@ class MainWindow(QMainWindow):
                 JobChannel.PACS, lambda _job: pacs_bridge.search(spec, filters)
             )
         except SupersededError:
+            self._pacs_dialog_idle("Search cancelled")
             return
         except EngineError as error:
-            if dialog is not None:
-                dialog.set_busy(False)
-                dialog.show_message(f"Search failed: {error}")
+            self._pacs_dialog_idle(f"Search failed: {error}")
             self.statusBar().showMessage(f"PACS search failed: {error}", 10000)
+            return
+        except Exception as error:  # a bug, not a PACS answer: still never fatal
+            self._pacs_dialog_idle("Search failed (an internal error; see the log)")
+            self.report_unexpected("Searching the PACS failed", error)
             return
         if dialog is not None:
             dialog.show_studies(studies)
@@ -696,17 +699,26 @@ class MainWindow(QMainWindow):
                 JobChannel.PACS, lambda job: pacs_bridge.retrieve(spec, study_uid, cache, job)
             )
         except SupersededError:
+            self._pacs_dialog_idle("Retrieval cancelled")
             return
         except EngineError as error:
-            if dialog is not None:
-                dialog.set_busy(False)
-                dialog.show_message(f"Retrieval failed: {error}")
+            self._pacs_dialog_idle(f"Retrieval failed: {error}")
             self.report_error(f"Retrieval failed: {error}")
+            return
+        except Exception as error:  # a bug, not a PACS answer: still never fatal
+            self._pacs_dialog_idle("Retrieval failed (an internal error; see the log)")
+            self.report_unexpected("Retrieving from the PACS failed", error)
             return
         if dialog is not None:
             dialog.set_busy(False)
             dialog.accept()
         self.open_folder(str(folder))
+
+    def _pacs_dialog_idle(self, message: str) -> None:
+        """The PACS dialog's request ended without an answer: say why, allow the next one."""
+        if self.pacs_dialog is not None:
+            self.pacs_dialog.set_busy(False)
+            self.pacs_dialog.show_message(message)
 
     @asyncSlot()
     async def send_results_to_pacs(self) -> None:

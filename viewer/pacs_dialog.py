@@ -214,7 +214,7 @@ class PacsDialog(QDialog):
         if study is None:
             return
         self.set_busy(True)
-        self.show_message("Retrieving… (Esc or Cancel in the status bar stops it)")
+        self.show_message("Retrieving… (Cancel in the window's status bar stops it)")
         self.retrieve_requested.emit(self.spec(), study)
 
 

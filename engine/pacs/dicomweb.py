@@ -21,7 +21,7 @@ from pydicom.dataset import Dataset
 from engine.atomic import atomic_path
 from engine.errors import CancelledError, InputError
 from engine.pacs.errors import PacsError
-from engine.pacs.files import instance_file_name, read_for_sending
+from engine.pacs.files import instance_file_name, read_for_sending, staged_into
 from engine.pacs.studies import SeriesSummary, StudySummary
 
 Progress = Callable[[int, int], None]
@@ -56,6 +56,10 @@ def _errors(server: DicomWebServer, what: str) -> Iterator[None]:
         raise PacsError(f"cannot reach {server.label} (connection refused or lost)") from None
     except requests.Timeout:
         raise PacsError(f"{server.label} did not answer within {server.timeout_s:g} s") from None
+    except requests.RequestException as error:
+        raise PacsError(f"{server.label}: {what} failed ({type(error).__name__})") from None
+    except ValueError:  # an answer that is not DICOM JSON / multipart (not a DICOMweb service?)
+        raise PacsError(f"{server.label}: {what} gave an answer that is not DICOMweb") from None
 
 
 def echo(server: DicomWebServer) -> None:
@@ -92,26 +96,20 @@ def get_study(
     cancel: threading.Event | None = None,
 ) -> list[Path]:
     """WADO-RS every instance of a study into ``out`` (``<SOP Instance UID>.dcm``)."""
-    out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    try:
-        with _errors(server, "WADO-RS"):
-            for dataset in server.client().iter_study(study_uid):
-                if cancel is not None and cancel.is_set():
-                    raise CancelledError("the retrieval was cancelled")
-                path = out / instance_file_name(str(dataset.SOPInstanceUID))
-                with atomic_path(path) as temporary:
-                    dataset.save_as(temporary, enforce_file_format=True)
-                written.append(path)
-                if progress is not None:
-                    progress(len(written), 0)
-    except BaseException:
-        for path in written:
-            path.unlink(missing_ok=True)
-        raise
-    if not written:
-        raise PacsError(f"{server.label} has no instances of study {study_uid} (deleted?)")
-    return written
+    with staged_into(out) as staging, _errors(server, "WADO-RS"):
+        for dataset in server.client().iter_study(study_uid):
+            if cancel is not None and cancel.is_set():
+                raise CancelledError("the retrieval was cancelled")
+            path = staging / instance_file_name(str(dataset.SOPInstanceUID))
+            with atomic_path(path) as temporary:
+                dataset.save_as(temporary, enforce_file_format=True)
+            written.append(path)
+            if progress is not None:
+                progress(len(written), 0)
+        if not written:
+            raise PacsError(f"{server.label} has no instances of study {study_uid} (deleted?)")
+    return [out / path.name for path in written]
 
 
 def send(server: DicomWebServer, paths: Sequence[Path]) -> int:

@@ -41,7 +41,7 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]  # generated at
 from engine.atomic import atomic_path
 from engine.errors import CancelledError
 from engine.pacs.errors import PacsError
-from engine.pacs.files import instance_file_name, read_for_sending
+from engine.pacs.files import instance_file_name, read_for_sending, staged_into
 from engine.pacs.server import DimseServer
 from engine.pacs.studies import SeriesSummary, StudySummary
 
@@ -141,10 +141,10 @@ def get_study(
 ) -> list[Path]:
     """C-GET every instance of a study into ``out`` (``<SOP Instance UID>.dcm``).
 
-    The files of this retrieval are removed again when it fails or is cancelled, or when the
-    study has no instance any more (it vanished between find and get).
+    The instances arrive in a staging folder and move into ``out`` only when the whole study
+    came: a retrieval that fails or is cancelled, or finds no instance (the study vanished
+    between find and get), leaves ``out`` as it was.
     """
-    out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     expected = [0]
 
@@ -153,7 +153,7 @@ def get_study(
             return 0xA700  # refused: the get is being cancelled
         dataset = event.dataset
         dataset.file_meta = event.file_meta
-        path = out / instance_file_name(str(dataset.SOPInstanceUID))
+        path = staging / instance_file_name(str(dataset.SOPInstanceUID))
         with atomic_path(path) as temporary:
             dataset.save_as(temporary, enforce_file_format=True)
         written.append(path)
@@ -168,38 +168,36 @@ def get_study(
     contexts: list[Context] = [(StudyRootQueryRetrieveInformationModelGet, None)]
     contexts += [(uid, UNCOMPRESSED) for uid in RETRIEVABLE_CLASSES]
     contexts += [(uid, (syntax,)) for uid in COMPRESSED_CLASSES for syntax in COMPRESSED]
-    try:
-        with _association(
+    with (
+        staged_into(out) as staging,
+        _association(
             server, contexts, ext_neg=roles, handlers=[(evt.EVT_C_STORE, on_store)]
-        ) as association:
-            final = None
-            for status, _identifier in association.send_c_get(
-                query, StudyRootQueryRetrieveInformationModelGet
-            ):
-                if status is None:
-                    raise PacsError(f"{server.label}: the connection was lost during the get")
-                final = status
-                remaining = int(status.get("NumberOfRemainingSuboperations", 0))
-                expected[0] = max(expected[0], len(written) + remaining)
-                if cancel is not None and cancel.is_set():
-                    association.abort()
-                    raise CancelledError("the retrieval was cancelled")
-            if not written and final is not None and int(final.get("Status", 0)) != 0:
-                raise PacsError(
-                    f"{server.label} has no instances of study {study_uid} (deleted since the "
-                    f"query?); C-GET status 0x{int(final.Status):04X}"
-                )
-            _check_final(final, "C-GET")
-            failed = int(final.get("NumberOfFailedSuboperations", 0)) if final else 0
-            if failed:
-                raise PacsError(f"{server.label}: {failed} instance(s) of the study failed")
-    except BaseException:
-        for path in written:
-            path.unlink(missing_ok=True)
-        raise
-    if not written:
-        raise PacsError(f"{server.label} has no instances of study {study_uid} (deleted?)")
-    return written
+        ) as association,
+    ):
+        final = None
+        for status, _identifier in association.send_c_get(
+            query, StudyRootQueryRetrieveInformationModelGet
+        ):
+            if status is None:
+                raise PacsError(f"{server.label}: the connection was lost during the get")
+            final = status
+            remaining = int(status.get("NumberOfRemainingSuboperations", 0))
+            expected[0] = max(expected[0], len(written) + remaining)
+            if cancel is not None and cancel.is_set():
+                association.abort()
+                raise CancelledError("the retrieval was cancelled")
+        if not written and final is not None and int(final.get("Status", 0)) != 0:
+            raise PacsError(
+                f"{server.label} has no instances of study {study_uid} (deleted since the "
+                f"query?); C-GET status 0x{int(final.Status):04X}"
+            )
+        _check_final(final, "C-GET")
+        failed = int(final.get("NumberOfFailedSuboperations", 0)) if final else 0
+        if failed:
+            raise PacsError(f"{server.label}: {failed} instance(s) of the study failed")
+        if not written:
+            raise PacsError(f"{server.label} has no instances of study {study_uid} (deleted?)")
+    return [out / path.name for path in written]
 
 
 def send(server: DimseServer, paths: Sequence[Path]) -> int:
@@ -218,6 +216,10 @@ def send(server: DimseServer, paths: Sequence[Path]) -> int:
             (str(c.abstract_syntax), str(c.transfer_syntax[0]))
             for c in association.accepted_contexts
         }
+        # Refused classes are found before anything is stored: no partial send.
+        refused = sorted({str(d.SOPClassUID) for d in datasets} - {a for a, _ in accepted})
+        if refused:
+            raise PacsError(f"{server.label} does not store {', '.join(refused)}; nothing was sent")
         for path, dataset in zip(paths, datasets, strict=True):
             if (str(dataset.SOPClassUID), _syntax(dataset)) not in accepted:
                 dataset = _uncompressed(dataset, path)

@@ -23,7 +23,9 @@ CHEST_CR = Path(get_testdata_file("RG1_UNCR.dcm"))  # the real chest CR of pydic
 def test_echo_and_the_faults_of_an_association(orthanc: Orthanc) -> None:
     echo(orthanc.dimse)
     wrong_title = DimseServer("127.0.0.1", orthanc.dicom_port, "NOTTHEPACS", timeout_s=5)
-    with pytest.raises(PacsError, match=r"rejected the association.*NOTTHEPACS"):
+    # Orthanc rejects the unknown title (under load the rejection has been seen to arrive as
+    # the connection closing: an abort); either way one line naming the server.
+    with pytest.raises(PacsError, match=r"NOTTHEPACS@127\.0\.0\.1.*(rejected|aborted)"):
         echo(wrong_title)
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
