@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import threading
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,12 +36,12 @@ except ImportError:  # the cluster extra is not installed: explain_on_dask says 
 
 
 class ModelsPlugin(WorkerPlugin):
-    """Loads the model set once per worker process."""
+    """Loads the model set once per worker process; ``name`` is the run's own (two batches on
+    one cluster each keep their models)."""
 
-    name = PLUGIN_NAME
-
-    def __init__(self, models_dir: str) -> None:
+    def __init__(self, models_dir: str, name: str = PLUGIN_NAME) -> None:
         self.models_dir = models_dir
+        self.name = name
         self.models: Any = None
 
     def setup(self, worker: Any) -> None:
@@ -55,11 +56,13 @@ class ModelsPlugin(WorkerPlugin):
         self.models = None
 
 
-def explain_task(path: str, relative: str, request: ExplainRequest) -> list[dict[str, str]]:
+def explain_task(
+    path: str, relative: str, request: ExplainRequest, plugin_name: str = PLUGIN_NAME
+) -> list[dict[str, str]]:
     """Runs on a worker: the CSV rows of one image (an error row for a bad file)."""
     from distributed import get_worker
 
-    plugin = get_worker().plugins[PLUGIN_NAME]
+    plugin = get_worker().plugins[plugin_name]
     models = plugin.models  # type: ignore[attr-defined]  # ModelsPlugin's, set in setup
     return list(explain_rows(Path(path), relative, models, request))
 
@@ -113,7 +116,11 @@ def explain_on_dask(
     if not images:
         return
     with dask_client(workers, scheduler) as client:
-        client.register_plugin(ModelsPlugin(os.fspath(models_dir.resolve())))
+        # Keys and the plugin are this run's own: another batch on the same cluster shares
+        # neither its results nor its models.
+        run = uuid.uuid4().hex[:12]
+        plugin = f"{PLUGIN_NAME}-{run}"
+        client.register_plugin(ModelsPlugin(os.fspath(models_dir.resolve()), plugin))
         dashboard = getattr(client, "dashboard_link", None)
         if scheduler is not None and dashboard:
             import logging
@@ -121,7 +128,13 @@ def explain_on_dask(
             logging.getLogger(__name__).info("Dask dashboard: %s", dashboard)
         futures = {
             client.submit(
-                explain_task, os.fspath(path), relative, request, key=f"explain-{index}", pure=False
+                explain_task,
+                os.fspath(path),
+                relative,
+                request,
+                plugin,
+                key=f"explain-{run}-{index}",
+                pure=False,
             ): (path, relative)
             for index, (path, relative) in enumerate(images)
         }
