@@ -361,9 +361,10 @@ def _add_defaults_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--phantom-workers",
         type=int,
-        default=os.cpu_count() or 1,
+        default=min(os.cpu_count() or 1, 4),
         metavar="N",
-        help="processes that render the phantoms (default: one per CPU core; same files for any N)",
+        help="processes that render the phantoms (default: one per core, at most 4; same files "
+        "for any N)",
     )
     parser.add_argument(
         "--jobs",

@@ -31,7 +31,8 @@ import torch
 from engine.errors import EngineError, InputError
 from engine.figan.defaults import FiganPlan, train_default_figan
 from engine.networks import DiscriminatorKind
-from engine.phantoms import DEFAULT_RECIPE, DiseaseParams, DiseaseRecipe, generate_pair
+from engine.phantoms import DEFAULT_RECIPE, DiseaseParams, DiseaseRecipe
+from engine.phantoms.pair_files import PairLayout, write_pair
 from engine.training.classifier import ClassifierConfig, train_classifier
 from engine.training.cyclegan import CycleGANConfig, train_cyclegan
 from engine.training.data import LABELS, MASK_FOLDER
@@ -128,30 +129,17 @@ class DefaultsPlan:
         )
 
 
-def _write_png(path: Path, image: np.ndarray, *, sixteen_bit: bool = False) -> None:
-    from PIL import Image
-
-    top = 65535.0 if sixteen_bit else 255.0
-    pixels = np.round(np.clip(image, 0.0, 1.0) * top).astype(np.uint16 if sixteen_bit else np.uint8)
-    Image.fromarray(pixels).save(path)
-
-
-def _write_anatomy(
+def _pair_arguments(
     directory: Path, plan: DefaultsPlan, seed: int, index: int, disease: DiseaseParams
-) -> None:
-    """Write anatomy ``index``: its healthy and diseased images and its three masks."""
-    sample_id = f"phantom_{index:04d}"
+) -> tuple[PairLayout, str, int, DiseaseParams, int]:
+    """What :func:`write_pair` needs for anatomy ``index`` (sizes in turn, its own seed)."""
+    layout = PairLayout(directory, LABELS[0], LABELS[1], MASK_FOLDER)
     size = plan.phantom_sizes[index % len(plan.phantom_sizes)]
-    phantom = generate_pair(seed=seed * 100_003 + index, disease=disease, size=size)
-    deep = plan.sixteen_bit_every > 0 and index % plan.sixteen_bit_every == 0
-    for label, image in ((LABELS[0], phantom.healthy_image), (LABELS[1], phantom.image)):
-        _write_png(directory / label / f"{sample_id}.png", np.asarray(image), sixteen_bit=deep)
-    for suffix, mask in (
-        ("lung", phantom.lungs),
-        ("left", phantom.lung_left),
-        ("right", phantom.lung_right),
-    ):
-        _write_png(directory / MASK_FOLDER / f"{sample_id}_{suffix}.png", np.asarray(mask, float))
+    return layout, f"phantom_{index:04d}", seed * 100_003 + index, disease, size
+
+
+def _sixteen_bit(plan: DefaultsPlan, index: int) -> bool:
+    return plan.sixteen_bit_every > 0 and index % plan.sixteen_bit_every == 0
 
 
 def write_phantom_dataset(
@@ -181,7 +169,8 @@ def write_phantom_dataset(
         for index, disease in enumerate(findings):
             if cancel is not None and cancel():
                 raise EngineError("phantom generation was cancelled")
-            _write_anatomy(directory, plan, seed, index, disease)
+            arguments = _pair_arguments(directory, plan, seed, index, disease)
+            write_pair(*arguments, sixteen_bit=_sixteen_bit(plan, index))
     n_test = max(1, round(plan.phantoms * plan.test_fraction))
     rows = []
     for index in range(plan.phantoms):
@@ -209,7 +198,11 @@ def _write_in_processes(
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         pending = [
-            pool.submit(_write_anatomy, directory, plan, seed, index, disease)
+            pool.submit(
+                write_pair,
+                *_pair_arguments(directory, plan, seed, index, disease),
+                sixteen_bit=_sixteen_bit(plan, index),
+            )
             for index, disease in enumerate(findings)
         ]
         for future in pending:
