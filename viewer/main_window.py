@@ -82,7 +82,7 @@ from viewer.feature_cache import FeatureCache, ImageKey, image_key
 from viewer.feature_run_dialog import FeatureRunDialog, feature_estimate
 from viewer.folder_panel import FolderPanel, list_image_candidates
 from viewer.overlays import Attribution
-from viewer.pacs_dialog import PacsDialog, PacsServerSpec
+from viewer.pacs_dialog import PacsDialog, PacsServerSpec, Protocol
 from viewer.settings import ViewerSettings
 from viewer.shortcuts import PRESET_KEYS, Command, KeySpec, key_sequences, shortcut_for
 from viewer.shortcuts_dialog import ShortcutsDialog
@@ -108,6 +108,15 @@ DOCK_WIDTH = 360  # initial width of the explanation / statistics docks, pixels
 Loader = Callable[[Path], Radiograph]
 # Asks where to save an export: (kind, suggested path) -> chosen path, or None when cancelled.
 SavePathChooser = Callable[[QWidget, ExportKind, str], str | None]
+
+
+# Asks before identified results leave the machine: (parent, question) -> go ahead.
+SendConfirmation = Callable[[QWidget, str], bool]
+
+
+def ask_to_send(parent: QWidget, question: str) -> bool:
+    answer = QMessageBox.question(parent, "Send Results to PACS", question)
+    return answer == QMessageBox.StandardButton.Yes
 
 
 def ask_save_path(parent: QWidget, kind: ExportKind, suggested: str) -> str | None:
@@ -168,6 +177,7 @@ class MainWindow(QMainWindow):
         self._status_before_loading = NO_IMAGE
         self.jobs = JobRunner(self)
         self.choose_export_path: SavePathChooser = ask_save_path  # tests replace it
+        self.confirm_send: SendConfirmation = ask_to_send  # tests replace it
 
         self.setWindowTitle(APP_NAME)
         self.setAcceptDrops(True)
@@ -735,6 +745,17 @@ class MainWindow(QMainWindow):
         problem = spec.problem()
         if problem is not None:
             self.report_error(f"Cannot send: {problem} (File > Open from PACS)")
+            return
+        where = (
+            spec.url
+            if spec.protocol is Protocol.DICOMWEB
+            else (f"{spec.called_aet} at {spec.host}:{spec.port}")
+        )
+        question = (
+            f"Store the explanation's 5 DICOM objects, with this patient's identity, in the "
+            f"PACS {where}?"
+        )
+        if not self.confirm_send(self, question):
             return
         try:
             stored = await self.jobs.submit(

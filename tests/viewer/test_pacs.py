@@ -91,6 +91,13 @@ def test_send_results_files_them_into_the_patient_study(
     orthanc.empty()
     window = explained_window
     window.settings.pacs_server = _spec(orthanc)
+    questions: list[str] = []
+    window.confirm_send = lambda _parent, question: questions.append(question) or False
+    window.send_results_to_pacs()  # declined: nothing leaves the machine
+    qtbot.wait(200)
+    assert f"{PACS_AET} at 127.0.0.1:{orthanc.dicom_port}" in questions[0]
+    assert dimse.find_studies(orthanc.dimse) == []
+    window.confirm_send = lambda _parent, _question: True
     with qtbot.waitSignal(window.results_sent, timeout=LOAD_TIMEOUT_MS) as signal:
         window.send_results_to_pacs()
     assert signal.args == [5]
