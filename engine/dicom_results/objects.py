@@ -12,6 +12,7 @@ RESEARCH where the object has it).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import highdicom as hd
 import numpy as np
@@ -60,6 +61,21 @@ def _uids(source: SourceReference, plan: SeriesPlan, tag: str) -> tuple[str, str
     series = derived_uid(source.dataset, "series", str(plan.number), tag)
     instance = derived_uid(source.dataset, "instance", str(plan.number), tag)
     return series, instance
+
+
+def _enhanced_identity(source: SourceReference, plan: SeriesPlan, tag: str) -> dict[str, Any]:
+    """The series, instance and equipment arguments highdicom's map and segmentation share."""
+    series, instance = _uids(source, plan, tag)
+    return {
+        "series_instance_uid": series,
+        "series_number": plan.number,
+        "sop_instance_uid": instance,
+        "instance_number": 1,
+        "manufacturer": MANUFACTURER,
+        "manufacturer_model_name": MODEL_NAME,
+        "software_versions": __version__,
+        "device_serial_number": "0",
+    }
 
 
 def _mark(dataset: Dataset, plan: SeriesPlan, source: SourceReference) -> Dataset:
@@ -120,7 +136,6 @@ def parametric_map(
     as displayed (:data:`IMAGE_ORIENTATION`), position 0 and the source's pixel spacing
     (:data:`NOMINAL_SPACING_MM` when it states none). Positions in it are image positions.
     """
-    series, instance = _uids(source, DIFFERENCE_MAP, tag)
     geometry = _declared_geometry(source, spacing)
     values = np.ascontiguousarray(difference, dtype=np.float32)
     low, high = float(values.min()), float(values.max())
@@ -136,14 +151,7 @@ def parametric_map(
     parametric = hd.pm.ParametricMap(
         [geometry],
         values,
-        series_instance_uid=series,
-        series_number=DIFFERENCE_MAP.number,
-        sop_instance_uid=instance,
-        instance_number=1,
-        manufacturer=MANUFACTURER,
-        manufacturer_model_name=MODEL_NAME,
-        software_versions=__version__,
-        device_serial_number="0",
+        **_enhanced_identity(source, DIFFERENCE_MAP, tag),
         contains_recognizable_visual_features=False,
         real_world_value_mappings=[mapping],
         voi_lut_transformations=[window],
@@ -161,7 +169,6 @@ def lung_segmentation(
     tag: str,
 ) -> Dataset:
     """The lung field the explanation used: segment 1 the patient's right lung, 2 the left."""
-    series, instance = _uids(source, LUNGS, tag)
     algorithm = hd.AlgorithmIdentificationSequence(
         name="cxr-explain lung segmenter",
         family=codes.cid7162.ArtificialIntelligence,
@@ -186,14 +193,7 @@ def lung_segmentation(
         pixels,
         hd.seg.SegmentationTypeValues.BINARY,
         segments,
-        series_instance_uid=series,
-        series_number=LUNGS.number,
-        sop_instance_uid=instance,
-        instance_number=1,
-        manufacturer=MANUFACTURER,
-        manufacturer_model_name=MODEL_NAME,
-        software_versions=__version__,
-        device_serial_number="0",
+        **_enhanced_identity(source, LUNGS, tag),
         content_description=RESEARCH_ONLY[:64],
         content_label="LUNGS",
         omit_empty_frames=False,

@@ -21,7 +21,7 @@ import multiprocessing
 import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -375,16 +375,10 @@ def _in_parallel(
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=len(calls), mp_context=context) as pool:
         futures = [
-            pool.submit(_run_in_child, threads, _detached(function), arguments)
+            pool.submit(_run_in_child, threads, function, arguments)
             for function, arguments in calls
         ]
         return [future.result() for future in futures]
-
-
-def _detached(function: Callable[..., TrainResult]) -> Callable[..., TrainResult]:
-    """A stage method whose stage holds no cancel event (an Event does not cross processes)."""
-    stage = function.__self__  # type: ignore[attr-defined]
-    return getattr(replace(stage, cancel=None), function.__name__)
 
 
 def _run_in_child(
@@ -445,7 +439,9 @@ def train_defaults(
     segmenter = train_segmenter(segmenter_config(plan, work, common), cancel=cancel)
     # The classifiers find the lungs with the segmenter, as every explanation does.
     lungs_from = segmenter.bundles[0] if segmenter.bundles else None
-    stage = _Stage(plan, work, common, cancel)
+    # A spawned stage gets no cancel event (an Event does not cross processes): with two jobs,
+    # cancel is seen between stages only.
+    stage = _Stage(plan, work, common, cancel if jobs == 1 else None)
     classifier, oracle = _in_parallel(
         jobs,
         [
