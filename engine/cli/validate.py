@@ -15,6 +15,7 @@ from engine.errors import InputError
 from engine.explain.validate import FileFormat, ValidationConfig, validate, write_report
 from engine.figan.explore import FIGAN_ID, load_figan_models
 from engine.inference.model_set import load_model_set
+from engine.phantoms import RECIPES
 from engine.resources import default_models_dir
 
 
@@ -42,6 +43,13 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         help="file formats the phantoms are written as, in turn (default png dicom)",
     )
     parser.add_argument(
+        "--findings",
+        choices=sorted(RECIPES),
+        default="training",
+        help="what the diseased phantoms show: the shipped models' training recipe, or 'plain': "
+        "the findings `cxr-explain phantoms` writes by default (contrast 1, no haze)",
+    )
+    parser.add_argument(
         "--no-integrated-gradients",
         dest="integrated_gradients",
         action="store_false",
@@ -60,6 +68,7 @@ def _run(args: argparse.Namespace) -> int:
             seed=args.seed,
             sizes=tuple(args.sizes),
             formats=tuple(FileFormat(f) for f in args.formats),
+            recipe=RECIPES[args.findings],
             integrated_gradients=args.integrated_gradients,
             work=args.work,
         )
@@ -100,6 +109,7 @@ def _command_line(args: argparse.Namespace) -> str:
     """The command that reproduces the report (folder names only: no user paths)."""
     words = ["cxr-explain", "validate", "--n", str(args.n), "--seed", str(args.seed)]
     words += ["--sizes", *(str(s) for s in args.sizes), "--formats", *args.formats]
+    words += ["--findings", args.findings]
     if not args.integrated_gradients:
         words.append("--no-integrated-gradients")
     if args.models:

@@ -47,10 +47,12 @@ from engine.explain import scoring
 from engine.explain.cout import DEFAULT_STEPS, cout, transition_curve
 from engine.explain.pipeline import Direction, ExplainRequest, ExplanationResult, explain
 from engine.explain.plots import histogram_png
+from engine.explain.validate_findings import by_finding, finding_fields
+from engine.explain.validate_findings import markdown_lines as finding_lines
 from engine.inference.model_input import model_window
 from engine.inference.model_set import ModelSet
 from engine.io import load_radiograph
-from engine.phantoms import DEFAULT_RECIPE, DiseaseRecipe, Phantom, generate_pair
+from engine.phantoms import DEFAULT_RECIPE, RECIPES, DiseaseRecipe, Phantom, generate_pair
 from engine.phantoms.dicom import write_dicom
 from engine.types import ImageInfo, Radiograph, SourceFormat, VoiFunction, VoiPreset, readonly
 
@@ -129,7 +131,7 @@ def validate(
 ) -> dict[str, Any]:
     """The report of the module docstring as a JSON-ready dict (``per_pair`` included)."""
     rng = np.random.default_rng(config.seed)
-    records: list[dict[str, float]] = []
+    records: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="cxr-validate-") as scratch:
         work = config.work or Path(scratch)
         work.mkdir(parents=True, exist_ok=True)
@@ -140,7 +142,8 @@ def validate(
             size = config.sizes[index % len(config.sizes)]
             phantom = generate_pair(config.seed + index, disease, size=size)
             kind = config.formats[index % len(config.formats)]
-            records.append(_score_pair(phantom, models, config, work, index, kind))
+            record = _score_pair(phantom, models, config, work, index, kind)
+            records.append(record | finding_fields(disease))
             if progress is not None:
                 progress(index + 1, config.n)
     return _aggregate(records, models, config)
@@ -340,7 +343,7 @@ def _statistic(values: Sequence[float], config: ValidationConfig, salt: int) -> 
 
 
 def _classification(
-    records: list[dict[str, float]], prefix: str, config: ValidationConfig
+    records: list[dict[str, Any]], prefix: str, config: ValidationConfig
 ) -> dict[str, Any] | None:
     healthy_key, diseased_key = f"{prefix}p_healthy", f"{prefix}p_diseased"
     if not all(healthy_key in r and diseased_key in r for r in records):
@@ -380,7 +383,7 @@ def _auc_with_interval(
 
 
 def _aggregate(
-    records: list[dict[str, float]], models: ModelSet, config: ValidationConfig
+    records: list[dict[str, Any]], models: ModelSet, config: ValidationConfig
 ) -> dict[str, Any]:
     def stat(key: str, salt: int) -> dict[str, Any]:
         return _statistic([r.get(key, np.nan) for r in records], config, salt)
@@ -428,6 +431,9 @@ def _aggregate(
             "seed": config.seed,
             "sizes": list(config.sizes),
             "formats": [f.value for f in config.formats],
+            "findings": next(
+                (name for name, recipe in RECIPES.items() if recipe == config.recipe), "custom"
+            ),
             **config.recipe.to_dict(),
         },
         "threshold": config.threshold,
@@ -437,6 +443,9 @@ def _aggregate(
         "validity": validity,
         "fidelity": fidelity,
         "localisation": localisation,
+        "by_finding": by_finding(
+            records, config.threshold, lambda values, salt: _statistic(values, config, salt)
+        ),
         "integrated_gradients": (
             "computed"
             if "integrated_gradients" in localisation
@@ -462,7 +471,7 @@ def _targets(
     validity: dict[str, Any],
     fidelity: dict[str, Any],
     localisation: dict[str, Any],
-    records: list[dict[str, float]],
+    records: list[dict[str, Any]],
     config: ValidationConfig,
 ) -> list[dict[str, Any]]:
     """Issue 10 and 11's targets with the measured value and whether each is met."""
@@ -570,7 +579,8 @@ def markdown_report(report: dict[str, Any]) -> str:
         "",
         f"Models: `{report['model']}`; {report['n_pairs']} held-out paired phantoms (anatomy seeds "
         f"from {phantoms['seed']}; sizes {', '.join(str(s) for s in phantoms['sizes'])} px; "
-        f"files {' / '.join(phantoms['formats'])}; findings: ILO profusion 1-3, types "
+        f"files {' / '.join(phantoms['formats'])}; findings "
+        f"'{phantoms.get('findings', 'custom')}': ILO profusion 1-3, types "
         f"{'/'.join(phantoms['opacity_types'])}, haze {_range(phantoms['haze_range'])} in "
         f"{100 * phantoms['haze_probability']:.0f} % of findings, opacity "
         f"contrast {_range(phantoms['opacity_density_range'])} x). Each file was read with "
@@ -635,6 +645,8 @@ def markdown_report(report: dict[str, Any]) -> str:
             + " | ".join(cell(block[m]) for m in LOCALISATION_METRICS)
             + " |"
         )
+    if report.get("by_finding"):
+        lines += ["", *finding_lines(report["by_finding"], cell)]
     if report.get("integrated_gradients", "computed") != "computed":
         lines += ["", f"Integrated Gradients: {report['integrated_gradients']}."]
     lines += [

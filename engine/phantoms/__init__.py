@@ -15,12 +15,14 @@ from engine.phantoms.params import (
     Zone,
     default_spacing_mm,
 )
-from engine.phantoms.recipe import DEFAULT_RECIPE, DiseaseRecipe
+from engine.phantoms.recipe import DEFAULT_RECIPE, PLAIN_RECIPE, RECIPES, DiseaseRecipe
 
 __all__ = [
     "DEFAULT_RECIPE",
     "GENERATOR_VERSION",
     "ILO_SIZE_MM",
+    "PLAIN_RECIPE",
+    "RECIPES",
     "DiseaseParams",
     "DiseaseRecipe",
     "ForeignObject",

@@ -68,3 +68,9 @@ class DiseaseRecipe:
 
 
 DEFAULT_RECIPE = DiseaseRecipe()
+#: The findings ``cxr-explain phantoms`` writes by default: ILO profusion 1-3 of type p, q or r at
+#: the documented contrast 1, no haze. The hardest end of the training recipe, and what a new user
+#: meets first; ``cxr-explain validate --findings plain`` scores the models on it.
+PLAIN_RECIPE = DiseaseRecipe(opacity_density_range=(1.0, 1.0), haze_probability=0.0)
+#: Named finding distributions for ``--findings`` options.
+RECIPES: dict[str, DiseaseRecipe] = {"training": DEFAULT_RECIPE, "plain": PLAIN_RECIPE}

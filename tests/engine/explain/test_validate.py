@@ -14,6 +14,7 @@ from engine.explain import scoring
 from engine.explain import validate as validate_module
 from engine.explain.cout import cout, transition_curve
 from engine.explain.pipeline import Direction
+from engine.explain.validate_findings import by_finding
 from engine.inference.model_input import model_window
 from engine.inference.run import classify
 from engine.phantoms import DiseaseRecipe
@@ -169,11 +170,51 @@ def test_the_true_change_as_translation_scores_perfectly(tiny_models, monkeypatc
     assert report["classifier"]["n_images"] == 6
 
 
+def _pair(profusion, kind, p, *, haze=0.0, density=1.0, change=-0.01):
+    return {
+        "profusion": profusion,
+        "opacity_type": kind,
+        "opacity_density": density,
+        "haze": haze,
+        "p_diseased": p,
+        "oracle_p_diseased": 1.0 - p,
+        "change_to_healthy": change,
+    }
+
+
+def test_by_finding_counts_each_group_on_its_own_pairs():
+    records = [
+        _pair(1, "p", 0.1),  # subtle, missed
+        _pair(1, "q", 0.7, density=2.0),  # profusion 1 but not subtle (contrast 2), called
+        _pair(3, "p", 0.9, haze=0.2, change=0.02),  # called; the difference brightens
+        _pair(3, "r", 0.6),
+    ]
+    rows = {
+        row["group"]: row
+        for row in by_finding(
+            records, 0.5, lambda values, salt: {"mean": float(np.mean(values)), "n": len(values)}
+        )
+    }
+    assert rows["profusion 1"]["sensitivity"] == {"mean": 0.5, "n": 2}
+    assert rows["profusion 3"]["sensitivity"]["mean"] == 1.0
+    assert "profusion 2" not in rows  # no pair, no row
+    assert rows["type p"]["n_pairs"] == 2
+    assert rows["type p"]["share_darker_to_healthy"]["mean"] == 0.5
+    assert rows["type p"]["oracle_sensitivity"]["mean"] == 0.5
+    subtle = next(row for name, row in rows.items() if name.startswith("subtle"))
+    assert subtle["n_pairs"] == 1
+    assert subtle["sensitivity"]["mean"] == 0.0
+    assert rows["with haze"]["n_pairs"] == 1
+    assert rows["nodules only (no haze)"]["n_pairs"] == 3
+
+
 def test_validate_cli_writes_the_report(tmp_path, tiny_models, capsys):
     out = tmp_path / "report"
     code = main(
         [
             "validate",
+            "--findings",
+            "plain",
             "--n",
             "2",
             "--sizes",
@@ -191,7 +232,16 @@ def test_validate_cli_writes_the_report(tmp_path, tiny_models, capsys):
         assert key in report, key
     assert report["n_pairs"] == 2
     assert "integrated_gradients" not in report["localisation"]
+    assert report["phantoms"]["findings"] == "plain"
+    for pair in report["per_pair"]:  # the plain findings: contrast 1, no haze
+        assert pair["opacity_density"] == 1.0
+        assert pair["haze"] == 0.0
+        assert pair["profusion"] in (1, 2, 3)
+    profusion_rows = [r for r in report["by_finding"] if r["group"].startswith("profusion")]
+    assert sum(row["n_pairs"] for row in profusion_rows) == 2
     text = (out / "validation.md").read_text()
+    assert "## By finding" in text
+    assert "--findings plain" in report["command"]
     assert text.startswith("# Validation")
     assert "| classifier accuracy |" in text
     assert "(n=2)" in text
