@@ -1,8 +1,10 @@
 """Cohort mode: explain every image of a folder, one CSV row each (the paper's Section 3.2).
 
 Resumable: rows already in ``results.csv`` are skipped. One bad file never stops the batch: it
-gets a row with its one-line error. Outputs: ``results.csv``, ``summary.json`` and the two
-histograms of per-image mean lung change, one per direction (the paper's Fig. 6 and 7).
+gets a row with its one-line error. Outputs: ``results.csv`` (one row per counterfactual, with the
+mean change of the whole lung field and of each zone) and the cohort report of
+:mod:`engine.explain.cohort_report`: ``summary.json``, the figures (the paper's Fig. 6 and 7
+among them) and ``report.html``.
 
 Verdict columns follow docs/method.md: ``qualifies`` (the original was on the source side),
 ``valid`` (qualifies, and the composite as shown crossed the threshold), the oracle's verdict, and
@@ -15,18 +17,16 @@ also scores the classifier against them: accuracy, sensitivity and specificity a
 from __future__ import annotations
 
 import csv
-import json
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import numpy as np
 
 from engine.errors import CancelledError, EngineError, InputError
+from engine.explain.cohort_figures import zone_column
+from engine.explain.cohort_report import write_cohort_report
 from engine.explain.pipeline import Direction, ExplainRequest, explain
-from engine.explain.plots import histogram_png
+from engine.explain.zones import Zone
 from engine.inference.model_set import ModelSet
 from engine.io import load_radiograph
 
@@ -51,6 +51,7 @@ COLUMNS = (
     "lung_mean_change",
     "lung_std_original",
     "lung_std_translated",
+    *(zone_column(zone) for zone in Zone),
     "monotonic",
     "ood_score",
     "out_of_distribution",
@@ -125,7 +126,7 @@ def run_batch(
     if progress is not None and not pending:
         progress(len(images), len(images))
     rows = list(_read_rows(results))
-    _write_summary(out, rows, models)
+    write_cohort_report(out, rows, models, request.threshold)
     failed = sum(1 for row in rows if row["status"] != "ok")
     return BatchSummary(n_images=len({row["file"] for row in rows}), n_failed=failed, out=out)
 
@@ -177,7 +178,8 @@ def explain_rows(
         return
     caution = result.caution() or ""
     for counterfactual in result.counterfactuals:
-        lung = counterfactual.statistics.lung
+        statistics = counterfactual.statistics
+        lung = statistics.lung
         yield {
             "file": relative,
             "folder_label": folder_label,
@@ -200,6 +202,10 @@ def explain_rows(
             "lung_mean_change": f"{lung.mean_change:.6f}",
             "lung_std_original": f"{lung.std_original:.6f}",
             "lung_std_translated": f"{lung.std_translated:.6f}",
+            **{
+                zone_column(zone): f"{statistics.region(f'{zone.value} zones').mean_change:.6f}"
+                for zone in Zone
+            },
             "monotonic": str(counterfactual.frames.monotonic).lower(),
             "ood_score": "" if result.ood_score is None else f"{result.ood_score:.4f}",
             "out_of_distribution": _flag(result.out_of_distribution),
@@ -235,76 +241,3 @@ def _already_done(results: Path) -> set[str]:
 def _read_rows(results: Path) -> Iterator[dict[str, str]]:
     with results.open(newline="", encoding="utf-8") as stream:
         yield from csv.DictReader(stream)
-
-
-#: Folder names that carry a ground-truth label, and the label's positive flag.
-_FOLDER_TRUTH = {"healthy": False, "pneumoconiosis": True}
-
-
-def _write_summary(out: Path, rows: list[dict[str, str]], models: ModelSet) -> None:
-    ok = [r for r in rows if r["status"] == "ok"]
-    summary: dict[str, Any] = {
-        "model": models.version_label(),
-        "classification": classification_summary(ok),
-        "share_out_of_distribution": _share(
-            [r["out_of_distribution"] == "true" for r in _one_row_per_file(ok)]
-        ),
-        "directions": {},
-    }
-    for direction in (Direction.TO_HEALTHY, Direction.TO_DISEASE):
-        chosen = [r for r in ok if r["direction"] == direction.value]
-        changes = [float(r["lung_mean_change"]) for r in chosen]
-        qualifying = [r for r in chosen if r["qualifies"] == "true"]
-        oracle = [r for r in chosen if r["oracle_valid"] in ("true", "false")]
-        summary["directions"][direction.value] = {
-            "n": len(changes),
-            "n_qualifying": len(qualifying),
-            "validity_among_qualifying": _share([r["valid"] == "true" for r in qualifying]),
-            "n_oracle_qualifying": len(oracle),
-            "oracle_validity": _share([r["oracle_valid"] == "true" for r in oracle]),
-            "mean_lung_change": float(np.mean(changes)) if changes else None,
-            "share_darker": _share([c < 0 for c in changes]),
-            "share_brighter": _share([c > 0 for c in changes]),
-        }
-        histogram_png(
-            changes,
-            f"Per-image mean lung change, {direction.value} (n = {len(changes)})",
-            "mean of (translated - original) in the lungs, intensity units",
-        ).save(out / f"histogram_{direction.value}.png")
-    summary["failed"] = [
-        {"file": r["file"], "error": r["error"]} for r in rows if r["status"] != "ok"
-    ]
-    (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
-
-
-def _share(flags: list[bool]) -> float | None:
-    return float(np.mean(flags)) if flags else None
-
-
-def _one_row_per_file(rows: list[dict[str, str]]) -> list[dict[str, str]]:
-    first: dict[str, dict[str, str]] = {}
-    for row in rows:
-        first.setdefault(row["file"], row)
-    return list(first.values())
-
-
-def classification_summary(rows: list[dict[str, str]]) -> dict[str, Any] | None:
-    """Accuracy, sensitivity and specificity at the threshold of the images whose folder names
-    their label (``healthy``/``pneumoconiosis``); None when no image does."""
-    scored = [
-        (_FOLDER_TRUTH[r["folder_label"]], r["predicted_label"] == "pneumoconiosis")
-        for r in _one_row_per_file(rows)
-        if r["folder_label"] in _FOLDER_TRUTH
-    ]
-    if not scored:
-        return None
-    positives = [called for truth, called in scored if truth]
-    negatives = [not called for truth, called in scored if not truth]
-    return {
-        "n": len(scored),
-        "n_positive": len(positives),
-        "n_negative": len(negatives),
-        "accuracy": _share([truth == called for truth, called in scored]),
-        "sensitivity": _share(positives),
-        "specificity": _share(negatives),
-    }

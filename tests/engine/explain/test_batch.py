@@ -66,9 +66,41 @@ def test_batch_lists_the_bad_file_and_finishes(tmp_path, tiny_models, capsys):
     assert classification["sensitivity"] == truly_positive / 2
     assert classification["specificity"] == (2 - (called_positive - truly_positive)) / 2
     assert summary["failed"][0]["file"] == "pneumoconiosis/broken.png"
-    for direction in ("to-healthy", "to-disease"):
-        with Image.open(out / f"histogram_{direction}.png") as plot:
-            assert plot.size == (640, 400)
+    assert summary["figures"] == "matplotlib"
+    for name in ("histogram_to-healthy", "histogram_to-disease", "zone_change"):
+        with Image.open(out / f"{name}.png") as plot:
+            assert min(plot.size) > 300
+    page = (out / "report.html").read_text()
+    assert "pneumoconiosis/broken.png" in page  # the failure is listed
+    assert page.count("data:image/png;base64,") == 4  # every figure travels inside the page
+
+
+def test_zone_columns_split_the_lung_change(tmp_path, tiny_models, monkeypatch):
+    """Zones split the lung field, so the lung's mean change is a weighted mean of the zones'
+    (the tiny segmenter finds no lungs: the cohort's own lung ellipse stands in for it)."""
+    from engine.explain import pipeline as pipeline_module
+
+    root = _cohort(tmp_path / "cohort")
+    (root / "pneumoconiosis" / "broken.png").unlink()
+
+    def ellipse_lungs(model, intensity):
+        lungs = intensity < 0.55
+        return lungs, np.zeros(lungs.shape, bool), 0.0
+
+    monkeypatch.setattr(pipeline_module, "segment_lungs_checked", ellipse_lungs)
+    out = tmp_path / "out"
+    models = str(tiny_models.directory)
+    assert main(["batch", str(root), "--out", str(out), "--models", models]) == 0
+    with (out / RESULTS_FILE).open() as stream:
+        rows = list(csv.DictReader(stream))
+    assert len(rows) == 8
+    for row in rows:
+        zones = [float(row[f"{zone}_zone_mean_change"]) for zone in ("upper", "middle", "lower")]
+        lung = float(row["lung_mean_change"])
+        assert np.isfinite(zones).all()
+        assert np.isfinite(lung)
+        assert min(zones) - 1e-6 <= lung <= max(zones) + 1e-6
+        assert len(set(zones)) > 1  # three regions, not one number copied
 
 
 def test_batch_resumes_without_redoing_finished_images(tmp_path, tiny_models, monkeypatch):
