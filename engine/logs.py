@@ -29,6 +29,8 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
 
+from engine.phi_keywords import IDENTIFYING_KEYWORDS
+
 REDACTED = "[redacted]"
 # Identifiers of the last images loaded, matched exactly (case-insensitive).
 _MAX_REMEMBERED = 2048
@@ -107,8 +109,6 @@ def _remembered_regex() -> re.Pattern[str] | None:
 def _attribute_pattern() -> re.Pattern[str]:
     """Annex E attributes by keyword, name or tag; the rest of the line after one is a value."""
     from pydicom.datadict import dictionary_description, tag_for_keyword
-
-    from engine.io.phi import IDENTIFYING_KEYWORDS
 
     words: list[str] = []
     for keyword in IDENTIFYING_KEYWORDS:

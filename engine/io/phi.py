@@ -1,6 +1,5 @@
-"""Which DICOM attributes identify a patient, after DICOM PS3.15 Annex E (basic profile).
+"""A DICOM header's identifying attributes (``engine.phi_keywords``) as a ``PatientIdentity``.
 
-The list holds the attributes of the basic profile that occur in projection radiography headers.
 The loader copies these (when present) into ``PatientIdentity`` and nowhere else; everything the
 viewer, exports and logs show comes from ``ImageInfo``, which never holds them.
 """
@@ -9,65 +8,10 @@ from __future__ import annotations
 
 from pydicom.dataset import Dataset
 
+from engine.phi_keywords import IDENTIFYING_KEYWORDS
 from engine.types import PatientIdentity
 
-IDENTIFYING_KEYWORDS: tuple[str, ...] = (
-    "PatientName",
-    "PatientID",
-    "IssuerOfPatientID",
-    "OtherPatientIDs",
-    "OtherPatientNames",
-    "PatientBirthDate",
-    "PatientBirthTime",
-    "PatientSex",
-    "PatientAge",
-    "PatientSize",
-    "PatientWeight",
-    "PatientAddress",
-    "PatientTelephoneNumbers",
-    "PatientMotherBirthName",
-    "MilitaryRank",
-    "EthnicGroup",
-    "PatientComments",
-    "MedicalRecordLocator",
-    "AccessionNumber",
-    "StudyID",
-    "StudyDate",
-    "StudyTime",
-    "SeriesDate",
-    "SeriesTime",
-    "AcquisitionDate",
-    "AcquisitionTime",
-    "AcquisitionDateTime",
-    "ContentDate",
-    "ContentTime",
-    "InstanceCreationDate",
-    "InstanceCreationTime",
-    "StudyDescription",
-    "SeriesDescription",
-    "RequestedProcedureDescription",
-    "PerformedProcedureStepDescription",
-    "ImageComments",
-    "AdditionalPatientHistory",
-    "AdmittingDiagnosesDescription",
-    "InstitutionName",
-    "InstitutionAddress",
-    "InstitutionalDepartmentName",
-    "ReferringPhysicianName",
-    "PerformingPhysicianName",
-    "NameOfPhysiciansReadingStudy",
-    "OperatorsName",
-    "PhysiciansOfRecord",
-    "RequestingPhysician",
-    "StationName",
-    "DeviceSerialNumber",
-    "ProtocolName",
-    "StudyInstanceUID",
-    "SeriesInstanceUID",
-    "SOPInstanceUID",
-    "FrameOfReferenceUID",
-    "DerivationDescription",
-)
+__all__ = ["IDENTIFYING_KEYWORDS", "extract_identity"]
 
 
 def extract_identity(dataset: Dataset) -> PatientIdentity:

@@ -29,13 +29,13 @@ import numpy as np
 import torch
 
 from engine.errors import EngineError, InputError
-from engine.figan.defaults import FiganPlan, train_default_figan
 from engine.networks import DiscriminatorKind
 from engine.phantoms import DEFAULT_RECIPE, DiseaseParams, DiseaseRecipe
 from engine.phantoms.pair_files import PairLayout, write_pair
 from engine.training.classifier import ClassifierConfig, train_classifier
 from engine.training.cyclegan import CycleGANConfig, train_cyclegan
 from engine.training.data import LABELS, MASK_FOLDER
+from engine.training.figan_defaults import FiganPlan, train_default_figan
 from engine.training.segmenter import SegmenterConfig, train_segmenter
 from engine.training.trainer import (
     CHECKPOINT_FOLDER,
@@ -99,7 +99,7 @@ class DefaultsPlan:
     batch_size: int = 8
     # What the diseased phantoms look like (see DiseaseRecipe and docs/training.md).
     disease: DiseaseRecipe = DEFAULT_RECIPE
-    # The FIGAN of the trained classifier (engine.figan.defaults), at 128 px: at the
+    # The FIGAN of the trained classifier (engine.training.figan_defaults), at 128 px: at the
     # classifier's 384 px one run would take hours on 2 cores; its images are resampled to the
     # classifier's size to be read. 1200 steps of batch 16 (11 epochs of the 1800 training
     # images; times in docs/figan.md).

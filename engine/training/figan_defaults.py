@@ -8,11 +8,9 @@ resumes it.
 
 Sizing (see docs/figan.md for the measurements): the FIGAN runs at the classifier's own input
 size, because the classifier's features change when it reads up-sampled images (the phantom
-classifier at 128 px called every 64 px image up-sampled to 128 px one class). One step of batch
-16 at 128 px with 8 channels at full resolution took about 1.45 s of CPU time on one core of the
-shared 2-core machine (0.35 s at 64 px); on two otherwise idle cores that is roughly 1 s. The
-default plan therefore asks for ``steps`` optimisation steps (not epochs, so the time does not
-grow with the data set) and converts them into epochs for the data at hand.
+classifier at 128 px called every 64 px image up-sampled to 128 px one class). The default plan
+asks for ``steps`` optimisation steps (not epochs, so the time does not grow with the data set)
+and converts them into epochs for the data at hand; docs/figan.md has the time per step.
 
 Like ``engine.training.defaults`` this is a training recipe: nothing in the application imports it.
 """
