@@ -4,8 +4,12 @@ The viewer imports from here only; everything it receives is a frozen dataclass 
 numpy arrays (no tensors), and every failure is an ``EngineError`` with a one-line message.
 """
 
-from pathlib import Path
+from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from engine.atomic import atomic_path, write_text_atomically
 from engine.errors import (
     CancelledError,
     CorruptFileError,
@@ -52,6 +56,10 @@ from engine.types import (
     apply_window,
 )
 
+if TYPE_CHECKING:  # the PACS modules (pynetdicom, requests) load on first use, not with the viewer
+    from engine.pacs.client import Pacs
+    from engine.pacs.studies import StudySummary
+
 __all__ = [
     "CancelledError",
     "ComponentFrame",
@@ -73,15 +81,20 @@ __all__ = [
     "MissingDecoderError",
     "ModelError",
     "ModelSet",
+    "Pacs",
     "PatientIdentity",
     "PixelSpacing",
     "Radiograph",
     "SourceFormat",
     "SpacingKind",
+    "StudySummary",
     "UnsupportedFormatError",
     "VoiFunction",
     "VoiPreset",
     "apply_window",
+    "atomic_path",
+    "connect_dicomweb",
+    "connect_dimse",
     "default_models_dir",
     "explain",
     "explore",
@@ -94,8 +107,10 @@ __all__ = [
     "redact",
     "resource_path",
     "sample_radiograph_path",
+    "study_folder_name",
     "write_dicom_results",
     "write_gif",
+    "write_text_atomically",
 ]
 
 
@@ -109,3 +124,26 @@ def write_dicom_results(
     from engine.dicom_results.write import write_dicom_results as write
 
     return write(result, radiograph, folder, anonymize=anonymize)
+
+
+def connect_dimse(host: str, port: int, called_aet: str, calling_aet: str) -> Pacs:
+    """A PACS reached over DIMSE (C-ECHO / C-FIND / C-GET / C-STORE); nothing is sent yet."""
+    from engine.pacs.client import Pacs
+    from engine.pacs.server import DimseServer
+
+    return Pacs(DimseServer(host, port, called_aet, calling_aet))
+
+
+def connect_dicomweb(url: str) -> Pacs:
+    """A PACS reached over DICOMweb (QIDO-RS / WADO-RS / STOW-RS) at ``url``."""
+    from engine.pacs.client import Pacs
+    from engine.pacs.dicomweb import DicomWebServer
+
+    return Pacs(DicomWebServer(url))
+
+
+def study_folder_name(study_uid: str) -> str:
+    """A file-system-safe folder name for a retrieved study (the PACS cache's layout)."""
+    from engine.pacs.files import instance_file_name
+
+    return instance_file_name(study_uid).removesuffix(".dcm")

@@ -1,10 +1,11 @@
 """What the viewer exports, and the writers (run on the worker, except the screen grab).
 
-Every file is written atomically (``engine.atomic``: temporary file, fsync, rename), so a reader
-never sees half a file. Suggested names are fixed (``DEFAULT_NAMES``): nothing is derived from the
-image's file name or its header. Patient identifiers go into a GIF only when the user ticks the box
-(``GifExportOptions.include_identifiers``), and DICOM objects keep the patient's identity only when
-the user ticks that box (``ExportRequest.keep_identity``); PNG and statistics never carry them.
+Every file is written atomically (``engine.api.atomic_path``: temporary file, fsync, rename), so a
+reader never sees half a file. Suggested names are fixed (``DEFAULT_NAMES``): nothing is derived
+from the image's file name or its header. Patient identifiers go into a GIF only when the user ticks
+the box (``GifExportOptions.include_identifiers``), and DICOM objects keep the patient's identity
+only when the user ticks that box (``ExportRequest.keep_identity``); PNG and statistics never carry
+them.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from PySide6.QtGui import QImage
 
 from engine import api
-from engine.atomic import atomic_path, write_text_atomically
+from engine.api import atomic_path, write_text_atomically
 from viewer.explanation import FloatImage
 from viewer.statistics_report import StatisticsReport, to_csv, to_json
 

@@ -1,7 +1,7 @@
 """The viewer's PACS jobs: what runs on the worker for the PACS dialog and for sending results.
 
-The engine's PACS modules (pynetdicom, requests) are imported on the first use, not with the
-viewer.
+The engine's PACS modules (pynetdicom, requests) are imported on the first use (through
+``engine.api``), not with the viewer.
 """
 
 from __future__ import annotations
@@ -14,30 +14,22 @@ from engine import api
 from viewer.pacs_dialog import PacsServerSpec, Protocol
 
 if TYPE_CHECKING:
-    from engine.pacs.client import Pacs
-    from engine.pacs.studies import StudySummary
     from viewer.worker import JobContext
 
 
-def connect(spec: PacsServerSpec) -> Pacs:
-    from engine.pacs.client import Pacs
-    from engine.pacs.dicomweb import DicomWebServer
-    from engine.pacs.server import DimseServer
-
+def connect(spec: PacsServerSpec) -> api.Pacs:
     if spec.protocol is Protocol.DICOMWEB:
-        return Pacs(DicomWebServer(spec.url))
-    return Pacs(DimseServer(spec.host, spec.port, spec.called_aet, spec.calling_aet))
+        return api.connect_dicomweb(spec.url)
+    return api.connect_dimse(spec.host, spec.port, spec.called_aet, spec.calling_aet)
 
 
-def search(spec: PacsServerSpec, filters: dict[str, str]) -> list[StudySummary]:
+def search(spec: PacsServerSpec, filters: dict[str, str]) -> list[api.StudySummary]:
     return connect(spec).find_studies(filters)
 
 
 def retrieve(spec: PacsServerSpec, study_uid: str, cache: Path, job: JobContext) -> Path:
     """The study's instances into ``cache / <study UID>``; returns that folder."""
-    from engine.pacs.files import instance_file_name
-
-    folder = cache / instance_file_name(study_uid).removesuffix(".dcm")
+    folder = cache / api.study_folder_name(study_uid)
 
     def progress(done: int, total: int) -> None:
         job.report_progress(done / total if total else 0.0, f"retrieved {done}")

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 if TYPE_CHECKING:
-    from engine.pacs.studies import StudySummary
+    from engine.api import StudySummary
 
 COLUMNS = ("Patient", "Patient ID", "Date", "Modalities", "Description", "Images")
 
