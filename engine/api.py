@@ -31,6 +31,12 @@ from engine.explain.pipeline import (
     explain,
 )
 from engine.explain.units import modality_change
+from engine.explain.warning_codes import (
+    OUT_OF_DISTRIBUTION_CODES,
+    EngineWarning,
+    WarningCode,
+    code_of,
+)
 from engine.figan.explore import (
     ComponentFrame,
     ExploreRequest,
@@ -61,6 +67,7 @@ if TYPE_CHECKING:  # the PACS modules (pynetdicom, requests) load on first use, 
     from engine.pacs.studies import StudySummary
 
 __all__ = [
+    "OUT_OF_DISTRIBUTION_CODES",
     "CancelledError",
     "ComponentFrame",
     "CorruptFileError",
@@ -68,6 +75,7 @@ __all__ = [
     "DecodeBudget",
     "Direction",
     "EngineError",
+    "EngineWarning",
     "ExplainRequest",
     "ExplanationResult",
     "ExploreRequest",
@@ -91,8 +99,10 @@ __all__ = [
     "UnsupportedFormatError",
     "VoiFunction",
     "VoiPreset",
+    "WarningCode",
     "apply_window",
     "atomic_path",
+    "code_of",
     "connect_dicomweb",
     "connect_dimse",
     "default_models_dir",

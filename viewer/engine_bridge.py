@@ -50,8 +50,6 @@ _READING_REQUEST = api.ExplainRequest(n_frames=2, with_attributions=False)
 # The share of a feature explanation's progress bar taken by that classifier pass (a few
 # seconds, against tens of seconds for the FIGAN inversion).
 _READING_SHARE = 0.15
-# The engine's warnings that explain an out-of-distribution verdict start with these words.
-_OOD_MARKERS = ("out of distribution", "out-of-distribution", "uncertain lung segmentation")
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,14 +119,15 @@ def _out_of_distribution(result: api.ExplanationResult) -> str | None:
     """The banner's out-of-distribution message, or None when the input looks familiar.
 
     The verdict is the engine's ``out_of_distribution`` flag (feature-density score or uncertain
-    segmentation); the words are its matching warnings, so the banner says which check fired.
+    segmentation); the words are its warnings with those codes, so the banner says which check
+    fired.
     """
     if not result.out_of_distribution:
         return None
     reasons = [
         warning
         for warning in result.warnings
-        if any(marker in warning.lower() for marker in _OOD_MARKERS)
+        if api.code_of(warning) in api.OUT_OF_DISTRIBUTION_CODES
     ]
     if reasons:
         return "; ".join(reasons)

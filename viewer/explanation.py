@@ -16,7 +16,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from engine.api import ExplanationResult, Radiograph
+from engine.api import ExplanationResult, Radiograph, WarningCode, code_of
 
 FloatImage = npt.NDArray[np.float32]
 
@@ -149,10 +149,6 @@ class AlertKind(StrEnum):
     NOTE = "note"
 
 
-# The engine's warning for a counterfactual that did not flip the class starts like this.
-INVALID_WARNING_PREFIX = "invalid counterfactual"
-
-
 @dataclass(frozen=True, slots=True)
 class Alert:
     kind: AlertKind
@@ -164,8 +160,8 @@ def explanation_alerts(explanation: Explanation) -> tuple[Alert, ...]:
 
     Besides ``warnings`` an explanation may carry two optional attributes, read when present:
     ``valid`` (False = the prediction did not cross the threshold) and ``out_of_distribution``
-    (a one-line message, or None). The engine's own "invalid counterfactual" warning is folded
-    into the structured alert so it is not shown twice.
+    (a one-line message, or None). The engine's own invalid-counterfactual warning (by its code)
+    is folded into the structured alert so it is not shown twice.
     """
     alerts: list[Alert] = []
     valid = getattr(explanation, "valid", None)
@@ -184,7 +180,7 @@ def explanation_alerts(explanation: Explanation) -> tuple[Alert, ...]:
     if out_of_distribution is not None:
         alerts.append(Alert(AlertKind.OUT_OF_DISTRIBUTION, out_of_distribution))
     for warning in explanation.warnings:
-        if valid is False and warning.lower().startswith(INVALID_WARNING_PREFIX):
+        if valid is False and code_of(warning) is WarningCode.INVALID_COUNTERFACTUAL:
             continue
         if out_of_distribution is not None and warning in out_of_distribution:
             continue  # already in the out-of-distribution alert

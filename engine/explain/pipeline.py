@@ -35,6 +35,7 @@ from engine.explain.frames import (
 )
 from engine.explain.request import Direction, ExplainRequest
 from engine.explain.statistics import LungStatistics, lung_statistics
+from engine.explain.warning_codes import EngineWarning, WarningCode
 from engine.inference.model_input import model_intensity
 from engine.inference.model_set import ModelSet
 from engine.inference.ood import classify_with_features
@@ -202,7 +203,7 @@ def explain(
     """
     request = request or ExplainRequest()
     clock = _Clock(cancel, progress)
-    warnings: list[str] = []
+    warnings: list[str] = []  # EngineWarning values
     original = model_intensity(radiograph)
     clock.stage("display", 0.05)
     segmentation_uncertainty: float | None = None
@@ -216,16 +217,29 @@ def explain(
         right, left, segmentation_uncertainty = segment_lungs_checked(models.segmenter, original)
         if segmentation_uncertainty > MAX_SEGMENTATION_UNCERTAINTY:
             warnings.append(
-                f"uncertain lung segmentation ({segmentation_uncertainty:.2f} > "
-                f"{MAX_SEGMENTATION_UNCERTAINTY}): the image is unlike the training data; do not "
-                "trust this explanation"
+                EngineWarning(
+                    WarningCode.UNCERTAIN_SEGMENTATION,
+                    f"uncertain lung segmentation ({segmentation_uncertainty:.2f} > "
+                    f"{MAX_SEGMENTATION_UNCERTAINTY}): the image is unlike the training data; "
+                    "do not trust this explanation",
+                )
             )
     else:
         right, left = np.ones(original.shape, bool), np.ones(original.shape, bool)
-        warnings.append("no lung segmenter: the whole image is treated as lung field")
+        warnings.append(
+            EngineWarning(
+                WarningCode.NO_SEGMENTER,
+                "no lung segmenter: the whole image is treated as lung field",
+            )
+        )
     lung = right | left
     if lung.mean() < 0.02:
-        warnings.append("almost no lung field found: is this a frontal chest radiograph?")
+        warnings.append(
+            EngineWarning(
+                WarningCode.LITTLE_LUNG_FIELD,
+                "almost no lung field found: is this a frontal chest radiograph?",
+            )
+        )
     clock.stage("segment", 0.25)
     probability, ood_score = _classify_and_score(models, original, lung)
     oracle_probability = (
@@ -233,8 +247,11 @@ def explain(
     )
     if ood_score is not None and ood_score > 1.0:
         warnings.append(
-            f"out of distribution (score {ood_score:.2f} > 1): the image is unlike the models' "
-            "training data; do not trust this explanation"
+            EngineWarning(
+                WarningCode.OUT_OF_DISTRIBUTION,
+                f"out of distribution (score {ood_score:.2f} > 1): the image is unlike the "
+                "models' training data; do not trust this explanation",
+            )
         )
     clock.stage("classify", 0.35)
     directions = _directions(request.direction, probability, request.threshold)
@@ -275,23 +292,34 @@ def explain(
     )
 
 
-def _verdict_warnings(counterfactual: Counterfactual, threshold: float) -> list[str]:
+def _verdict_warnings(counterfactual: Counterfactual, threshold: float) -> list[EngineWarning]:
     name = counterfactual.direction.value
     if not counterfactual.qualifies:
         target = POSITIVE_LABEL if counterfactual.direction is Direction.TO_DISEASE else "healthy"
         return [
-            f"not a counterfactual ({name}): the classifier already calls the original {target}"
+            EngineWarning(
+                WarningCode.NOT_A_COUNTERFACTUAL,
+                f"not a counterfactual ({name}): the classifier already calls the original "
+                f"{target}",
+            )
         ]
     found = []
     if not counterfactual.valid:
         found.append(
-            f"invalid counterfactual ({name}): the translated image as shown did not cross the "
-            f"classifier's threshold ({counterfactual.probability:.2f} against {threshold:g})"
+            EngineWarning(
+                WarningCode.INVALID_COUNTERFACTUAL,
+                f"invalid counterfactual ({name}): the translated image as shown did not cross "
+                f"the classifier's threshold ({counterfactual.probability:.2f} against "
+                f"{threshold:g})",
+            )
         )
     if counterfactual.oracle_valid is False:
         found.append(
-            f"the independent oracle classifier does not confirm the flip ({name}: "
-            f"P = {counterfactual.oracle_probability:.2f})"
+            EngineWarning(
+                WarningCode.ORACLE_DISAGREES,
+                f"the independent oracle classifier does not confirm the flip ({name}: "
+                f"P = {counterfactual.oracle_probability:.2f})",
+            )
         )
     return found
 

@@ -9,6 +9,7 @@ from conftest import LOAD_TIMEOUT_MS
 from pytestqt.qtbot import QtBot
 from viewer_fakes import fake_explainer, fake_explanation
 
+from engine import api
 from engine.api import ExplanationResult, Radiograph, sample_radiograph_path
 from viewer.engine_bridge import bridge
 from viewer.explanation import AlertKind, explanation_alerts
@@ -29,7 +30,10 @@ def test_a_valid_explanation_shows_no_banner(window: MainWindow) -> None:
 
 
 def test_invalid_counterfactual_lights_the_banner(window: MainWindow) -> None:
-    engine_note = "invalid counterfactual (to-disease): the translated image did not cross"
+    engine_note = api.EngineWarning(
+        api.WarningCode.INVALID_COUNTERFACTUAL,
+        "invalid counterfactual (to-disease): the translated image did not cross",
+    )
     window.show_explanation(
         fake_explanation(window.radiograph, valid=False, warnings=(engine_note,))
     )
@@ -68,7 +72,10 @@ def test_bridge_reads_validity_and_ood_from_the_engine_result(
     tiny_result: tuple[Radiograph, ExplanationResult],
 ) -> None:
     radiograph, result = tiny_result
-    ood_warning = "out of distribution (score 4.20 > 1): the image is unlike the training data"
+    ood_warning = api.EngineWarning(
+        api.WarningCode.OUT_OF_DISTRIBUTION,
+        "out of distribution (score 4.20 > 1): the image is unlike the training data",
+    )
     invalid = dataclasses.replace(
         result,
         counterfactuals=(dataclasses.replace(result.primary, valid=False),),
@@ -83,6 +90,12 @@ def test_bridge_reads_validity_and_ood_from_the_engine_result(
         AlertKind.NOTE,
     ]
     assert alerts[1].text == ood_warning
+
+    # The code decides, not the words: plain text that reads like an OOD warning is a note.
+    worded = dataclasses.replace(invalid, warnings=(str(ood_warning),))
+    alerts = explanation_alerts(bridge(radiograph, worded))
+    assert alerts[1].text == "the image is unlike the models' training data (score 4.20)"
+    assert alerts[2].kind is AlertKind.NOTE
 
     # The engine's flag decides, not the words: a familiar image has no OOD alert.
     valid = dataclasses.replace(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,8 @@ import pytest
 import torch
 
 from engine.errors import ModelError
-from engine.explain.pipeline import explain
+from engine.explain.pipeline import Direction, ExplainRequest, explain
+from engine.explain.warning_codes import WarningCode, code_of
 from engine.inference.model_set import ModelSet
 from engine.inference.ood import (
     DENSITY_CONFIG,
@@ -142,3 +144,24 @@ def test_an_uncertain_segmentation_flags_the_image(
     assert uncertain.segmentation_uncertainty > 0.9
     assert uncertain.out_of_distribution
     assert any("uncertain lung segmentation" in w for w in uncertain.warnings)
+
+
+def test_warnings_carry_codes_that_survive_a_worker_process(
+    tiny_models: ModelSet, chest_like: Radiograph
+) -> None:
+    """The viewer decides what a warning means by its code (never by its words), so every
+    pipeline warning has one, and pickling (Dask workers, the decode process) keeps it."""
+    plain = explain(chest_like, tiny_models, ExplainRequest(direction=Direction.BOTH))
+    lung = plain.right_lung | plain.left_lung
+    features = image_features(tiny_models.classifier, plain.original, lung)
+    far = dataclasses.replace(tiny_models, feature_density=_density_at(features, 10.0))
+    result = explain(chest_like, far, ExplainRequest(direction=Direction.BOTH))
+    codes = [code_of(warning) for warning in result.warnings]
+    assert None not in codes
+    assert WarningCode.OUT_OF_DISTRIBUTION in codes
+    assert WarningCode.NOT_A_COUNTERFACTUAL in codes  # one direction never qualifies
+    for warning in result.warnings:
+        copy = pickle.loads(pickle.dumps(warning))
+        assert copy == warning
+        assert code_of(copy) is code_of(warning)
+    assert code_of("out of distribution (score 9 > 1)") is None  # words alone carry no code
