@@ -31,7 +31,7 @@ from engine.networks.classifier import ClassifierNet
 from engine.networks.conditional_generator import ConditionalGenerator
 from engine.networks.constrained_generator import ConstrainedGenerator
 from engine.networks.discriminator import DiscriminatorKind, PaperDiscriminator
-from engine.networks.generator import CycleGANGenerator
+from engine.networks.generator import CycleGANGenerator, Upsampling
 from engine.networks.patchgan import PatchGANDiscriminator
 from engine.networks.projection_discriminator import ProjectionDiscriminator
 from engine.networks.unet import UNet
@@ -116,6 +116,7 @@ __all__ = [
     "ProjectionDiscriminator",
     "SelfAttention2d",
     "UNet",
+    "Upsampling",
     "architecture_of",
     "build_network",
     "chunked_attention",

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from engine.networks.attention import DEFAULT_CHUNK_SIZE, AttentionMode
-from engine.networks.generator import CycleGANGenerator
+from engine.networks.generator import CycleGANGenerator, Upsampling
 
 #: Model units of the lung-field image's background (engine.inference.model_input.BACKGROUND).
 BACKGROUND = -1.0
@@ -38,7 +38,8 @@ class ConstrainedGenerator(nn.Module):
 
     Args:
         base_width, n_residual_blocks, attention, attention_mode, attention_chunk_size,
-        norm_affine: as for :class:`CycleGANGenerator` (one input and one output channel).
+        norm_affine, upsampling: as for :class:`CycleGANGenerator` (one input and one output
+        channel).
         max_change: the largest change per pixel, in model units (2 = the whole range).
     """
 
@@ -51,6 +52,7 @@ class ConstrainedGenerator(nn.Module):
         attention_mode: AttentionMode | str = AttentionMode.CHUNKED,
         attention_chunk_size: int = DEFAULT_CHUNK_SIZE,
         norm_affine: bool = False,
+        upsampling: Upsampling | str = Upsampling.TRANSPOSE,
         max_change: float = 1.0,
     ) -> None:
         super().__init__()
@@ -66,6 +68,7 @@ class ConstrainedGenerator(nn.Module):
             attention_mode=attention_mode,
             attention_chunk_size=attention_chunk_size,
             norm_affine=norm_affine,
+            upsampling=upsampling,
         )
         # Start as the identity: the last convolution writes zeros, so the first translations
         # change nothing and training grows the change from there (not from random noise).

@@ -42,6 +42,8 @@ the reference ``ResnetGenerator`` import losslessly (see ``engine.models.import_
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 import torch
 from torch import nn
 
@@ -64,8 +66,28 @@ UPSAMPLING_NNPACK_MIN_PIXELS = 128 * 128
 DECODER_NNPACK_BAND_PIXELS = 256 * 256
 
 
-def _upsampling(in_channels: int, out_channels: int) -> FastCpuConvTranspose2d:
-    """Transposed 3x3 convolution, stride 2: ``(B, in, H, W) -> (B, out, 2H, 2W)``."""
+class Upsampling(StrEnum):
+    """How the decoder doubles the resolution. ``transpose``: the paper's transposed 3x3
+    convolution, stride 2. ``resize``: nearest-neighbour upsampling, then a 3x3 convolution
+    (Odena et al., Distill 2016). A stride-2 transposed convolution overlaps its kernel unevenly,
+    so a 2-pixel stripe or checkerboard pattern is the cheapest thing it can draw; guided by a
+    classifier that reads fine lung texture, the shipped generators learnt exactly such stripes.
+    The resize form has no such preferred pattern."""
+
+    TRANSPOSE = "transpose"
+    RESIZE = "resize"
+
+
+def _upsampling(in_channels: int, out_channels: int, kind: Upsampling) -> nn.Module:
+    """Doubles the resolution: ``(B, in, H, W) -> (B, out, 2H, 2W)`` (see :class:`Upsampling`)."""
+    if kind is Upsampling.RESIZE:
+        return nn.Sequential(
+            nn.Upsample(scale_factor=2, mode="nearest"),
+            nn.ReflectionPad2d(1),
+            FastCpuConv2d(
+                in_channels, out_channels, 3, nnpack_min_pixels=RESIDUAL_NNPACK_MIN_PIXELS
+            ),
+        )
     return FastCpuConvTranspose2d(
         in_channels,
         out_channels,
@@ -116,6 +138,8 @@ class CycleGANGenerator(nn.Module):
         attention_mode: chunked (default, low memory) or naive evaluation; not stored in weights.
         attention_chunk_size: query rows per attention block in chunked mode.
         norm_affine: learnable InstanceNorm scale/shift (reference CycleGAN default: no).
+        upsampling: the decoder's upsampling layers (paper: transposed convolutions; see
+            :class:`Upsampling`).
 
     Attributes ``encoder``, ``residual_blocks``, ``attention`` (``nn.Identity`` when disabled) and
     ``decoder`` are the four stages; the indices inside ``encoder``/``decoder`` follow the
@@ -133,6 +157,7 @@ class CycleGANGenerator(nn.Module):
         attention_mode: AttentionMode | str = AttentionMode.CHUNKED,
         attention_chunk_size: int = DEFAULT_CHUNK_SIZE,
         norm_affine: bool = False,
+        upsampling: Upsampling | str = Upsampling.TRANSPOSE,
     ) -> None:
         super().__init__()
         self.in_channels = positive_int("in_channels", in_channels)
@@ -142,6 +167,7 @@ class CycleGANGenerator(nn.Module):
         flag("attention", attention)
         flag("norm_affine", norm_affine)
         attention_mode = choice("attention_mode", attention_mode, AttentionMode)
+        upsampling = choice("upsampling", upsampling, Upsampling)
         positive_int("attention_chunk_size", attention_chunk_size)
         w = base_width
 
@@ -171,10 +197,10 @@ class CycleGANGenerator(nn.Module):
         else:
             self.attention = nn.Identity()
         self.decoder = nn.Sequential(
-            _upsampling(4 * w, 2 * w),
+            _upsampling(4 * w, 2 * w, upsampling),
             norm(2 * w),
             nn.ReLU(inplace=True),
-            _upsampling(2 * w, w),
+            _upsampling(2 * w, w, upsampling),
             norm(w),
             nn.ReLU(inplace=True),
             nn.ReflectionPad2d(3),
