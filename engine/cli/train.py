@@ -20,11 +20,13 @@ from typing import Any
 
 from engine.cli.base import EXIT_OK, Subcommand
 from engine.training.classifier import ClassifierConfig, train_classifier
-from engine.training.cyclegan import PRESETS, CycleGANConfig, GeneratorKind, Preset, train_cyclegan
+from engine.training.config import DeviceChoice, ModelKind, TrainConfig
+from engine.training.cyclegan import train_cyclegan
+from engine.training.cyclegan_config import PRESETS, CycleGANConfig, GeneratorKind, Preset
 from engine.training.data import LungField
 from engine.training.figan import FIGANConfig, train_figan
+from engine.training.loop import TrainResult
 from engine.training.segmenter import SegmenterConfig, train_segmenter
-from engine.training.trainer import DeviceChoice, ModelKind, TrainConfig, TrainResult
 
 _TRAINERS: dict[ModelKind, tuple[type[TrainConfig], Callable[..., TrainResult], str]] = {
     ModelKind.SEGMENTER: (

@@ -1,21 +1,19 @@
-"""Training the segmenter, the classifier and the CycleGAN (``cxr-explain train``).
+"""Training the segmenter, the classifier, the CycleGAN and FIGAN (``cxr-explain train``).
 
 Nothing in the engine imports this package; it uses ``engine.networks``, ``engine.models`` and
-``engine.io``. One shared loop (:func:`engine.training.trainer.fit`) gives every model the same
-checkpoints (safetensors + JSON, exact resume), logging, NaN checks, devices and DDP.
+``engine.io``. One shared loop (:func:`engine.training.loop.fit`) gives every model the same
+checkpoints (safetensors + JSON, exact resume), logging, NaN checks, devices and DDP;
+:func:`train` runs it for whichever model a config describes.
 """
 
 from engine.training.classifier import ClassifierConfig, train_classifier
-from engine.training.cyclegan import CycleGANConfig, train_cyclegan
+from engine.training.config import DeviceChoice, ModelKind, TrainConfig, TrainingError
+from engine.training.cyclegan import train_cyclegan
+from engine.training.cyclegan_config import CycleGANConfig
 from engine.training.data import LungField, Sample, Split, scan_dataset
+from engine.training.dispatch import train
+from engine.training.loop import TrainResult
 from engine.training.segmenter import SegmenterConfig, train_segmenter
-from engine.training.trainer import (
-    DeviceChoice,
-    ModelKind,
-    TrainConfig,
-    TrainingError,
-    TrainResult,
-)
 
 __all__ = [
     "ClassifierConfig",
@@ -30,6 +28,7 @@ __all__ = [
     "TrainResult",
     "TrainingError",
     "scan_dataset",
+    "train",
     "train_classifier",
     "train_cyclegan",
     "train_segmenter",

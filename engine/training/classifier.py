@@ -22,22 +22,18 @@ from torch import nn
 from engine.inference.ood import fit_feature_density, network_features, save_feature_density
 from engine.networks import Architecture, ClassifierNet
 from engine.training.augment import InputAugmentation
+from engine.training.config import ModelKind, TrainConfig, check_option
 from engine.training.data import LungField
-from engine.training.trainer import (
+from engine.training.loop import ProgressCallback, TrainResult, run_task
+from engine.training.run_files import to_display
+from engine.training.runtime import Runtime
+from engine.training.task import (
     BundleSpec,
-    ModelKind,
     PreparedData,
-    ProgressCallback,
-    Runtime,
-    TrainConfig,
     TrainingTask,
-    TrainResult,
     adam,
     check_finite,
-    check_option,
     recalibrate_batchnorm,
-    run_task,
-    to_display,
 )
 
 MODEL_ID = "classifier"
@@ -135,10 +131,12 @@ def roc_auc(labels: npt.ArrayLike, scores: npt.ArrayLike) -> float | None:
 
 
 class ClassifierTask(TrainingTask):
+    config_type = ClassifierConfig
+
     loss_names = ("loss",)
 
     def __init__(self, config: ClassifierConfig, runtime: Runtime, data: PreparedData) -> None:
-        super().__init__(config, runtime, data.train, data.test)
+        super().__init__(config, runtime, data)
         self.clf_config = config
         self.network = runtime.place(ClassifierNet(**config.architecture_kwargs))
         self.wrapped = runtime.wrap(self.network)
@@ -268,11 +266,5 @@ def train_classifier(
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
 ) -> TrainResult:
-    """Train the classifier described by ``config`` (see :func:`engine.training.trainer.fit`)."""
-
-    def build(config: TrainConfig, runtime: Runtime, data: PreparedData) -> TrainingTask:
-        if not isinstance(config, ClassifierConfig):
-            raise TypeError("train_classifier needs a ClassifierConfig")
-        return ClassifierTask(config, runtime, data)
-
-    return run_task(config, build, progress=progress, cancel=cancel)
+    """Train the classifier described by ``config`` (see :func:`engine.training.loop.fit`)."""
+    return run_task(config, ClassifierTask, progress=progress, cancel=cancel)

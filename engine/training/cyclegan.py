@@ -35,11 +35,7 @@ import itertools
 import logging
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from enum import StrEnum
-from pathlib import Path
-from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -48,202 +44,27 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.errors import InputError
-from engine.networks import (
-    DISCRIMINATOR_ARCHITECTURES,
-    Architecture,
-    DiscriminatorKind,
-    build_network,
-)
+from engine.networks import Architecture, build_network
+from engine.training.config import TrainingError
+from engine.training.cyclegan_config import CycleGANConfig
 from engine.training.data import ImageSet, load_images, segmenter_predictor
 from engine.training.image_pool import ImagePool
-from engine.training.trainer import (
+from engine.training.loop import ProgressCallback, TrainResult, run_task
+from engine.training.run_files import to_display
+from engine.training.runtime import Runtime
+from engine.training.task import (
     BundleSpec,
-    ModelKind,
     PreparedData,
-    ProgressCallback,
-    Runtime,
-    TrainConfig,
-    TrainingError,
     TrainingTask,
-    TrainResult,
     adam,
     check_finite,
-    check_option,
-    run_task,
-    to_display,
+    set_requires_grad,
 )
 
 log = logging.getLogger(__name__)
 
 TO_DISEASE_ID = "generator_to_disease"
 TO_HEALTHY_ID = "generator_to_healthy"
-
-
-class GeneratorKind(StrEnum):
-    """Which generator translates: the paper's (Table 1), or the constrained one (an additive
-    change inside the lung field: engine.networks.constrained_generator)."""
-
-    PAPER = "paper"
-    CONSTRAINED = "constrained"
-
-
-class Preset(StrEnum):
-    """Named option sets for ``cxr-explain train cyclegan --preset``."""
-
-    PAPER = "paper"
-
-
-#: The paper's configuration (Table 1 and 2, section 2): 512 px, 64-wide networks, 9 residual
-#: blocks and one attention layer, the VGG-like discriminator, batch 1, 700 epochs, Adam 2e-4
-#: (beta1 0.5, the reference CycleGAN's), the standard losses and no extras. Options given after
-#: ``--preset`` override these.
-PRESETS: Mapping[Preset, Mapping[str, Any]] = MappingProxyType(
-    {
-        Preset.PAPER: MappingProxyType(
-            {
-                "size": 512,
-                "ngf": 64,
-                "ndf": 64,
-                "residual_blocks": 9,
-                "attention": True,
-                "discriminator": DiscriminatorKind.PAPER,
-                "batch_size": 1,
-                "epochs": 700,
-                "lr": 2e-4,
-                "beta1": 0.5,
-                "beta2": 0.999,
-                "cycle_weight": 10.0,
-                "identity_weight": 0.5,
-                "pool_size": 50,
-                "classifier_guidance": 0.0,
-                "mask_consistency": 0.0,
-            }
-        )
-    }
-)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CycleGANConfig(TrainConfig):
-    """CycleGAN options; the training defaults are the paper's (700 epochs, batch 1, Adam 2e-4).
-
-    ``ngf`` / ``ndf``: first-layer width of generators / discriminators (paper: 64 / 64; the
-    shipped default is 16 for CPUs). ``decay_epochs``: epochs of linear learning-rate decay at
-    the end (None: half of ``epochs``). ``classifier``: a classifier bundle folder, used for the
-    flip-rate metric and, with ``classifier_guidance > 0``, for the guidance loss.
-    """
-
-    KIND: ClassVar[ModelKind] = ModelKind.CYCLEGAN
-
-    epochs: int = 700
-    batch_size: int = 1
-    lr: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    ngf: int = 16
-    ndf: int = 16
-    residual_blocks: int = 9
-    attention: bool = True
-    discriminator: DiscriminatorKind = DiscriminatorKind.PAPER
-    cycle_weight: float = 10.0
-    identity_weight: float = 0.5
-    pool_size: int = 50
-    decay_epochs: int | None = None
-    classifier: Path | None = None
-    classifier_guidance: float = 0.0
-    mask_consistency: float = 0.0
-    guidance_margin: float | None = None
-    guidance_on_composite: bool = False
-    generator: GeneratorKind = GeneratorKind.PAPER
-    max_change: float = 1.0
-    sparsity_weight: float = 0.0
-
-    def __post_init__(self) -> None:
-        TrainConfig.__post_init__(self)
-        set_ = object.__setattr__
-        try:
-            set_(self, "discriminator", DiscriminatorKind(self.discriminator))
-        except ValueError:
-            raise InputError(
-                f"--discriminator must be paper or patchgan, got {self.discriminator!r}"
-            ) from None
-        set_(self, "classifier", None if self.classifier is None else Path(self.classifier))
-        try:
-            set_(self, "generator", GeneratorKind(self.generator))
-        except ValueError:
-            raise InputError(
-                f"--generator must be paper or constrained, got {self.generator!r}"
-            ) from None
-        check_option(0 < self.max_change <= 2, "max-change", "must be in (0, 2]", self.max_change)
-        check_option(
-            self.sparsity_weight >= 0, "sparsity-weight", "must be >= 0", self.sparsity_weight
-        )
-        for name in ("ngf", "ndf", "residual_blocks"):
-            value = getattr(self, name)
-            check_option(value >= 1, name.replace("_", "-"), "must be >= 1", value)
-        for name in ("cycle_weight", "identity_weight", "classifier_guidance", "mask_consistency"):
-            value = getattr(self, name)
-            check_option(value >= 0, name.replace("_", "-"), "must be >= 0", value)
-        check_option(self.pool_size >= 0, "pool-size", "must be >= 0", self.pool_size)
-        if self.decay_epochs is not None:
-            check_option(
-                0 <= self.decay_epochs <= self.epochs,
-                "decay-epochs",
-                f"must be in [0, epochs = {self.epochs}]",
-                self.decay_epochs,
-            )
-        multiple, minimum = (16, 48) if self.discriminator is DiscriminatorKind.PAPER else (8, 24)
-        check_option(
-            self.size % multiple == 0 and self.size >= minimum,
-            "size",
-            f"must be a multiple of {multiple} and >= {minimum} for the "
-            f"{self.discriminator.value} discriminator",
-            self.size,
-        )
-        if self.classifier_guidance > 0 and self.classifier is None:
-            raise InputError("--classifier-guidance needs --classifier BUNDLE_DIR")
-        if self.guidance_margin is not None:
-            check_option(
-                self.guidance_margin >= 0, "guidance-margin", "must be >= 0", self.guidance_margin
-            )
-        if self.guidance_on_composite:
-            if self.classifier is None:
-                raise InputError("--guidance-on-composite needs --classifier BUNDLE_DIR")
-            check_option(
-                self.augment_shift == 0,
-                "augment-shift",
-                "must be 0 with --guidance-on-composite (the two resolutions must line up)",
-                self.augment_shift,
-            )
-
-    @property
-    def generator_architecture(self) -> Architecture:
-        if self.generator is GeneratorKind.CONSTRAINED:
-            return Architecture.CONSTRAINED_GENERATOR
-        return Architecture.GENERATOR
-
-    @property
-    def generator_kwargs(self) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {
-            "base_width": self.ngf,
-            "n_residual_blocks": self.residual_blocks,
-            "attention": self.attention,
-        }
-        if self.generator is GeneratorKind.CONSTRAINED:
-            return {**kwargs, "max_change": self.max_change}
-        return {"in_channels": 1, "out_channels": 1, **kwargs}
-
-    @property
-    def discriminator_architecture(self) -> Architecture:
-        return DISCRIMINATOR_ARCHITECTURES[self.discriminator]
-
-    @property
-    def discriminator_kwargs(self) -> dict[str, Any]:
-        return {"in_channels": 1, "base_width": self.ndf}
-
-    @property
-    def resolved_decay_epochs(self) -> int:
-        return self.epochs // 2 if self.decay_epochs is None else self.decay_epochs
 
 
 def lsgan(prediction: torch.Tensor, real: bool) -> torch.Tensor:
@@ -253,17 +74,13 @@ def lsgan(prediction: torch.Tensor, real: bool) -> torch.Tensor:
     return F.mse_loss(prediction, target)
 
 
-def _set_requires_grad(modules: Sequence[nn.Module], flag: bool) -> None:
-    for module in modules:
-        for parameter in module.parameters():
-            parameter.requires_grad_(flag)
-
-
 class CycleGANTask(TrainingTask):
     """Domain A = healthy (label 0), B = pneumoconiosis (label 1), train split."""
 
+    config_type = CycleGANConfig
+
     def __init__(self, config: CycleGANConfig, runtime: Runtime, data: PreparedData) -> None:
-        super().__init__(config, runtime, data.train, data.test)
+        super().__init__(config, runtime, data)
         self.gan_config = config
         self.domain_a = data.train.of_label(0)
         self.domain_b = data.train.of_label(1)
@@ -314,7 +131,7 @@ class CycleGANTask(TrainingTask):
                 )
             self.classifier = loaded.module.eval()
             self.classifier_size = max(loaded.config.input_size)
-            _set_requires_grad([self.classifier], False)
+            set_requires_grad([self.classifier], False)
         self.composite_a: ImageSet | None = None
         self.composite_b: ImageSet | None = None
         # The current batch's (image, lungs) at the classifier's size, per domain (set by batch).
@@ -519,7 +336,7 @@ class CycleGANTask(TrainingTask):
     def train_step(self, indices: Sequence[int], epoch: int, step: int) -> dict[str, float]:
         real_a, real_b, lungs_a, lungs_b = self.batch(indices, epoch)
         discriminators = [self.d_a, self.d_b]
-        _set_requires_grad(discriminators, False)
+        set_requires_grad(discriminators, False)
         losses, fake_b, fake_a = self.generator_losses(real_a, real_b, lungs_a, lungs_b)
         total_g = torch.stack([losses[name] for name in self.generator_loss_names]).sum()
         losses["g_total"] = total_g
@@ -527,7 +344,7 @@ class CycleGANTask(TrainingTask):
         self.optimizer_g.zero_grad(set_to_none=True)
         total_g.backward()
         self.optimizer_g.step()
-        _set_requires_grad(discriminators, True)
+        set_requires_grad(discriminators, True)
         pooled_b = self.pool_b.query(fake_b)
         pooled_a = self.pool_a.query(fake_a)
         with self.runtime.autocast():
@@ -647,11 +464,5 @@ def train_cyclegan(
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
 ) -> TrainResult:
-    """Train the CycleGAN described by ``config`` (see :func:`engine.training.trainer.fit`)."""
-
-    def build(config: TrainConfig, runtime: Runtime, data: PreparedData) -> TrainingTask:
-        if not isinstance(config, CycleGANConfig):
-            raise TypeError("train_cyclegan needs a CycleGANConfig")
-        return CycleGANTask(config, runtime, data)
-
-    return run_task(config, build, progress=progress, cancel=cancel)
+    """Train the CycleGAN described by ``config`` (see :func:`engine.training.loop.fit`)."""
+    return run_task(config, CycleGANTask, progress=progress, cancel=cancel)

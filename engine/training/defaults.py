@@ -32,17 +32,15 @@ from engine.errors import EngineError, InputError
 from engine.networks import DiscriminatorKind
 from engine.phantoms import DEFAULT_RECIPE, DiseaseParams, DiseaseRecipe
 from engine.phantoms.pair_files import PairLayout, write_pair
+from engine.training.checkpoint import CHECKPOINT_FOLDER, CHECKPOINT_INDEX
 from engine.training.classifier import ClassifierConfig, train_classifier
-from engine.training.cyclegan import CycleGANConfig, train_cyclegan
+from engine.training.config import DeviceChoice
+from engine.training.cyclegan import train_cyclegan
+from engine.training.cyclegan_config import CycleGANConfig
 from engine.training.data import LABELS, MASK_FOLDER
 from engine.training.figan_defaults import FiganPlan, train_default_figan
+from engine.training.loop import TrainResult
 from engine.training.segmenter import SegmenterConfig, train_segmenter
-from engine.training.trainer import (
-    CHECKPOINT_FOLDER,
-    CHECKPOINT_INDEX,
-    DeviceChoice,
-    TrainResult,
-)
 
 log = logging.getLogger(__name__)
 

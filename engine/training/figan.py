@@ -50,20 +50,17 @@ from engine.figan.measures import (
 from engine.figan.pls import DEFAULT_COMPONENTS, FeaturePLS, fit_pls, save_pls
 from engine.networks import Architecture, ConditionalGenerator, ProjectionDiscriminator
 from engine.networks.conditional_generator import SIZES
-from engine.training.trainer import (
+from engine.training.config import ModelKind, TrainConfig, check_option
+from engine.training.loop import ProgressCallback, TrainResult, run_task
+from engine.training.run_files import to_display
+from engine.training.runtime import Runtime
+from engine.training.task import (
     BundleSpec,
-    ModelKind,
     PreparedData,
-    ProgressCallback,
-    Runtime,
-    TrainConfig,
     TrainingTask,
-    TrainResult,
     adam,
     check_finite,
-    check_option,
-    run_task,
-    to_display,
+    set_requires_grad,
 )
 
 log = logging.getLogger(__name__)
@@ -133,16 +130,13 @@ class FIGANConfig(TrainConfig):
         }
 
 
-def _set_requires_grad(module: nn.Module, flag: bool) -> None:
-    for parameter in module.parameters():
-        parameter.requires_grad_(flag)
-
-
 class FIGANTask(TrainingTask):
     """Conditional GAN on the training split; conditions from the classifier's PLS scores."""
 
+    config_type = FIGANConfig
+
     def __init__(self, config: FIGANConfig, runtime: Runtime, data: PreparedData) -> None:
-        super().__init__(config, runtime, data.train, data.test)
+        super().__init__(config, runtime, data)
         from engine.models import load_bundle
 
         self.figan_config = config
@@ -245,7 +239,7 @@ class FIGANTask(TrainingTask):
         d_loss.backward()
         self.optimizer_d.step()
 
-        _set_requires_grad(self.discriminator, False)
+        set_requires_grad([self.discriminator], False)
         try:
             with self.runtime.autocast():
                 # the unwrapped critic keeps DistributedDataParallel out of the generator's pass
@@ -263,7 +257,7 @@ class FIGANTask(TrainingTask):
             g_total.backward()
             self.optimizer_g.step()
         finally:
-            _set_requires_grad(self.discriminator, True)
+            set_requires_grad([self.discriminator], True)
         return values
 
     # ------------------------------------------------------------------ evaluation
@@ -374,6 +368,11 @@ class FIGANTask(TrainingTask):
             )
         ]
 
+    def after_bundles(self, bundles: Sequence[Path]) -> None:
+        """Write the PLS projection the generator's conditions are measured in beside it."""
+        for bundle in bundles:  # rank 0 only: the others write nothing
+            save_pls(self.pls, bundle)
+
 
 def train_figan(
     config: FIGANConfig,
@@ -381,18 +380,6 @@ def train_figan(
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
 ) -> TrainResult:
-    """Train FIGAN as ``config`` says (see :func:`engine.training.trainer.fit`); the bundle gets
+    """Train FIGAN as ``config`` says (see :func:`engine.training.loop.fit`); the bundle gets
     the generator and, beside it, the PLS projection its conditions are measured in."""
-    built: list[FIGANTask] = []
-
-    def build(config: TrainConfig, runtime: Runtime, data: PreparedData) -> TrainingTask:
-        if not isinstance(config, FIGANConfig):
-            raise TypeError("train_figan needs a FIGANConfig")
-        task = FIGANTask(config, runtime, data)
-        built.append(task)
-        return task
-
-    result = run_task(config, build, progress=progress, cancel=cancel)
-    for bundle in result.bundles:  # rank 0 only: the others write nothing
-        save_pls(built[0].pls, bundle)
-    return result
+    return run_task(config, FIGANTask, progress=progress, cancel=cancel)

@@ -25,9 +25,11 @@ from pathlib import Path
 
 from engine.errors import InputError
 from engine.figan.pls import DEFAULT_COMPONENTS
+from engine.training.checkpoint import CHECKPOINT_FOLDER, CHECKPOINT_INDEX
+from engine.training.config import DeviceChoice
 from engine.training.data import Split, of_split, scan_dataset
 from engine.training.figan import FIGANConfig, train_figan
-from engine.training.trainer import CHECKPOINT_FOLDER, CHECKPOINT_INDEX, DeviceChoice, TrainResult
+from engine.training.loop import TrainResult
 
 log = logging.getLogger(__name__)
 

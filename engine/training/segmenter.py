@@ -21,22 +21,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.networks import Architecture, UNet
+from engine.training.config import ModelKind, TrainConfig, check_option
 from engine.training.data import LungField
-from engine.training.trainer import (
-    BundleSpec,
-    ModelKind,
-    PreparedData,
-    ProgressCallback,
-    Runtime,
-    TrainConfig,
-    TrainingTask,
-    TrainResult,
-    adam,
-    check_finite,
-    check_option,
-    run_task,
-    to_display,
-)
+from engine.training.loop import ProgressCallback, TrainResult, run_task
+from engine.training.run_files import to_display
+from engine.training.runtime import Runtime
+from engine.training.task import BundleSpec, PreparedData, TrainingTask, adam, check_finite
 
 MODEL_ID = "segmenter"
 
@@ -91,10 +81,14 @@ def dice_scores(
 
 
 class SegmenterTask(TrainingTask):
+    config_type = SegmenterConfig
+    data_lung_field = LungField.NONE  # the segmenter sees the whole image
+    data_with_sides = True  # its targets are the left and right lung masks
+
     loss_names = ("loss", "bce", "dice")
 
     def __init__(self, config: SegmenterConfig, runtime: Runtime, data: PreparedData) -> None:
-        super().__init__(config, runtime, data.train, data.test)
+        super().__init__(config, runtime, data)
         self.seg_config = config
         self.network = runtime.place(UNet(**config.architecture_kwargs))
         self.wrapped = runtime.wrap(self.network)
@@ -196,18 +190,5 @@ def train_segmenter(
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
 ) -> TrainResult:
-    """Train the lung segmenter ``config`` describes (see :func:`engine.training.trainer.fit`)."""
-
-    def build(config: TrainConfig, runtime: Runtime, data: PreparedData) -> TrainingTask:
-        if not isinstance(config, SegmenterConfig):
-            raise TypeError("train_segmenter needs a SegmenterConfig")
-        return SegmenterTask(config, runtime, data)
-
-    return run_task(
-        config,
-        build,
-        lung_field=LungField.NONE,
-        with_sides=True,
-        progress=progress,
-        cancel=cancel,
-    )
+    """Train the lung segmenter ``config`` describes (see :func:`engine.training.loop.fit`)."""
+    return run_task(config, SegmenterTask, progress=progress, cancel=cancel)

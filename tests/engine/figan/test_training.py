@@ -17,7 +17,8 @@ from engine.errors import CancelledError
 from engine.figan.explore import load_figan_models
 from engine.figan.pls import PLS_CONFIG_FILE, PLS_WEIGHTS_FILE
 from engine.training.figan import FIGANConfig, FIGANTask, train_figan
-from engine.training.trainer import prepare_data, seed_everything, start_runtime
+from engine.training.runtime import seed_everything, start_runtime
+from engine.training.task import prepare_data
 
 TINY_CLI = ["--size", "32", "--ngf", "4", "--ndf", "4", "--max-width", "16", "--latent-dim", "4"]
 TINY_CLI += ["--components", "2", "--batch-size", "8", "--sample-every", "0", "--no-progress"]

@@ -17,7 +17,7 @@ import torch
 from engine.cli.main import main
 from engine.models import load_bundle
 from engine.networks import Architecture
-from engine.training.trainer import NORMALISATION_INPUT
+from engine.training.bundle_writer import NORMALISATION_INPUT
 
 REPO = Path(__file__).resolve().parents[3]
 TINY_GAN = ["--size", "32", "--ngf", "4", "--ndf", "4", "--residual-blocks", "1"]
@@ -218,7 +218,7 @@ def test_paper_preset_sets_the_papers_options_and_later_options_override(
     import types
 
     from engine.cli import train as train_cli
-    from engine.training.trainer import ModelKind
+    from engine.training.config import ModelKind
 
     seen = []
     config_class, _, help_text = train_cli._TRAINERS[ModelKind.CYCLEGAN]
@@ -251,8 +251,10 @@ def test_guidance_on_the_composite_with_a_margin(
 ) -> None:
     """The classifier judges the change resampled to its own size and added to the image loaded
     at that size; the hinge stops at the margin."""
-    from engine.training.cyclegan import CycleGANConfig, CycleGANTask
-    from engine.training.trainer import prepare_data, start_runtime
+    from engine.training.cyclegan import CycleGANTask
+    from engine.training.cyclegan_config import CycleGANConfig
+    from engine.training.runtime import start_runtime
+    from engine.training.task import prepare_data
 
     common = ["--data", str(shared_dataset), "--epochs", "1", "--no-progress"]
     classifier = ["train", "classifier", *common, "--out", str(tmp_path / "clf"), "--size", "64"]

@@ -15,21 +15,16 @@ from safetensors.torch import load_file
 
 from engine.errors import InputError
 from engine.models import is_pickle_checkpoint
+from engine.training.checkpoint import CHECKPOINT_FOLDER, CHECKPOINT_INDEX
 from engine.training.classifier import ClassifierConfig, ClassifierTask, roc_auc, train_classifier
-from engine.training.cyclegan import CycleGANConfig, CycleGANTask, train_cyclegan
+from engine.training.config import TrainConfig, TrainingError, resume_differences
+from engine.training.cyclegan import CycleGANTask, train_cyclegan
+from engine.training.cyclegan_config import CycleGANConfig
 from engine.training.data import LungField
 from engine.training.image_pool import ImagePool
+from engine.training.runtime import Runtime, resolve_device
 from engine.training.segmenter import SegmenterConfig, SegmenterTask, train_segmenter
-from engine.training.trainer import (
-    CHECKPOINT_FOLDER,
-    CHECKPOINT_INDEX,
-    Runtime,
-    TrainConfig,
-    TrainingError,
-    prepare_data,
-    resolve_device,
-    resume_differences,
-)
+from engine.training.task import prepare_data
 
 CPU = Runtime(device=torch.device("cpu"))
 
@@ -391,7 +386,7 @@ def test_cuda_bf16_channels_last_run(shared_dataset: Path, tmp_path: Path) -> No
 
 def test_recalibrated_batchnorm_holds_the_exact_data_statistics() -> None:
     from engine.networks import ClassifierNet
-    from engine.training.trainer import recalibrate_batchnorm
+    from engine.training.task import recalibrate_batchnorm
 
     torch.manual_seed(0)
     network = ClassifierNet(base_width=4, n_stages=2, feature_dim=8)
