@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.cli.base import EXIT_OK, Subcommand
+from engine.networks import Upsampling
 from engine.training.classifier import ClassifierConfig, train_classifier
 from engine.training.config import DeviceChoice, ModelKind, TrainConfig
 from engine.training.cyclegan import train_cyclegan
@@ -242,6 +243,20 @@ def _add_cyclegan(parser: argparse.ArgumentParser) -> None:
         config,
         "sparsity_weight",
         "weight of the L1 term on the change (0 = off)",
+        type=float,
+    )
+    _option(
+        parser,
+        config,
+        "upsampling",
+        "generator upsampling: transpose (paper) or resize (nearest + conv: no stripe pattern)",
+        choices=[u.value for u in Upsampling],
+    )
+    _option(
+        parser,
+        config,
+        "smoothness_weight",
+        "weight of the total-variation term on the change (0 = off)",
         type=float,
     )
     _option(

@@ -67,6 +67,13 @@ TO_DISEASE_ID = "generator_to_disease"
 TO_HEALTHY_ID = "generator_to_healthy"
 
 
+def total_variation(change: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference between neighbouring pixels of ``(B, C, H, W)``, both axes."""
+    rows = (change[..., 1:, :] - change[..., :-1, :]).abs().mean()
+    columns = (change[..., :, 1:] - change[..., :, :-1]).abs().mean()
+    return rows + columns
+
+
 def lsgan(prediction: torch.Tensor, real: bool) -> torch.Tensor:
     """Least-squares GAN loss of patch scores against the target 1 (real) or 0 (fake)."""
     prediction = prediction.float()
@@ -149,6 +156,8 @@ class CycleGANTask(TrainingTask):
             names.append("mask_consistency")
         if config.sparsity_weight > 0:
             names.append("sparsity")
+        if config.smoothness_weight > 0:
+            names.append("smoothness")
         self.generator_loss_names = tuple(names)
         self.loss_names = (*names, "g_total", "d_healthy", "d_disease")
 
@@ -330,6 +339,13 @@ class CycleGANTask(TrainingTask):
                 # L1 of the change itself: the smallest change that does the job.
                 losses["sparsity"] = config.sparsity_weight * (
                     (fake_b.float() - real_a).abs().mean() + (fake_a.float() - real_b).abs().mean()
+                )
+            if config.smoothness_weight > 0:
+                # Total variation of the change: a pixel-scale stripe or checkerboard pattern
+                # (what fools a texture-reading classifier) costs far more than a few blobs.
+                losses["smoothness"] = config.smoothness_weight * (
+                    total_variation(fake_b.float() - real_a)
+                    + total_variation(fake_a.float() - real_b)
                 )
         return losses, fake_b, fake_a
 

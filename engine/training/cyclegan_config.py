@@ -15,7 +15,12 @@ from types import MappingProxyType
 from typing import Any, ClassVar
 
 from engine.errors import InputError
-from engine.networks import DISCRIMINATOR_ARCHITECTURES, Architecture, DiscriminatorKind
+from engine.networks import (
+    DISCRIMINATOR_ARCHITECTURES,
+    Architecture,
+    DiscriminatorKind,
+    Upsampling,
+)
 from engine.training.config import ModelKind, TrainConfig, check_option
 
 
@@ -97,6 +102,8 @@ class CycleGANConfig(TrainConfig):
     generator: GeneratorKind = GeneratorKind.PAPER
     max_change: float = 1.0
     sparsity_weight: float = 0.0
+    upsampling: Upsampling = Upsampling.TRANSPOSE
+    smoothness_weight: float = 0.0
 
     def __post_init__(self) -> None:
         TrainConfig.__post_init__(self)
@@ -114,10 +121,16 @@ class CycleGANConfig(TrainConfig):
             raise InputError(
                 f"--generator must be paper or constrained, got {self.generator!r}"
             ) from None
+        try:
+            set_(self, "upsampling", Upsampling(self.upsampling))
+        except ValueError:
+            raise InputError(
+                f"--upsampling must be transpose or resize, got {self.upsampling!r}"
+            ) from None
         check_option(0 < self.max_change <= 2, "max-change", "must be in (0, 2]", self.max_change)
-        check_option(
-            self.sparsity_weight >= 0, "sparsity-weight", "must be >= 0", self.sparsity_weight
-        )
+        for name in ("sparsity_weight", "smoothness_weight"):
+            value = getattr(self, name)
+            check_option(value >= 0, name.replace("_", "-"), "must be >= 0", value)
         for name in ("ngf", "ndf", "residual_blocks"):
             value = getattr(self, name)
             check_option(value >= 1, name.replace("_", "-"), "must be >= 1", value)
@@ -169,6 +182,8 @@ class CycleGANConfig(TrainConfig):
             "n_residual_blocks": self.residual_blocks,
             "attention": self.attention,
         }
+        if self.upsampling is not Upsampling.TRANSPOSE:  # the paper's stays unrecorded, as before
+            kwargs["upsampling"] = self.upsampling.value
         if self.generator is GeneratorKind.CONSTRAINED:
             return {**kwargs, "max_change": self.max_change}
         return {"in_channels": 1, "out_channels": 1, **kwargs}

@@ -304,6 +304,21 @@ def test_guidance_on_the_composite_with_a_margin(
     assert float(task._guidance(logits, False)) == pytest.approx((5 + 3 + 0) / 3)
 
 
+def test_total_variation_prices_stripes_far_above_blobs() -> None:
+    """The smoothness term's purpose: a 2-pixel stripe pattern of the same mean |change| as a few
+    4-pixel blobs (what the sparsity term alone cannot tell apart) costs twice as much."""
+    from engine.training.cyclegan import total_variation
+
+    stripes = torch.zeros(1, 1, 32, 32)
+    stripes[..., ::2, :] = 0.1
+    blobs = torch.zeros(1, 1, 32, 32)
+    for row, column in ((5, 5), (5, 20), (20, 12), (26, 26)):
+        blobs[..., row : row + 4, column : column + 4] = 0.1
+    blobs *= stripes.abs().mean() / blobs.abs().mean()  # same L1 (same sparsity cost)
+    assert float(total_variation(stripes)) > 1.8 * float(total_variation(blobs))
+    assert float(total_variation(torch.full((1, 1, 8, 8), 0.3))) == 0.0
+
+
 def test_constrained_generator_trains_resumes_and_explains(
     shared_dataset: Path, tmp_path: Path
 ) -> None:
@@ -320,14 +335,17 @@ def test_constrained_generator_trains_resumes_and_explains(
     out = tmp_path / "gan"
     argv = ["train", "cyclegan", "--data", str(shared_dataset), "--out", str(out), *TINY_GAN]
     argv += ["--generator", "constrained", "--sparsity-weight", "0.5", "--max-change", "0.5"]
+    argv += ["--upsampling", "resize", "--smoothness-weight", "0.5"]
     assert run_cli(argv) == 0
     header, *rows = (out / "metrics.csv").read_text().splitlines()
-    assert "sparsity" in header.split(",")
+    assert {"sparsity", "smoothness"} <= set(header.split(","))
     assert run_cli([*argv, "--resume"]) == 0  # finished: re-evaluates, rewrites the bundles
     assert len((out / "metrics.csv").read_text().splitlines()) == 1 + len(rows)
     loaded = load_bundle(out / "generator_to_healthy")
     assert loaded.config.architecture is Architecture.CONSTRAINED_GENERATOR
     assert isinstance(loaded.module, ConstrainedGenerator)
+    assert loaded.config.architecture_kwargs["upsampling"] == "resize"
+    assert isinstance(loaded.module.body.decoder[0], torch.nn.Sequential)  # resize + conv
     x = torch.full((1, 1, 32, 32), -1.0)
     x[..., 8:24, 6:14] = 0.2
     with torch.no_grad():
