@@ -3,7 +3,7 @@ overlays (lung contour, attribution heat map, statistics in the difference pane)
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -15,37 +15,35 @@ from PySide6.QtWidgets import (
 )
 
 from viewer.overlays import Attribution
+from viewer.state import DisplayOptions
 
 
 class DisplayPanel(QGroupBox):
-    """Toggles and choices, each reported as a past-tense signal."""
+    """The controls of ``options``: each shows its field, and the user's changes are written
+    into it (the comparison panel draws them, the settings adapter stores them)."""
 
-    link_window_toggled = Signal(bool)
-    diverging_toggled = Signal(bool)
-    invert_mouse_toggled = Signal(bool)
-    lung_contour_toggled = Signal(bool)
-    statistics_toggled = Signal(bool)
-    attribution_changed = Signal(str)  # an Attribution value
-    overlay_opacity_changed = Signal(float)  # in [0, 1]
-
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, options: DisplayOptions, parent: QWidget | None = None) -> None:
         super().__init__("Display", parent)
+        self._options = options
         self.link_window_check = QCheckBox("Link window/level of original and translated")
         self.diverging_check = QCheckBox("Diverging colour map for the difference")
         self.invert_mouse_check = QCheckBox("Invert window/level drag direction")
         self.lung_contour_check = QCheckBox("Lung contour")
         self.statistics_check = QCheckBox("Lung statistics on the difference pane")
         layout = QVBoxLayout(self)
-        self._checks = (
-            (self.link_window_check, self.link_window_toggled),
-            (self.diverging_check, self.diverging_toggled),
-            (self.invert_mouse_check, self.invert_mouse_toggled),
-            (self.lung_contour_check, self.lung_contour_toggled),
-            (self.statistics_check, self.statistics_toggled),
-        )
-        for check, signal in self._checks:
+        # Each check box by the DisplayOptions field it shows.
+        self._checks = {
+            "link_window": self.link_window_check,
+            "diverging_difference": self.diverging_check,
+            "invert_mouse_direction": self.invert_mouse_check,
+            "lung_contour": self.lung_contour_check,
+            "statistics_overlay": self.statistics_check,
+        }
+        for field, check in self._checks.items():
             check.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-            check.toggled.connect(signal.emit)
+            check.toggled.connect(
+                lambda checked, field=field: self._options.update(**{field: checked})
+            )
             layout.addWidget(check)
 
         self.attribution_combo = QComboBox()
@@ -64,36 +62,33 @@ class DisplayPanel(QGroupBox):
         form.addRow("Overlay opacity", self.opacity_slider)
         layout.addLayout(form)
 
+        self._show(frozenset(options.field_names()))
+        options.events.changed.connect(self._show)
+
     @property
     def attribution(self) -> Attribution:
         return Attribution(self.attribution_combo.currentData())
 
-    def set_values(
-        self,
-        *,
-        link_window: bool,
-        diverging: bool,
-        invert_mouse: bool,
-        lung_contour: bool = False,
-        statistics: bool = True,
-        attribution: Attribution = Attribution.NONE,
-        overlay_opacity: float = 0.5,
-    ) -> None:
-        """Set every control without emitting (the caller applies the values itself)."""
-        values = (link_window, diverging, invert_mouse, lung_contour, statistics)
-        for (check, _signal), value in zip(self._checks, values, strict=True):
+    def _show(self, fields: frozenset[str]) -> None:
+        """Show the options' ``fields`` without writing them back."""
+        options = self._options
+        for field in fields & self._checks.keys():
+            check = self._checks[field]
             check.blockSignals(True)
-            check.setChecked(value)
+            check.setChecked(bool(getattr(options, field)))
             check.blockSignals(False)
-        self.attribution_combo.blockSignals(True)
-        self.attribution_combo.setCurrentIndex(self.attribution_combo.findData(attribution.value))
-        self.attribution_combo.blockSignals(False)
-        self.opacity_slider.blockSignals(True)
-        self.opacity_slider.setValue(round(min(max(overlay_opacity, 0.0), 1.0) * 100))
-        self.opacity_slider.blockSignals(False)
+        if "attribution_overlay" in fields:
+            combo = self.attribution_combo
+            combo.blockSignals(True)
+            combo.setCurrentIndex(combo.findData(options.attribution_overlay.value))
+            combo.blockSignals(False)
+        if "overlay_opacity" in fields:
+            self.opacity_slider.blockSignals(True)
+            self.opacity_slider.setValue(round(min(max(options.overlay_opacity, 0.0), 1.0) * 100))
+            self.opacity_slider.blockSignals(False)
 
     def _on_attribution_combo_changed(self, _index: int) -> None:
-        self.attribution_changed.emit(self.attribution.value)
+        self._options.attribution_overlay = self.attribution
 
     def _on_opacity_slider_changed(self, value: int) -> None:
-        self.overlay_opacity_changed.emit(value / 100.0)
+        self._options.overlay_opacity = value / 100.0

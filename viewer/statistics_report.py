@@ -132,6 +132,16 @@ def report_of(
     )
 
 
+def report_of_shown(
+    result: api.ExplanationResult, radiograph: api.Radiograph | None
+) -> StatisticsReport:
+    """``result``'s report, with areas in mm² when the shown ``radiograph`` states its pixel
+    spacing and the result is on its grid (the regions count its pixels)."""
+    on_grid = radiograph is not None and result.original.shape == radiograph.shape
+    spacing = radiograph.info.spacing if radiograph is not None and on_grid else None
+    return report_of(result, spacing)
+
+
 def to_csv(report: StatisticsReport) -> str:
     """One row per region, the units in their own column (a spreadsheet needs no header notes)."""
     buffer = io.StringIO()

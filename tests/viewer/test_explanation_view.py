@@ -94,7 +94,7 @@ def test_diverging_map_keeps_the_symmetric_scale(window: MainWindow) -> None:
     window.display_panel.diverging_check.setChecked(True)
     low, high = window.comparison.difference.levels()
     assert low == -high
-    assert window.comparison._difference_map is DifferenceMap.DIVERGING
+    assert window.comparison.difference_map is DifferenceMap.DIVERGING
     assert window.settings.diverging_difference is True
 
 

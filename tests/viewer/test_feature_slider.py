@@ -253,7 +253,7 @@ def test_choosing_a_feature_asks_first_with_a_time_estimate(
     feature_window: MainWindow, qtbot: QtBot
 ) -> None:
     window = feature_window
-    explainer = window._explainer
+    explainer = window.session.explanations.explainer
     shown = window.comparison.explanation
     _select(window, "feature-1")
 
@@ -284,7 +284,7 @@ def test_choosing_a_feature_asks_first_with_a_time_estimate(
 
 def test_a_new_image_returns_to_the_direction(feature_window: MainWindow, qtbot: QtBot) -> None:
     window = feature_window
-    explainer = window._explainer
+    explainer = window.session.explanations.explainer
     _choose(window, qtbot, Direction.TO_HEALTHY.value)
     _choose(window, qtbot, "feature-2")
     assert window.explanation_panel.choice == FAKE_FEATURES[1]
@@ -302,7 +302,7 @@ def test_explorations_are_kept_per_image_and_component(
     feature_window: MainWindow, qtbot: QtBot, tmp_path: Path
 ) -> None:
     window = feature_window
-    explainer = window._explainer
+    explainer = window.session.explanations.explainer
     _choose(window, qtbot, "feature-1")
     first = window.comparison.explanation
     _choose(window, qtbot, Direction.TO_DISEASE.value)
