@@ -65,6 +65,12 @@ REGISTRY: tuple[Registered, ...] = (
         "score the classifier and its explanations against phantom ground truth, through files",
     ),
     Registered(
+        "calibrate",
+        "engine.cli.calibrate",
+        "COMMAND",
+        "set the classifiers' operating point (P = 0.5) on held-out healthy phantoms",
+    ),
+    Registered(
         "pacs",
         "engine.cli.pacs",
         "COMMAND",

@@ -12,6 +12,8 @@ At 512 x 512 with 4 stages the last conv feature map is 16 x 16 (stride 32), the
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -54,6 +56,9 @@ class ClassifierNet(nn.Module):
         n_stages: residual stages, each halving the resolution.
         feature_dim: width of the fully connected feature layer.
         dropout: dropout probability before the logit layer (training only).
+        decision_offset: subtracted from every logit, so that logit 0 (P = 0.5) falls on the
+            operating point chosen after training (``engine.explain.operating_point``); 0 for a
+            freshly trained network. Stored in the bundle's ``config.json``, not in the weights.
     """
 
     def __init__(
@@ -64,9 +69,13 @@ class ClassifierNet(nn.Module):
         n_stages: int = 4,
         feature_dim: int = 64,
         dropout: float = 0.2,
+        decision_offset: float = 0.0,
     ) -> None:
         super().__init__()
         self.in_channels = positive_int("in_channels", in_channels)
+        if not isinstance(decision_offset, int | float) or not math.isfinite(decision_offset):
+            raise ValueError(f"decision_offset must be a finite number, got {decision_offset!r}")
+        self.decision_offset = float(decision_offset)
         positive_int("base_width", base_width)
         self.n_stages = positive_int("n_stages", n_stages)
         positive_int("feature_dim", feature_dim)
@@ -101,8 +110,9 @@ class ClassifierNet(nn.Module):
         return feature_map, features
 
     def logit_from_features(self, features: torch.Tensor) -> torch.Tensor:
-        """Feature vectors ``(B, F)`` -> logits ``(B,)``."""
-        return self.logit(self.dropout(features)).squeeze(1)
+        """Feature vectors ``(B, F)`` -> logits ``(B,)`` (less the decision offset)."""
+        logits = self.logit(self.dropout(features)).squeeze(1)
+        return logits - self.decision_offset if self.decision_offset else logits
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, in_channels, H, W)`` in ``[-1, 1]`` -> pneumoconiosis logit ``(B,)``."""

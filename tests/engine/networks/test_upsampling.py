@@ -56,3 +56,17 @@ def test_the_constrained_generator_passes_it_on_and_bundles_rebuild_it() -> None
     assert rebuilt.state_dict().keys() == network.state_dict().keys()
     with pytest.raises(ValueError, match="upsampling"):
         CycleGANGenerator(base_width=4, upsampling="bilinear-ish")
+
+
+def test_a_classifier_decision_offset_moves_every_logit_by_itself() -> None:
+    from engine.networks import ClassifierNet
+
+    torch.manual_seed(0)
+    plain = ClassifierNet(base_width=4, n_stages=2, feature_dim=8).eval()
+    shifted = ClassifierNet(base_width=4, n_stages=2, feature_dim=8, decision_offset=-2.5).eval()
+    shifted.load_state_dict(plain.state_dict())  # the offset is not a weight
+    x = torch.rand(3, 1, 32, 32) * 2 - 1
+    with torch.no_grad():
+        torch.testing.assert_close(shifted(x), plain(x) + 2.5)
+    with pytest.raises(ValueError, match="decision_offset"):
+        ClassifierNet(decision_offset=float("nan"))
