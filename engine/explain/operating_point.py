@@ -46,6 +46,8 @@ from engine.phantoms import DiseaseParams, ForeignObject, generate_pair
 #: few hundred), the CI guard (7000-7199) and anything else the repository draws.
 FIRST_SEED = 30_000
 CONFIG_FILE = "config.json"
+MODEL_CARD_FILE = "README.md"
+_CARD_HEADING = "## Operating point"
 OFFSET_KWARG = "decision_offset"
 
 
@@ -82,8 +84,8 @@ def raw_logits(
     cancel: threading.Event | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
-    """``(len(classifiers), n)`` logits of the calibration images, each classifier's own
-    decision offset added back (so a bundle can be calibrated again)."""
+    """``(len(classifiers), n)`` raw logits of the calibration images: before any decision
+    offset a bundle already has (so calibrating again measures the same numbers)."""
     rows: list[list[float]] = []
     with tempfile.TemporaryDirectory(prefix="cxr-calibrate-") as scratch:
         for index in range(config.n):
@@ -124,9 +126,11 @@ def population_options(config: CalibrationConfig, seed: int) -> dict[str, Any]:
 
 @torch.no_grad()
 def _raw_logit(model: LoadedModel, intensity: np.ndarray, lung: np.ndarray) -> float:
+    """The classifier's logit before its decision offset (a ClassifierNet's own layers)."""
     (prepared,) = field_inputs(model, [intensity], lung)
-    logit = float(model.module(batch_tensor([prepared.field], model))[0])
-    return logit + float(getattr(model.module, OFFSET_KWARG, 0.0))
+    network: Any = model.module
+    _, features = network.forward_features(batch_tensor([prepared.field], model))
+    return float(network.logit(features).squeeze(1)[0])
 
 
 def choose_offset(healthy_logits: np.ndarray, specificity: float) -> float:
@@ -179,3 +183,27 @@ def _store(bundle: Path, record: dict[str, Any]) -> None:
     config["architecture_kwargs"][OFFSET_KWARG] = record["decision_offset"]
     config.setdefault("training", {})["operating_point"] = record
     write_text_atomically(path, json.dumps(config, indent=2) + "\n")
+    card = bundle / MODEL_CARD_FILE
+    if card.is_file():
+        text = card.read_text(encoding="utf-8").split(f"\n{_CARD_HEADING}\n")[0].rstrip("\n")
+        write_text_atomically(card, text + "\n\n" + _card_section(record))
+
+
+def _card_section(record: dict[str, Any]) -> str:
+    """The model card's account of the operating point (replaced on every calibration)."""
+    percentiles = record["raw_logit_percentiles"]
+    return (
+        f"{_CARD_HEADING}\n\n"
+        f"- P = 0.5 at raw logit {record['decision_offset']:.4f}: the "
+        f"{record['target_specificity']:g} quantile of the raw logits of "
+        f"{record['healthy_images']} held-out healthy phantoms (anatomy seeds "
+        f"{record['anatomy_seeds'][0]}-{record['anatomy_seeds'][1]}; "
+        f"{', '.join(str(s) for s in record['sizes'])} px; "
+        f"{' / '.join(record['formats'])} files; breast shadows "
+        f"{record['breast_probability']:g}, devices {record['foreign_object_probability']:g}), "
+        "through `load_radiograph` and the segmenter's lungs (`cxr-explain calibrate`)\n"
+        f"- raw logit percentiles of those images: 5 %: {percentiles['5']:.2f}, 50 %: "
+        f"{percentiles['50']:.2f}, 95 %: {percentiles['95']:.2f}, 99 %: {percentiles['99']:.2f}\n"
+        "- every probability the product shows is sigmoid(raw logit - offset); the weights are "
+        "unchanged\n"
+    )

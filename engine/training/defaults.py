@@ -29,6 +29,8 @@ import numpy as np
 import torch
 
 from engine.errors import EngineError, InputError
+from engine.explain.operating_point import CalibrationConfig, calibrate_bundles
+from engine.explain.validate import FileFormat
 from engine.networks import DiscriminatorKind
 from engine.phantoms import DEFAULT_RECIPE, DiseaseParams, DiseaseRecipe
 from engine.phantoms.pair_files import PairLayout, write_pair
@@ -102,6 +104,10 @@ class DefaultsPlan:
     # classifier's size to be read. 1200 steps of batch 16 (11 epochs of the 1800 training
     # images; times in docs/figan.md).
     figan: FiganPlan = field(default_factory=lambda: FiganPlan(size=128))
+    # Last, the classifier's and the oracle's operating point: P = 0.5 at specificity 0.95 on
+    # held-out healthy phantoms through files (engine.explain.operating_point). The generators
+    # were guided by the uncalibrated classifier; validate judges them at the operating point.
+    calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
 
     @classmethod
     def quick(cls) -> DefaultsPlan:
@@ -124,6 +130,7 @@ class DefaultsPlan:
             residual_blocks=1,
             batch_size=4,
             figan=FiganPlan.quick(),
+            calibration=CalibrationConfig(n=20, sizes=(64, 80), formats=(FileFormat.PNG,)),
         )
 
 
@@ -453,6 +460,9 @@ def train_defaults(
         figan = None
     else:
         cyclegan, figan = _in_parallel(jobs, [(stage.cyclegan, (judge,)), (stage.figan, (judge,))])
+        judges = [name for name in ("classifier", "oracle") if (out / name).is_dir()]
+        if (out / "segmenter").is_dir():
+            calibrate_bundles(out, judges, plan.calibration, cancel=cancel)
     return DefaultsResult(
         data=data,
         segmenter=segmenter,

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
+
+import pytest
 
 from engine.training.defaults import DefaultsPlan, write_phantom_dataset
 
@@ -51,10 +54,22 @@ def test_two_jobs_train_the_recipe_and_a_serial_rerun_resumes_it(tmp_path: Path)
             "figan",
         ]
     )
+    offsets = _operating_points(out)
+    assert set(offsets) == {"classifier", "oracle"}  # the recipe ends with the operating point
     steps = _last_steps(work)
     again = train_defaults(out, work, quick=True, progress_bar=False, jobs=1)
     assert sorted(path.name for path in again.bundles) == names
     assert _last_steps(work) == steps  # nothing trained twice
+    assert _operating_points(out) == pytest.approx(offsets, abs=1e-5)  # and the same threshold
+
+
+def _operating_points(out: Path) -> dict[str, float]:
+    points = {}
+    for name in ("classifier", "oracle"):
+        config = json.loads((out / name / "config.json").read_text())
+        assert config["training"]["operating_point"]["healthy_images"] == 20
+        points[name] = config["architecture_kwargs"]["decision_offset"]
+    return points
 
 
 def _last_steps(work: Path) -> dict[str, str]:
