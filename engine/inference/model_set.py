@@ -36,12 +36,17 @@ class ModelSet:
     oracle: LoadedModel | None = None
 
     def version_label(self) -> str:
-        """Display-safe model identification: folder name and weight checksums (short)."""
+        """Display-safe model identification: folder name and weight checksums (short), and a
+        classifier's operating point when it has one (the same weights decide differently)."""
         parts = [self.directory.name]
         models = (self.segmenter, self.classifier, self.to_disease, self.to_healthy, self.oracle)
         for loaded in models:
             if loaded is not None:
-                parts.append(f"{loaded.config.model_id}@{loaded.config.sha256[:8]}")
+                label = f"{loaded.config.model_id}@{loaded.config.sha256[:8]}"
+                offset = loaded.config.architecture_kwargs.get("decision_offset")
+                if offset:
+                    label += f"(t={float(offset):+.2f})"
+                parts.append(label)
         return " ".join(parts)
 
 
