@@ -27,6 +27,9 @@ from engine.explain.request import ExplainRequest
 PLUGIN_NAME = "cxr-explain-models"
 #: Failures of a task's worker before the scheduler gives the task up (Dask's default is 3).
 ALLOWED_FAILURES = 1
+#: Environment of the LocalCluster's worker processes, set before they start (one torch thread
+#: each: one worker process per core).
+WORKER_ENVIRONMENT = {"OMP_NUM_THREADS": 1, "MKL_NUM_THREADS": 1, "OPENBLAS_NUM_THREADS": 1}
 
 
 try:
@@ -73,7 +76,15 @@ def dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
     import dask
     from distributed import Client, LocalCluster
 
-    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+    settings = {
+        "distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
+        # Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, which makes glibc hand
+        # every freed tensor buffer back to the kernel and fault it in again on the next image,
+        # which nearly doubled the time of an explanation (docs/benchmarks.md). The one-thread
+        # settings stay; the allocator keeps glibc's own adaptive threshold.
+        "distributed.nanny.pre-spawn-environ": WORKER_ENVIRONMENT,
+    }
+    with dask.config.set(settings):
         if scheduler is not None:
             try:
                 client = Client(scheduler, timeout="20s")
