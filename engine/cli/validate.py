@@ -12,7 +12,8 @@ from tqdm import tqdm
 
 from engine.cli.base import EXIT_OK, Subcommand
 from engine.errors import InputError
-from engine.explain.validate import FileFormat, ValidationConfig, validate, write_report
+from engine.explain.validate import FileFormat, ValidationConfig, validate
+from engine.explain.validate_report import write_report
 from engine.figan.explore import FIGAN_ID, load_figan_models
 from engine.inference.model_set import load_model_set
 from engine.phantoms import RECIPES

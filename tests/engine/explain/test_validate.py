@@ -14,6 +14,7 @@ from engine.explain import scoring
 from engine.explain import validate as validate_module
 from engine.explain.cout import cout, transition_curve
 from engine.explain.pipeline import Direction
+from engine.explain.validate_config import MAPS
 from engine.explain.validate_findings import by_finding
 from engine.inference.model_input import model_window
 from engine.inference.run import classify
@@ -154,7 +155,7 @@ def test_the_true_change_as_translation_scores_perfectly(tiny_models, monkeypatc
     assert fidelity["share_darker_to_healthy"]["mean"] == 1.0
     assert fidelity["share_brighter_to_disease"]["mean"] == 1.0
     localisation = report["localisation"]
-    assert set(localisation) == set(validate_module.MAPS)
+    assert set(localisation) == set(MAPS)
     assert localisation["difference"]["iou"]["mean"] > 0.3  # blurred opacities vs their disks
     assert localisation["difference"]["iou"]["mean"] > 3 * localisation["random"]["iou"]["mean"]
     assert localisation["random"]["roc_auc"]["mean"] == pytest.approx(0.5, abs=0.1)
