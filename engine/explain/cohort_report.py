@@ -162,7 +162,8 @@ def _embedded(path: Path) -> str:
 
 def report_html(summary: dict[str, Any], figures: Sequence[Path]) -> str:
     """One page: what was run, the classifier against class folders, the per-direction table,
-    the failures and the figures (embedded, so the page travels alone)."""
+    how many images failed and the figures (embedded, so the page travels alone). No file
+    names: the page is made to be forwarded."""
     directions = [
         [
             name.replace("-", " "),
@@ -227,9 +228,12 @@ def report_html(summary: dict[str, Any], figures: Sequence[Path]) -> str:
     ]
     failed = summary.get("failed") or []
     if failed:
+        # Counted, not named: a page made to be forwarded carries no file names (they may hold a
+        # patient's name); results.csv beside it lists each file with its error.
         parts += [
-            f"<h2>Not explained ({len(failed)})</h2>",
-            _table(["file", "error"], [[f["file"], f["error"]] for f in failed]),
+            f"<h2>Not explained: {len(failed)}</h2>",
+            f'<p class="note">{len(failed)} image(s) could not be explained; results.csv lists '
+            "each file with its one-line error.</p>",
         ]
     parts += ["<h2>Figures</h2>", *(_embedded(path) for path in figures), "</body></html>"]
     return "\n".join(parts) + "\n"

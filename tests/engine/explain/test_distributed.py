@@ -35,7 +35,7 @@ def _folder(root: Path, count: int = IMAGES) -> Path:
         label = ("healthy", "pneumoconiosis")[index % 2]
         (root / label).mkdir(parents=True, exist_ok=True)
         pixels = (rng.random((48, 40)) * 200 + 30).astype(np.uint8)
-        Image.fromarray(pixels).save(root / label / f"image_{index:02d}.png")
+        Image.fromarray(pixels).save(root / label / f"image_{index:03d}.png")
     (root / "healthy" / "broken.png").write_bytes(b"not a png")
     return root
 
@@ -161,7 +161,10 @@ def test_killed_worker_and_killed_client_still_give_every_image_once(
     tmp_path: Path, serial: Path, cohort: tuple[Path, Path]
 ) -> None:
     psutil = pytest.importorskip("psutil")
-    images = _folder(tmp_path / "many", 24)
+    # Enough images that the job is still running when the client is killed: with the tiny
+    # models one image takes milliseconds, and 24 were all done before the second kill.
+    count = 160
+    images = _folder(tmp_path / "many", count)
     _images, models = cohort
     out = tmp_path / "out"
     # 1. Kill one Dask worker process once the first rows are in: its tasks run elsewhere.
@@ -188,5 +191,5 @@ def test_killed_worker_and_killed_client_still_give_every_image_once(
     rows = _rows(out)
     # One row per image and direction (an error row for the bad file): nothing lost, nothing twice.
     keys = [(row[0], row[6]) for row in rows]
-    assert len(keys) == len(set(keys)) == 24 * 2 + 1
-    assert len({row[0] for row in rows}) == 24 + 1
+    assert len(keys) == len(set(keys)) == count * 2 + 1
+    assert len({row[0] for row in rows}) == count + 1
