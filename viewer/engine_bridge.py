@@ -27,6 +27,7 @@ from viewer.explanation import (
     ExplanationChoice,
     Feature,
     FloatImage,
+    ShownExplanation,
     StageProgress,
     readonly_image,
 )
@@ -69,19 +70,10 @@ class BridgedOverlays:
 
 
 @dataclass(frozen=True, slots=True)
-class BridgedExplanation:
-    translated: FloatImage
-    difference: FloatImage
-    probability_original: float
-    probability_translated: float
-    positive_label: str
+class BridgedExplanation(ShownExplanation):
     direction: Direction
-    model_name: str
     frames: tuple[BridgedFrame, ...]
-    warnings: tuple[str, ...]
     valid: bool
-    out_of_distribution: str | None
-    difference_limit: float  # symmetric scale over every frame, in modality units
     overlays: BridgedOverlays
     result: api.ExplanationResult  # the full engine result (statistics, attributions, lungs)
 

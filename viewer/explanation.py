@@ -134,6 +134,22 @@ class Explanation(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class ShownExplanation:
+    """The fields every bridged explanation fills (CycleGAN or FIGAN feature), in the
+    radiograph's modality units; the bridges add their direction, frames and overlays."""
+
+    translated: FloatImage
+    difference: FloatImage
+    probability_original: float
+    probability_translated: float
+    positive_label: str
+    model_name: str
+    warnings: tuple[str, ...]
+    out_of_distribution: str | None  # the banner's message, or None for a familiar input
+    difference_limit: float  # symmetric scale over every frame, in modality units
+
+
 def engine_result(explanation: Explanation | None) -> ExplanationResult | None:
     """The engine's full result behind ``explanation`` (statistics, masks, attributions), or
     None for explanations that carry none (test fakes, future providers)."""

@@ -17,7 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine import api
-from viewer.explanation import Explanation, Feature, FloatImage, readonly_image
+from viewer.explanation import (
+    Explanation,
+    Feature,
+    FloatImage,
+    ShownExplanation,
+    readonly_image,
+)
 from viewer.export import GifExportOptions, write_sequence_gif
 from viewer.overlays import RgbaImage, contour_rgba
 from viewer.rendering import symmetric_limit
@@ -49,23 +55,14 @@ class FeatureOverlays:
 
 
 @dataclass(frozen=True, slots=True)
-class FeatureExplanation:
+class FeatureExplanation(ShownExplanation):
     """One feature moved from ``-span`` to ``+span`` SD on one radiograph (an ``Explanation``).
 
     ``translated`` / ``difference`` / ``probability_translated``: the frame at ``+span``.
     """
 
-    translated: FloatImage
-    difference: FloatImage
-    probability_original: float
-    probability_translated: float
-    positive_label: str
     direction: Feature
-    model_name: str
     frames: tuple[FeatureFrame, ...]
-    warnings: tuple[str, ...]
-    out_of_distribution: str | None
-    difference_limit: float  # symmetric scale over every frame, in modality units
     overlays: FeatureOverlays
     score_correlation: float  # requested vs achieved feature score over the frames (Pearson r)
     exploration: api.FeatureExploration  # the engine's result (frames in display units, GIF)
