@@ -120,7 +120,8 @@ def test_a_real_chest_cr_is_flagged_out_of_distribution(shipped: api.ModelSet) -
 #: most MAX_PROBABILITY_SPREAD. That bound was 0.25 (largest spread 0.15) before the operating
 #: point (``cxr-explain calibrate``, 2026-12-06) moved borderline images to P ~ 0.5, where the
 #: sigmoid is steepest: the same logits that spread P by 0.05 there now spread it by 0.35 (seed
-#: 7102, diseased, P 0.22-0.57); the verdict check is the stricter guard.
+#: 7102, diseased, P 0.22-0.57 at the first offset, -2.97); the verdict check is the stricter
+#: guard.
 PERTURBATION_PAIRS = 3
 CLEAR_MARGIN = 0.3
 MAX_PROBABILITY_SPREAD = 0.4
