@@ -154,13 +154,11 @@ def choose_offset(
 
 
 def _order_index(n: int, specificity: float, confidence: float) -> int:
-    """0-based index of the order statistic :func:`choose_offset` takes."""
+    """0-based index of the order statistic :func:`choose_offset` takes: the ``confidence``
+    quantile of Binomial(n, specificity), capped at the largest logit."""
     from scipy.stats import binom
 
-    for k in range(1, n + 1):
-        if binom.sf(k - 1, n, specificity) <= 1.0 - confidence:
-            return k - 1
-    return n - 1
+    return min(int(binom.ppf(confidence, n, specificity)), n - 1)
 
 
 def reached_confidence(n: int, specificity: float, index: int) -> float:
