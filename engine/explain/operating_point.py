@@ -41,7 +41,12 @@ from engine.inference.run import batch_tensor, field_inputs, segment_lungs_check
 from engine.io import load_radiograph
 from engine.models import LoadedModel, load_bundle
 from engine.networks import Architecture
-from engine.phantoms import DiseaseParams, ForeignObject, generate_pair
+from engine.phantoms import DiseaseParams, generate_pair
+from engine.phantoms.population import (
+    BREAST_PROBABILITY,
+    FOREIGN_OBJECT_PROBABILITY,
+    draw_extras,
+)
 
 #: Anatomy seeds of the calibration images: clear of training (0-999), validation (1000 on, a
 #: few hundred), the CI guard (7000-7199) and anything else the repository draws.
@@ -67,8 +72,8 @@ class CalibrationConfig:
     sizes: tuple[int, ...] = (256, 512, 1024)
     formats: tuple[FileFormat, ...] = (FileFormat.PNG, FileFormat.DICOM)
     first_seed: int = FIRST_SEED
-    breast_probability: float = 0.3
-    foreign_object_probability: float = 0.1
+    breast_probability: float = BREAST_PROBABILITY
+    foreign_object_probability: float = FOREIGN_OBJECT_PROBABILITY
 
     def __post_init__(self) -> None:
         if self.n < 20:
@@ -120,13 +125,8 @@ def raw_logits(
 def population_options(config: CalibrationConfig, seed: int) -> dict[str, Any]:
     """Breast shadows and foreign objects of one calibration image (drawn from its seed)."""
     rng = np.random.default_rng([seed, 1])
-    objects: frozenset[ForeignObject] = frozenset()
-    if rng.random() < config.foreign_object_probability:
-        pool = list(ForeignObject)
-        chosen = rng.choice(len(pool), size=int(rng.integers(1, 3)), replace=False)
-        objects = frozenset(pool[int(i)] for i in chosen)
-    breasts = bool(rng.random() < config.breast_probability)
-    return {"foreign_objects": objects, "breast_shadows": breasts}
+    extras = draw_extras(rng, config.foreign_object_probability, config.breast_probability)
+    return extras.as_options()
 
 
 @torch.no_grad()

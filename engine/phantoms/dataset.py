@@ -38,7 +38,6 @@ from engine.phantoms.params import (
     GENERATOR_VERSION,
     UPPER_ZONE_PREDOMINANCE,
     DiseaseParams,
-    ForeignObject,
     IloType,
     Label,
     LargeOpacity,
@@ -46,6 +45,11 @@ from engine.phantoms.params import (
     PhantomParams,
     ZoneWeights,
     default_spacing_mm,
+)
+from engine.phantoms.population import (
+    BREAST_PROBABILITY,
+    FOREIGN_OBJECT_PROBABILITY,
+    draw_extras,
 )
 from engine.types import FloatImage
 
@@ -103,8 +107,8 @@ class DatasetConfig:
     haze: float = 0.0
     large_opacity: LargeOpacity = LargeOpacity.NONE
     zone_weights: ZoneWeights = UPPER_ZONE_PREDOMINANCE
-    foreign_object_probability: float = 0.1
-    breast_probability: float = 0.3
+    foreign_object_probability: float = FOREIGN_OBJECT_PROBABILITY
+    breast_probability: float = BREAST_PROBABILITY
     noise_level: float = 1.0
     paired: bool = False
     test_fraction: float = 0.1
@@ -162,12 +166,7 @@ def image_params(config: DatasetConfig, index: int) -> PhantomParams:
     profusion = config.profusions[int(rng.integers(len(config.profusions)))]
     opacity_type = config.opacity_types[int(rng.integers(len(config.opacity_types)))]
     haze = config.haze * rng.uniform(0.5, 1.0)
-    objects: frozenset[ForeignObject] = frozenset()
-    if rng.random() < config.foreign_object_probability:
-        pool = list(ForeignObject)
-        chosen = rng.choice(len(pool), size=int(rng.integers(1, 3)), replace=False)
-        objects = frozenset(pool[int(i)] for i in chosen)
-    breasts = bool(rng.random() < config.breast_probability)
+    extras = draw_extras(rng, config.foreign_object_probability, config.breast_probability)
     diseased = config.paired or index % 2 == 1
     disease = config.disease(profusion, opacity_type, haze) if diseased else DiseaseParams()
     return PhantomParams(
@@ -175,8 +174,8 @@ def image_params(config: DatasetConfig, index: int) -> PhantomParams:
         size=config.size,
         spacing_mm=config.spacing_mm,
         disease=disease,
-        foreign_objects=objects,
-        breast_shadows=breasts,
+        foreign_objects=extras.foreign_objects,
+        breast_shadows=extras.breast_shadows,
         noise_level=config.noise_level,
     )
 

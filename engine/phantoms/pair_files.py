@@ -13,6 +13,7 @@ import numpy as np
 
 from engine.phantoms.generate import generate_pair
 from engine.phantoms.params import DiseaseParams
+from engine.phantoms.population import PopulationExtras
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +43,14 @@ def write_pair(
     size: int,
     *,
     sixteen_bit: bool,
+    extras: PopulationExtras | None = None,
 ) -> None:
-    """Render one anatomy and write its healthy and diseased images and its three lung masks."""
-    phantom = generate_pair(seed=seed, disease=disease, size=size)
+    """Render one anatomy and write its healthy and diseased images and its three lung masks.
+
+    ``extras``: devices and breast shadows, the same in both images (they belong to the anatomy).
+    """
+    options = (extras or PopulationExtras()).as_options()
+    phantom = generate_pair(seed=seed, disease=disease, size=size, **options)
     folder = layout.directory
     for label, image in ((layout.healthy, phantom.healthy_image), (layout.diseased, phantom.image)):
         write_png(folder / label / f"{sample_id}.png", np.asarray(image), sixteen_bit=sixteen_bit)

@@ -14,8 +14,6 @@ masks (exact and free for synthetic data); the viewer makes them with the traine
 
 from __future__ import annotations
 
-import csv
-import json
 import logging
 import multiprocessing
 import threading
@@ -25,29 +23,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from engine.errors import EngineError, InputError
+from engine.errors import InputError
 from engine.explain.operating_point import CalibrationConfig, calibrate_bundles
 from engine.explain.validate import FileFormat
 from engine.networks import DiscriminatorKind
-from engine.phantoms import DEFAULT_RECIPE, DiseaseParams, DiseaseRecipe
-from engine.phantoms.pair_files import PairLayout, write_pair
+from engine.phantoms import DEFAULT_RECIPE, DiseaseRecipe
+from engine.phantoms.population import (
+    BREAST_PROBABILITY,
+    FOREIGN_OBJECT_PROBABILITY,
+)
 from engine.training.checkpoint import CHECKPOINT_FOLDER, CHECKPOINT_INDEX
 from engine.training.classifier import ClassifierConfig, train_classifier
 from engine.training.config import DeviceChoice
 from engine.training.cyclegan import train_cyclegan
 from engine.training.cyclegan_config import CycleGANConfig
-from engine.training.data import LABELS, MASK_FOLDER
+from engine.training.defaults_data import reusable_data_set, write_phantom_dataset
 from engine.training.figan_defaults import FiganPlan, train_default_figan
 from engine.training.loop import TrainResult
 from engine.training.segmenter import SegmenterConfig, train_segmenter
 
 log = logging.getLogger(__name__)
-
-#: Marker file that identifies a phantom data set (and makes model cards say "synthetic").
-PHANTOM_MARKER = "phantoms.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +59,11 @@ class DefaultsPlan:
     # Every n-th anatomy is stored as 16-bit PNG (the rest 8-bit): both occur in use.
     sixteen_bit_every: int = 3
     test_fraction: float = 0.1
+    # Devices and breast shadows as often as `cxr-explain phantoms` draws them, in both images of
+    # an anatomy. Without them the classifier had never seen either, and healthy images with a
+    # pacemaker or breasts scored highest of all healthy ones (issue 18; docs/training.md).
+    foreign_object_probability: float = FOREIGN_OBJECT_PROBABILITY
+    breast_probability: float = BREAST_PROBABILITY
     # Segmenter and CycleGAN input side.
     size: int = 128
     segmenter_epochs: int = 5
@@ -132,123 +134,6 @@ class DefaultsPlan:
             figan=FiganPlan.quick(),
             calibration=CalibrationConfig(n=20, sizes=(64, 80), formats=(FileFormat.PNG,)),
         )
-
-
-def _pair_arguments(
-    directory: Path, plan: DefaultsPlan, seed: int, index: int, disease: DiseaseParams
-) -> tuple[PairLayout, str, int, DiseaseParams, int]:
-    """What :func:`write_pair` needs for anatomy ``index`` (sizes in turn, its own seed)."""
-    layout = PairLayout(directory, LABELS[0], LABELS[1], MASK_FOLDER)
-    size = plan.phantom_sizes[index % len(plan.phantom_sizes)]
-    return layout, f"phantom_{index:04d}", seed * 100_003 + index, disease, size
-
-
-def _sixteen_bit(plan: DefaultsPlan, index: int) -> bool:
-    return plan.sixteen_bit_every > 0 and index % plan.sixteen_bit_every == 0
-
-
-def write_phantom_dataset(
-    directory: Path,
-    plan: DefaultsPlan,
-    seed: int,
-    cancel: Callable[[], bool] | None = None,
-    workers: int = 1,
-) -> Path:
-    """Write ``plan.phantoms`` paired phantoms (healthy + diseased per anatomy) in the layout.
-
-    ``workers`` > 1 renders anatomies in that many processes; the files are identical, because
-    every finding is drawn here first, in order, and each anatomy has its own seed.
-
-    This still writes the layout itself instead of calling ``engine.phantoms.dataset.write_dataset``
-    because the recipe draws every finding from a :class:`DiseaseRecipe`, which ``DatasetConfig``
-    (one fixed finding) cannot express; giving ``DatasetConfig`` a recipe would let this go.
-    """
-    for label in LABELS:
-        (directory / label).mkdir(parents=True, exist_ok=True)
-    (directory / MASK_FOLDER).mkdir(exist_ok=True)
-    rng = np.random.default_rng(seed)
-    findings = [plan.disease.draw(rng) for _ in range(plan.phantoms)]
-    if workers > 1:
-        _write_in_processes(directory, plan, seed, findings, cancel, workers)
-    else:
-        for index, disease in enumerate(findings):
-            if cancel is not None and cancel():
-                raise EngineError("phantom generation was cancelled")
-            arguments = _pair_arguments(directory, plan, seed, index, disease)
-            write_pair(*arguments, sixteen_bit=_sixteen_bit(plan, index))
-    n_test = max(1, round(plan.phantoms * plan.test_fraction))
-    rows = []
-    for index in range(plan.phantoms):
-        split = "test" if index >= plan.phantoms - n_test else "train"
-        rows += [{"id": f"phantom_{index:04d}", "label": label, "split": split} for label in LABELS]
-    with (directory / "manifest.csv").open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["id", "label", "split"])
-        writer.writeheader()
-        writer.writerows(rows)
-    (directory / PHANTOM_MARKER).write_text(
-        json.dumps(_recipe(plan, seed), indent=2) + "\n", encoding="utf-8"
-    )
-    return directory
-
-
-def _write_in_processes(
-    directory: Path,
-    plan: DefaultsPlan,
-    seed: int,
-    findings: list[DiseaseParams],
-    cancel: Callable[[], bool] | None,
-    workers: int,
-) -> None:
-    # Spawned, not forked: the parent may hold torch threads, which a fork copies in a bad state.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        pending = [
-            pool.submit(
-                write_pair,
-                *_pair_arguments(directory, plan, seed, index, disease),
-                sixteen_bit=_sixteen_bit(plan, index),
-            )
-            for index, disease in enumerate(findings)
-        ]
-        for future in pending:
-            if cancel is not None and cancel():
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise EngineError("phantom generation was cancelled")
-            future.result()
-
-
-def _recipe(plan: DefaultsPlan, seed: int) -> dict[str, Any]:
-    """What determines the phantom data set; a rerun reuses a data set only when this matches."""
-    return {
-        "count": plan.phantoms,
-        "sizes": list(plan.phantom_sizes),
-        "sixteen_bit_every": plan.sixteen_bit_every,
-        "seed": seed,
-        "test_fraction": plan.test_fraction,
-        **plan.disease.to_dict(),
-        "writer": __name__,
-    }
-
-
-def _reusable(data: Path, plan: DefaultsPlan, seed: int) -> bool:
-    """True when ``data`` holds a finished data set of this recipe; InputError for another one."""
-    marker = data / PHANTOM_MARKER
-    if not marker.is_file():
-        if data.exists() and any(data.iterdir()):
-            raise InputError(
-                f"{data} exists but is not a finished phantom data set (an interrupted run?); "
-                "delete it or choose another --work"
-            )
-        return False
-    try:
-        recorded = json.loads(marker.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        recorded = None
-    if recorded != _recipe(plan, seed):
-        raise InputError(
-            f"{data} holds phantoms of another recipe or seed; delete it or choose another --work"
-        )
-    return True
 
 
 #: The two classifiers of the recipe: the one the generators and the FIGAN explain, and the oracle.
@@ -435,7 +320,7 @@ def train_defaults(
     work = Path(work)
     out = Path(out)
     data = work / "phantoms"
-    if _reusable(data, plan, seed):
+    if reusable_data_set(data, plan, seed):
         log.info("reusing the phantom data set in %s", data)
     else:
         stop = cancel.is_set if cancel is not None else None

@@ -213,6 +213,7 @@ def run_task(
     if not isinstance(config, task_type.config_type):
         raise TypeError(f"{task_type.__name__} needs a {task_type.config_type.__name__}")
     runtime = start_runtime(config.device)
+    finished = False
     try:
         data = prepare_data(
             config,
@@ -225,6 +226,8 @@ def run_task(
         task = task_type(config, runtime, data)
         if runtime.rank > 0:
             torch.manual_seed(config.seed + 7919 * runtime.rank)
-        return fit(task, data, progress=progress, cancel=cancel)
+        result = fit(task, data, progress=progress, cancel=cancel)
+        finished = True
+        return result
     finally:
-        stop_runtime(runtime)
+        stop_runtime(runtime, finished=finished)

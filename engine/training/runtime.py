@@ -111,8 +111,13 @@ def start_runtime(choice: DeviceChoice | str) -> Runtime:
     return Runtime(device=device, rank=rank, world_size=world_size, local_rank=local_rank)
 
 
-def stop_runtime(runtime: Runtime) -> None:
+def stop_runtime(runtime: Runtime, *, finished: bool = False) -> None:
+    """Leave the process group. ``finished``: every rank got here normally, so they first wait
+    for each other; a rank that tears gloo down while a peer still writes can abort in gloo's
+    destructor. After an error there is no barrier: the peers may never arrive."""
     if runtime.distributed and dist.is_initialized():
+        if finished:
+            dist.barrier()
         dist.destroy_process_group()
 
 

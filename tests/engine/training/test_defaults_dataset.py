@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from engine.training.defaults import DefaultsPlan, write_phantom_dataset
+from engine.training.defaults import DefaultsPlan
+from engine.training.defaults_data import PHANTOM_MARKER, recipe_extras, write_phantom_dataset
 
 
 def _digests(folder: Path) -> dict[str, str]:
@@ -34,6 +36,44 @@ def test_another_seed_writes_other_phantoms(tmp_path: Path) -> None:
     first = _digests(write_phantom_dataset(tmp_path / "a", plan, seed=5, workers=2))
     second = _digests(write_phantom_dataset(tmp_path / "b", plan, seed=6, workers=2))
     assert first["healthy/phantom_0000.png"] != second["healthy/phantom_0000.png"]
+
+
+def test_recipe_draws_devices_and_breasts_at_the_phantoms_command_rates() -> None:
+    plan = DefaultsPlan()
+    drawn = [recipe_extras(plan, seed=0, index=index) for index in range(1000)]
+    with_devices = sum(bool(extras.foreign_objects) for extras in drawn) / len(drawn)
+    with_breasts = sum(extras.breast_shadows for extras in drawn) / len(drawn)
+    assert abs(with_devices - plan.foreign_object_probability) < 0.03
+    assert abs(with_breasts - plan.breast_probability) < 0.05
+    assert with_devices > 0.05
+    assert with_breasts > 0.2
+
+
+def test_devices_are_in_both_images_and_leave_the_findings_alone(tmp_path: Path) -> None:
+    """Extras on every anatomy change the healthy and the diseased image alike: what the disease
+    adds (diseased minus healthy) is the same finding with or without them."""
+    import numpy as np
+    from PIL import Image
+
+    plain = DefaultsPlan.quick()
+    loaded = replace(plain, foreign_object_probability=1.0, breast_probability=1.0)
+    a = write_phantom_dataset(tmp_path / "plain", plain, seed=5)
+    b = write_phantom_dataset(tmp_path / "extras", loaded, seed=5)
+    marker = json.loads((b / PHANTOM_MARKER).read_text())
+    assert marker["foreign_object_probability"] == 1.0
+    changed = 0
+    for index in range(plain.phantoms):
+        name = f"phantom_{index:04d}.png"
+        images = {
+            (root, label): np.asarray(Image.open(root / label / name), dtype=np.float64)
+            for root in (a, b)
+            for label in ("healthy", "pneumoconiosis")
+        }
+        changed += not np.array_equal(images[(a, "healthy")], images[(b, "healthy")])
+        lesion_plain = images[(a, "pneumoconiosis")] - images[(a, "healthy")]
+        lesion_extras = images[(b, "pneumoconiosis")] - images[(b, "healthy")]
+        assert np.corrcoef(lesion_plain.ravel(), lesion_extras.ravel())[0, 1] > 0.5
+    assert changed == plain.phantoms
 
 
 def test_two_jobs_train_the_recipe_and_a_serial_rerun_resumes_it(tmp_path: Path) -> None:
