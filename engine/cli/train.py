@@ -20,34 +20,30 @@ from typing import Any
 
 from engine.cli.base import EXIT_OK, Subcommand
 from engine.networks import Upsampling
-from engine.training.classifier import ClassifierConfig, train_classifier
+from engine.training.classifier import ClassifierConfig
 from engine.training.config import DeviceChoice, ModelKind, TrainConfig
-from engine.training.cyclegan import train_cyclegan
 from engine.training.cyclegan_config import PRESETS, CycleGANConfig, GeneratorKind, Preset
 from engine.training.data import LungField
-from engine.training.figan import FIGANConfig, train_figan
+from engine.training.dispatch import train
+from engine.training.figan import FIGANConfig
 from engine.training.loop import TrainResult
-from engine.training.segmenter import SegmenterConfig, train_segmenter
+from engine.training.segmenter import SegmenterConfig
 
-_TRAINERS: dict[ModelKind, tuple[type[TrainConfig], Callable[..., TrainResult], str]] = {
+_TRAINERS: dict[ModelKind, tuple[type[TrainConfig], str]] = {
     ModelKind.SEGMENTER: (
         SegmenterConfig,
-        train_segmenter,
         "U-Net lung segmenter (image -> left/right lung masks)",
     ),
     ModelKind.CLASSIFIER: (
         ClassifierConfig,
-        train_classifier,
         "healthy vs pneumoconiosis classifier (the CNN being explained)",
     ),
     ModelKind.CYCLEGAN: (
         CycleGANConfig,
-        train_cyclegan,
         "CycleGAN healthy <-> pneumoconiosis generators",
     ),
     ModelKind.FIGAN: (
         FIGANConfig,
-        train_figan,
         "FIGAN feature explorer (classifier PLS components -> conditional generator)",
     ),
 }
@@ -311,7 +307,7 @@ _ADDERS: dict[ModelKind, Callable[[argparse.ArgumentParser], None]] = {
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     models = parser.add_subparsers(dest="model", metavar="MODEL", required=True)
     for kind in ModelKind:
-        _, _, help_text = _TRAINERS[kind]
+        _, help_text = _TRAINERS[kind]
         model_parser = models.add_parser(kind.value, help=help_text, description=help_text)
         _ADDERS[kind](model_parser)
 
@@ -329,13 +325,13 @@ def _summary(result: TrainResult) -> str:
 
 def _run(args: argparse.Namespace) -> int:
     kind = ModelKind(args.model)
-    config_class, trainer, _ = _TRAINERS[kind]
+    config_class, _ = _TRAINERS[kind]
     names = {field.name for field in dataclasses.fields(config_class)}
     given = {k: v for k, v in vars(args).items() if k in names}  # unset options are absent
     preset = getattr(args, "preset", None)
     options = {**PRESETS[Preset(preset)], **given} if preset else given
     config = config_class(**options)
-    result = trainer(config)
+    result = train(config)
     if result.bundles:  # rank 0 of a torchrun job, or the only process
         sys.stdout.write(_summary(result) + "\n")
     return EXIT_OK

@@ -6,14 +6,13 @@ checkpoints (safetensors + JSON, exact resume), logging, NaN checks, devices and
 :func:`train` runs it for whichever model a config describes.
 """
 
-from engine.training.classifier import ClassifierConfig, train_classifier
+from engine.training.classifier import ClassifierConfig
 from engine.training.config import DeviceChoice, ModelKind, TrainConfig, TrainingError
-from engine.training.cyclegan import train_cyclegan
 from engine.training.cyclegan_config import CycleGANConfig
 from engine.training.data import LungField, Sample, Split, scan_dataset
 from engine.training.dispatch import train
 from engine.training.loop import TrainResult
-from engine.training.segmenter import SegmenterConfig, train_segmenter
+from engine.training.segmenter import SegmenterConfig
 
 __all__ = [
     "ClassifierConfig",
@@ -29,7 +28,4 @@ __all__ = [
     "TrainingError",
     "scan_dataset",
     "train",
-    "train_classifier",
-    "train_cyclegan",
-    "train_segmenter",
 ]

@@ -7,7 +7,6 @@ Test metrics: ROC AUC (None when the test split holds one class only), accuracy 
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,6 @@ from engine.networks import Architecture, ClassifierNet
 from engine.training.augment import InputAugmentation
 from engine.training.config import ModelKind, TrainConfig, check_option
 from engine.training.data import LungField
-from engine.training.loop import ProgressCallback, TrainResult, run_task
 from engine.training.run_files import to_display
 from engine.training.runtime import Runtime
 from engine.training.task import (
@@ -258,13 +256,3 @@ class ClassifierTask(TrainingTask):
                 metrics=metrics,
             )
         ]
-
-
-def train_classifier(
-    config: ClassifierConfig,
-    *,
-    progress: ProgressCallback | None = None,
-    cancel: threading.Event | None = None,
-) -> TrainResult:
-    """Train the classifier described by ``config`` (see :func:`engine.training.loop.fit`)."""
-    return run_task(config, ClassifierTask, progress=progress, cancel=cancel)

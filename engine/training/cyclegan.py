@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -49,7 +48,6 @@ from engine.training.config import TrainingError
 from engine.training.cyclegan_config import CycleGANConfig
 from engine.training.data import ImageSet, load_images, segmenter_predictor
 from engine.training.image_pool import ImagePool
-from engine.training.loop import ProgressCallback, TrainResult, run_task
 from engine.training.run_files import to_display
 from engine.training.runtime import Runtime
 from engine.training.task import (
@@ -472,13 +470,3 @@ class CycleGANTask(TrainingTask):
                 **common,
             ),
         ]
-
-
-def train_cyclegan(
-    config: CycleGANConfig,
-    *,
-    progress: ProgressCallback | None = None,
-    cancel: threading.Event | None = None,
-) -> TrainResult:
-    """Train the CycleGAN described by ``config`` (see :func:`engine.training.loop.fit`)."""
-    return run_task(config, CycleGANTask, progress=progress, cancel=cancel)

@@ -35,14 +35,14 @@ from engine.phantoms.population import (
     FOREIGN_OBJECT_PROBABILITY,
 )
 from engine.training.checkpoint import CHECKPOINT_FOLDER, CHECKPOINT_INDEX
-from engine.training.classifier import ClassifierConfig, train_classifier
+from engine.training.classifier import ClassifierConfig
 from engine.training.config import DeviceChoice
-from engine.training.cyclegan import train_cyclegan
 from engine.training.cyclegan_config import CycleGANConfig
 from engine.training.defaults_data import reusable_data_set, write_phantom_dataset
+from engine.training.dispatch import train
 from engine.training.figan_defaults import FiganPlan, train_default_figan
 from engine.training.loop import TrainResult
-from engine.training.segmenter import SegmenterConfig, train_segmenter
+from engine.training.segmenter import SegmenterConfig
 
 log = logging.getLogger(__name__)
 
@@ -235,11 +235,11 @@ class _Stage:
 
     def classifier(self, model_id: str, segmenter: Path | None) -> TrainResult:
         config = classifier_config(self.plan, self.work, self.common, model_id, segmenter)
-        return train_classifier(config, cancel=self.cancel)
+        return train(config, cancel=self.cancel)
 
     def cyclegan(self, classifier: Path | None) -> TrainResult:
         config = cyclegan_config(self.plan, self.work, self.common, classifier)
-        return train_cyclegan(config, cancel=self.cancel)
+        return train(config, cancel=self.cancel)
 
     def figan(self, classifier: Path) -> TrainResult:
         return train_default_figan(
@@ -326,7 +326,7 @@ def train_defaults(
         stop = cancel.is_set if cancel is not None else None
         write_phantom_dataset(data, plan, seed, stop, workers=phantom_workers)
     common = _common_options(data, out, seed, device, progress_bar and jobs == 1)
-    segmenter = train_segmenter(segmenter_config(plan, work, common), cancel=cancel)
+    segmenter = train(segmenter_config(plan, work, common), cancel=cancel)
     # The classifiers find the lungs with the segmenter, as every explanation does.
     lungs_from = segmenter.bundles[0] if segmenter.bundles else None
     # A spawned stage gets no cancel event (an Event does not cross processes): with two jobs,

@@ -1,8 +1,5 @@
-"""One entry for every model: :func:`train` picks the task by the type of the config it is given.
-
-The per-model functions (``train_segmenter`` ...) stay for callers that hold one kind of config;
-both go through :func:`engine.training.loop.run_task`, so a run is the same whichever is called.
-"""
+"""One entry for every model: :func:`train` picks the task by the type of the config it is given
+and runs it through :func:`engine.training.loop.run_task`."""
 
 from __future__ import annotations
 

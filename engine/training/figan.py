@@ -26,7 +26,6 @@ projection (``pls.safetensors`` + ``pls.json``) beside it.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +50,6 @@ from engine.figan.pls import DEFAULT_COMPONENTS, FeaturePLS, fit_pls, save_pls
 from engine.networks import Architecture, ConditionalGenerator, ProjectionDiscriminator
 from engine.networks.conditional_generator import SIZES
 from engine.training.config import ModelKind, TrainConfig, check_option
-from engine.training.loop import ProgressCallback, TrainResult, run_task
 from engine.training.run_files import to_display
 from engine.training.runtime import Runtime
 from engine.training.task import (
@@ -372,14 +370,3 @@ class FIGANTask(TrainingTask):
         """Write the PLS projection the generator's conditions are measured in beside it."""
         for bundle in bundles:  # rank 0 only: the others write nothing
             save_pls(self.pls, bundle)
-
-
-def train_figan(
-    config: FIGANConfig,
-    *,
-    progress: ProgressCallback | None = None,
-    cancel: threading.Event | None = None,
-) -> TrainResult:
-    """Train FIGAN as ``config`` says (see :func:`engine.training.loop.fit`); the bundle gets
-    the generator and, beside it, the PLS projection its conditions are measured in."""
-    return run_task(config, FIGANTask, progress=progress, cancel=cancel)

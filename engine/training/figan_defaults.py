@@ -28,7 +28,8 @@ from engine.figan.pls import DEFAULT_COMPONENTS
 from engine.training.checkpoint import CHECKPOINT_FOLDER, CHECKPOINT_INDEX
 from engine.training.config import DeviceChoice
 from engine.training.data import Split, of_split, scan_dataset
-from engine.training.figan import FIGANConfig, train_figan
+from engine.training.dispatch import train
+from engine.training.figan import FIGANConfig
 from engine.training.loop import TrainResult
 
 log = logging.getLogger(__name__)
@@ -149,4 +150,4 @@ def train_default_figan(
         progress_bar=progress_bar,
         resume=(run / CHECKPOINT_FOLDER / CHECKPOINT_INDEX).is_file(),
     )
-    return train_figan(config, cancel=cancel)
+    return train(config, cancel=cancel)

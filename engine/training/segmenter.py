@@ -9,7 +9,6 @@ be robust to. Test metric: mean Dice of the thresholded masks (per image and cha
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -23,7 +22,6 @@ from torch import nn
 from engine.networks import Architecture, UNet
 from engine.training.config import ModelKind, TrainConfig, check_option
 from engine.training.data import LungField
-from engine.training.loop import ProgressCallback, TrainResult, run_task
 from engine.training.run_files import to_display
 from engine.training.runtime import Runtime
 from engine.training.task import BundleSpec, PreparedData, TrainingTask, adam, check_finite
@@ -182,13 +180,3 @@ class SegmenterTask(TrainingTask):
                 normalisation={"lung_field": LungField.NONE.value},
             )
         ]
-
-
-def train_segmenter(
-    config: SegmenterConfig,
-    *,
-    progress: ProgressCallback | None = None,
-    cancel: threading.Event | None = None,
-) -> TrainResult:
-    """Train the lung segmenter ``config`` describes (see :func:`engine.training.loop.fit`)."""
-    return run_task(config, SegmenterTask, progress=progress, cancel=cancel)

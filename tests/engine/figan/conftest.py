@@ -22,8 +22,9 @@ def _one_thread() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> TinyModels:
     """A classifier (2 epochs) and a FIGAN (6 epochs) on a tiny folder: seconds on one core."""
-    from engine.training.classifier import ClassifierConfig, train_classifier
-    from engine.training.figan import FIGANConfig, train_figan
+    from engine.training.classifier import ClassifierConfig
+    from engine.training.dispatch import train
+    from engine.training.figan import FIGANConfig
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -31,7 +32,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> TinyModels:
         root = tmp_path_factory.mktemp("figan")
         data = write_dataset(root / "data")
         models = root / "models"
-        train_classifier(
+        train(
             ClassifierConfig(
                 data=data,
                 out=root / "clf",
@@ -46,7 +47,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> TinyModels:
                 progress_bar=False,
             )
         )
-        train_figan(
+        train(
             FIGANConfig(
                 data=data,
                 out=root / "run",

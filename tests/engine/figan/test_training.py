@@ -16,7 +16,8 @@ from engine.cli.main import main
 from engine.errors import CancelledError
 from engine.figan.explore import load_figan_models
 from engine.figan.pls import PLS_CONFIG_FILE, PLS_WEIGHTS_FILE
-from engine.training.figan import FIGANConfig, FIGANTask, train_figan
+from engine.training.dispatch import train
+from engine.training.figan import FIGANConfig, FIGANTask
 from engine.training.runtime import seed_everything, start_runtime
 from engine.training.task import prepare_data
 
@@ -115,7 +116,7 @@ def test_interrupted_and_resumed_run_is_bit_identical(tiny: TinyModels, tmp_path
             **TINY_FIGAN,  # type: ignore[arg-type]
         )
 
-    whole = train_figan(config("whole"))
+    whole = train(config("whole"))
     cancel = threading.Event()
 
     def stop_after_two(step: int, total: int) -> None:
@@ -123,8 +124,8 @@ def test_interrupted_and_resumed_run_is_bit_identical(tiny: TinyModels, tmp_path
             cancel.set()
 
     with pytest.raises(CancelledError):
-        train_figan(config("parts"), progress=stop_after_two, cancel=cancel)
-    resumed = train_figan(config("parts", resume=True))
+        train(config("parts"), progress=stop_after_two, cancel=cancel)
+    resumed = train(config("parts", resume=True))
     assert resumed.steps == whole.steps
     a = load_file(str(whole.bundles[0] / "model.safetensors"))
     b = load_file(str(resumed.bundles[0] / "model.safetensors"))

@@ -218,18 +218,10 @@ def test_paper_preset_sets_the_papers_options_and_later_options_override(
     import types
 
     from engine.cli import train as train_cli
-    from engine.training.config import ModelKind
 
     seen = []
-    config_class, _, help_text = train_cli._TRAINERS[ModelKind.CYCLEGAN]
-    monkeypatch.setitem(
-        train_cli._TRAINERS,
-        ModelKind.CYCLEGAN,
-        (
-            config_class,
-            lambda config: seen.append(config) or types.SimpleNamespace(bundles=()),
-            help_text,
-        ),
+    monkeypatch.setattr(
+        train_cli, "train", lambda config: seen.append(config) or types.SimpleNamespace(bundles=())
     )
     base = ["train", "cyclegan", "--data", str(shared_dataset), "--out", str(tmp_path / "run")]
     assert run_cli([*base, "--preset", "paper"]) == 0

@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 from engine.inference.ood import DENSITY_CONFIG, load_feature_density
-from engine.training.classifier import ClassifierConfig, train_classifier
+from engine.training.classifier import ClassifierConfig
+from engine.training.dispatch import train
 
 
 def test_classifier_training_stores_the_density_with_the_bundle(
@@ -22,7 +23,7 @@ def test_classifier_training_stores_the_density_with_the_bundle(
         stages=2,
         progress_bar=False,
     )
-    result = train_classifier(config)
+    result = train(config)
     density = load_feature_density(result.bundles[0])
     assert density is not None
     assert density.mean.shape == (2 * config.width * 2**config.stages,)  # map mean + SD

@@ -16,14 +16,15 @@ from safetensors.torch import load_file
 from engine.errors import InputError
 from engine.models import is_pickle_checkpoint
 from engine.training.checkpoint import CHECKPOINT_FOLDER, CHECKPOINT_INDEX
-from engine.training.classifier import ClassifierConfig, ClassifierTask, roc_auc, train_classifier
+from engine.training.classifier import ClassifierConfig, ClassifierTask, roc_auc
 from engine.training.config import TrainConfig, TrainingError, resume_differences
-from engine.training.cyclegan import CycleGANTask, train_cyclegan
+from engine.training.cyclegan import CycleGANTask
 from engine.training.cyclegan_config import CycleGANConfig
 from engine.training.data import LungField
+from engine.training.dispatch import train
 from engine.training.image_pool import ImagePool
 from engine.training.runtime import Runtime, resolve_device
-from engine.training.segmenter import SegmenterConfig, SegmenterTask, train_segmenter
+from engine.training.segmenter import SegmenterConfig, SegmenterTask
 from engine.training.task import prepare_data
 
 CPU = Runtime(device=torch.device("cpu"))
@@ -139,13 +140,13 @@ def test_cyclegan_resume_mid_epoch_is_bit_identical(shared_dataset: Path, tmp_pa
     # 4 train images per domain, batch 1: 4 steps in the epoch; kill after step 2 of 4
     options = {"checkpoint_every": 1, "pool_size": 1, "seed": 3}
     straight = _tiny_gan(shared_dataset, tmp_path / "straight", **options)
-    result = train_cyclegan(straight)
+    result = train(straight)
     assert result.steps == 4
     interrupted = _tiny_gan(shared_dataset, tmp_path / "resumed", **options)
     with pytest.raises(_KilledError):
-        train_cyclegan(interrupted, progress=_kill_after(2))
+        train(interrupted, progress=_kill_after(2))
     assert json.loads((tmp_path / "resumed/checkpoint/latest.json").read_text())["step"] == 2
-    train_cyclegan(dataclasses.replace(interrupted, resume=True))
+    train(dataclasses.replace(interrupted, resume=True))
     _assert_same_run(tmp_path / "straight", tmp_path / "resumed")
     for model_id in ("generator_to_disease", "generator_to_healthy"):
         weights = f"{model_id}/model.safetensors"
@@ -169,11 +170,11 @@ def test_classifier_resume_across_epochs_with_dropout_and_shifts(
         "progress_bar": False,
         "seed": 5,
     }
-    train_classifier(ClassifierConfig(out=tmp_path / "straight", **options))  # type: ignore[arg-type]
+    train(ClassifierConfig(out=tmp_path / "straight", **options))  # type: ignore[arg-type]
     config = ClassifierConfig(out=tmp_path / "resumed", **options)  # type: ignore[arg-type]
     with pytest.raises(_KilledError):
-        train_classifier(config, progress=_kill_after(3))  # killed in epoch 2, saved at step 2
-    train_classifier(dataclasses.replace(config, resume=True))
+        train(config, progress=_kill_after(3))  # killed in epoch 2, saved at step 2
+    train(dataclasses.replace(config, resume=True))
     _assert_same_run(tmp_path / "straight", tmp_path / "resumed")
 
 
@@ -182,13 +183,13 @@ def test_resume_refuses_changed_options_and_fresh_runs_refuse_old_checkpoints(
 ) -> None:
     config = _tiny_gan(shared_dataset, tmp_path / "run", epochs=1)
     with pytest.raises(_KilledError):
-        train_cyclegan(dataclasses.replace(config, checkpoint_every=1), progress=_kill_after(1))
+        train(dataclasses.replace(config, checkpoint_every=1), progress=_kill_after(1))
     with pytest.raises(InputError, match="already holds a training checkpoint; pass --resume"):
-        train_cyclegan(config)
+        train(config)
     with pytest.raises(InputError, match=r"options differ.*--lr"):
-        train_cyclegan(dataclasses.replace(config, resume=True, lr=1e-3, checkpoint_every=1))
+        train(dataclasses.replace(config, resume=True, lr=1e-3, checkpoint_every=1))
     with pytest.raises(InputError, match="holds no checkpoint"):
-        train_cyclegan(dataclasses.replace(config, out=tmp_path / "empty", resume=True))
+        train(dataclasses.replace(config, out=tmp_path / "empty", resume=True))
 
 
 # --------------------------------------------------------------------------- failures, files
@@ -214,13 +215,13 @@ def test_nan_loss_stops_with_the_step(
         progress_bar=False,
     )
     with pytest.raises(TrainingError, match=r"^training stopped at step 2: the loss loss is nan"):
-        train_classifier(config)
+        train(config)
 
 
 def test_checkpoints_and_bundles_are_safetensors_and_json_only(
     shared_dataset: Path, tmp_path: Path
 ) -> None:
-    result = train_segmenter(
+    result = train(
         SegmenterConfig(
             data=shared_dataset,
             out=tmp_path,
@@ -294,7 +295,7 @@ def test_classifier_cosine_schedule_falls_from_the_base_rate_and_reaches_the_met
         sample_every=0,
         progress_bar=False,
     )
-    train_classifier(config)
+    train(config)
     with (tmp_path / "metrics.csv").open() as handle:
         rates = sorted({(int(row["epoch"]), float(row["lr"])) for row in csv.DictReader(handle)})
     assert [rate for _, rate in rates] == pytest.approx([1e-3, 7.5e-4, 2.5e-4])
@@ -367,13 +368,13 @@ def test_command_line_reproduces_the_config() -> None:
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_cuda_bf16_channels_last_run(shared_dataset: Path, tmp_path: Path) -> None:
-    clf = train_classifier(
+    clf = train(
         ClassifierConfig(
             data=shared_dataset, out=tmp_path / "clf", size=32, width=4, stages=2, epochs=2,
             batch_size=4, device="cuda", progress_bar=False,
         )
     )  # fmt: skip
-    gan = train_cyclegan(
+    gan = train(
         _tiny_gan(shared_dataset, tmp_path / "gan", size=64, discriminator="paper",
                   device="cuda", classifier=clf.bundles[0])
     )  # fmt: skip
