@@ -40,7 +40,12 @@ from engine.api import Radiograph, default_models_dir, sample_radiograph_path
 from engine.testing import write_tiny_models
 from viewer.app import ensure_application
 from viewer.engine_bridge import engine_explainer
-from viewer.explanation import Direction, Explanation, ExplanationProvider
+from viewer.explanation import (
+    Explanation,
+    ExplanationChoice,
+    ExplanationProvider,
+    StageProgress,
+)
 from viewer.main_window import MainWindow
 from viewer.settings import ViewerSettings
 from viewer.stall_probe import StallProbe
@@ -58,10 +63,14 @@ class TimedExplainer:
         self.seconds: list[float] = []
 
     def __call__(
-        self, radiograph: Radiograph, direction: Direction, cancel: threading.Event
+        self,
+        radiograph: Radiograph,
+        choice: ExplanationChoice,
+        cancel: threading.Event,
+        progress: StageProgress,
     ) -> Explanation:
         start = time.perf_counter()
-        explanation = self._inner(radiograph, direction, cancel)
+        explanation = self._inner(radiograph, choice, cancel, progress)
         now = time.perf_counter()
         self.seconds.append(now - start)
         self.returned_at.append(now)
@@ -107,14 +116,18 @@ async def _measure(
 ) -> list[dict[str, float]]:
     # Opening the sample starts the first explanation (warm-up: model loading, first run).
     await _wait(
-        window, window.explanation_shown, lambda: window.open_path(str(sample_radiograph_path()))
+        window,
+        window.explanation_shown,
+        lambda: window.session.open_path(str(sample_radiograph_path())),
     )
     probe = StallProbe()
     rows = []
     for _ in range(repeats):
         probe.start()
         started = time.perf_counter()
-        await _wait(window, window.explanation_shown, window.request_explanation)
+        await _wait(
+            window, window.explanation_shown, window.session.explanations.request_explanation
+        )
         shown = time.perf_counter()
         probe.stop()
         returned = explainer.returned_at[-1]

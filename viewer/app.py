@@ -117,7 +117,7 @@ def _run(
                 _self_test(window, self_test_folder, screenshot, Path(path) if path else None)
             )
         window.show_window()
-        window.open_path(str(Path(path) if path else sample_radiograph_path()))
+        window.session.open_path(str(Path(path) if path else sample_radiograph_path()))
         with loop:
             loop.run_forever()
         return EXIT_OK
@@ -159,15 +159,15 @@ async def _self_test(
     window.resize(1400, 800)
     window.show()
     if target is None:
-        window.open_sample()
+        window.session.open_sample()
     else:
-        window.open_path(str(target))
+        window.session.open_path(str(target))
     steps: list[tuple[str, asyncio.Future[Any]]] = [("open the image", opened)]
-    if window.has_explainer:
+    if window.session.explanations.available:
         steps += [("explain it", explained), ("export the GIF", exported)]
     for name, future in steps:
         if future is exported:
-            window.export_gif(str(scratch / "self-test.gif"))
+            window.session.exports.export_gif(str(scratch / "self-test.gif"))
         try:
             await asyncio.wait_for(asyncio.shield(future), SELF_TEST_TIMEOUT_S)
         except (RuntimeError, TimeoutError) as error:
@@ -212,6 +212,6 @@ def _slot_exception_hook(window: MainWindow) -> ExceptHook:
             sys.__excepthook__(kind, error, tb)
             return
         log.error("unhandled exception in a slot", exc_info=(kind, error, tb))
-        window.report_unexpected("Unexpected error", error.with_traceback(tb))
+        window.errors.report_unexpected("Unexpected error", error.with_traceback(tb))
 
     return hook

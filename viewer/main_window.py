@@ -2,8 +2,9 @@
 
 What is shown lives in the ``ViewerState`` (the panels draw it; the settings adapter stores its
 display options); opening, explaining, exporting and the PACS are the ``Session``'s. The signals
-here and the names of ``WindowFacade`` are the window's face to the app, the benchmarks and the
-tests.
+here are the window's face to the app, the benchmarks and the tests, which reach what the window
+holds through its owners: ``window.state``, ``window.session`` (and its ``explanations``,
+``exports`` and ``pacs``), ``window.help`` and ``window.errors``.
 """
 
 from __future__ import annotations
@@ -42,7 +43,6 @@ from viewer.settings_adapter import SettingsAdapter
 from viewer.shortcuts import Command, KeySpec, key_sequences, shortcut_for
 from viewer.state import ViewerState
 from viewer.statistics_panel import StatisticsPanel
-from viewer.window_facade import WindowFacade
 from viewer.window_parts import WindowParts
 
 APP_NAME = "cxr-explain"
@@ -50,7 +50,7 @@ RESEARCH_NOTICE = "Research use only; default models trained on synthetic data"
 DOCK_WIDTH = 360  # initial width of the explanation / statistics docks, pixels
 
 
-class MainWindow(WindowFacade, QMainWindow):
+class MainWindow(QMainWindow):
     """Original | translated | difference with explanation controls.
 
     ``loader`` reads one image (the engine's ``load_radiograph`` unless a test injects another);
@@ -107,7 +107,7 @@ class MainWindow(WindowFacade, QMainWindow):
         self.help = HelpDialogs(
             self, self.state, models_dir, app_name=APP_NAME, notice=RESEARCH_NOTICE
         )
-        self._errors = ErrorReporter(self, APP_NAME)
+        self.errors = ErrorReporter(self, APP_NAME)
         self.recent_menu = QMenu("&Recent Files", self)
         parts = WindowParts(
             window=self,
@@ -120,7 +120,7 @@ class MainWindow(WindowFacade, QMainWindow):
             recent_files=RecentFilesMenu(self.recent_menu, settings),
         )
         self.session = Session(
-            self.state, settings, parts, self._errors, loader=loader, explainer=explainer
+            self.state, settings, parts, self.errors, loader=loader, explainer=explainer
         )
         self._build_status_bar()
         self._build_menus()
@@ -240,7 +240,7 @@ class MainWindow(WindowFacade, QMainWindow):
             (session.pacs.results_sent, self.results_sent),
             (session.folder_listed, self.folder_listed),
             (session.folder_scanned, self.folder_scanned),
-            (self._errors.error_reported, self.error_reported),
+            (self.errors.error_reported, self.error_reported),
             (session.explanation_status_changed, self.explanation_status_changed),
         ):
             source.connect(target)
@@ -286,9 +286,9 @@ class MainWindow(WindowFacade, QMainWindow):
             return
         event.acceptProposedAction()
         if paths[0].is_dir():
-            self.open_folder(str(paths[0]))
+            self.session.open_folder(str(paths[0]))
         else:
-            self.open_path(str(paths[0]))
+            self.session.open_path(str(paths[0]))
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
         self.explanation_panel.set_playing(False)

@@ -24,7 +24,7 @@ from viewer.settings import ViewerSettings
 
 
 async def _search_and_grab(window: MainWindow, out: Path) -> None:
-    dialog = window.pacs_dialog
+    dialog = window.session.pacs.pacs_dialog
     assert dialog is not None
     dialog.search_button.click()
     for _ in range(100):
@@ -47,8 +47,8 @@ def main(out: Path) -> None:
         window = MainWindow(settings=ViewerSettings.in_file(Path(work) / "settings.ini"))
         window.resize(1400, 850)
         window.show()
-        window.open_pacs_dialog()
-        dialog = window.pacs_dialog
+        window.session.pacs.open_pacs_dialog()
+        dialog = window.session.pacs.pacs_dialog
         assert dialog is not None
         dialog.host_edit.setText("127.0.0.1")
         dialog.port_spin.setValue(orthanc.dicom_port)

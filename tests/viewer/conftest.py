@@ -145,7 +145,9 @@ def explained_window(
     radiograph, result = tiny_result
     window = make_main_window()
     open_sample(window)
-    window.show_explanation(bridge(window.radiograph or radiograph, result))
+    window.session.explanations.show_explanation(
+        bridge(window.state.radiograph or radiograph, result)
+    )
     return window
 
 
@@ -155,6 +157,6 @@ def open_sample(qtbot: QtBot) -> Callable[[MainWindow], None]:
 
     def open_in(window: MainWindow) -> None:
         with qtbot.waitSignal(window.image_opened, timeout=LOAD_TIMEOUT_MS):
-            window.open_path(str(sample_radiograph_path()))
+            window.session.open_path(str(sample_radiograph_path()))
 
     return open_in

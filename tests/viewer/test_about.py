@@ -18,9 +18,9 @@ def test_about_shows_the_notice_and_every_model_card(
     (models / "not-a-bundle").mkdir()
     window = make_main_window(models_dir=models)
 
-    window.show_about()
+    window.help.show_about()
 
-    dialog = window.about_dialog
+    dialog = window.help.about_dialog
     assert dialog is not None
     assert dialog.isVisible()
     assert dialog.notice_label.isVisible()
@@ -44,8 +44,8 @@ def test_bundles_without_a_card_say_so(tiny_models_dir: Path) -> None:
 
 def test_about_without_models_still_shows_the_notice(make_main_window, tmp_path: Path) -> None:
     window = make_main_window(models_dir=tmp_path / "missing")
-    window.show_about()
-    dialog = window.about_dialog
+    window.help.show_about()
+    dialog = window.help.about_dialog
     assert dialog.notice_label.isVisible()
     assert "No model bundles" in dialog.models_label.text()
     assert dialog.card_titles() == []

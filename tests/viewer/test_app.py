@@ -53,10 +53,10 @@ def test_screenshot_of_the_main_window(make_main_window: MakeMainWindow, qtbot: 
     window = make_main_window(explainer=engine_explainer(default_models_dir()))
     window.resize(1600, 900)
     with qtbot.waitSignal(window.explanation_shown, timeout=LOAD_TIMEOUT_MS):
-        window.open_path(str(sample_radiograph_path()))
+        window.session.open_path(str(sample_radiograph_path()))
     window.explanation_panel.slider.setValue(3)
     original = window.comparison.original
-    rows, columns = window.radiograph.shape
+    rows, columns = window.state.radiograph.shape
     original.graphics.scene().sigMouseMoved.emit(original.scene_point(rows * 0.45, columns * 0.32))
 
     ARTIFACTS.mkdir(exist_ok=True)

@@ -20,12 +20,14 @@ from viewer.main_window import MainWindow
 def window(make_main_window, qtbot: QtBot) -> MainWindow:
     window = make_main_window(explainer=fake_explainer)
     with qtbot.waitSignal(window.explanation_shown, timeout=LOAD_TIMEOUT_MS):
-        window.open_path(str(sample_radiograph_path()))
+        window.session.open_path(str(sample_radiograph_path()))
     return window
 
 
 def test_a_valid_explanation_shows_no_banner(window: MainWindow) -> None:
-    window.show_explanation(fake_explanation(window.radiograph, valid=True))
+    window.session.explanations.show_explanation(
+        fake_explanation(window.state.radiograph, valid=True)
+    )
     assert not window.banner.isVisible()
 
 
@@ -34,8 +36,8 @@ def test_invalid_counterfactual_lights_the_banner(window: MainWindow) -> None:
         api.WarningCode.INVALID_COUNTERFACTUAL,
         "invalid counterfactual (to-disease): the translated image did not cross",
     )
-    window.show_explanation(
-        fake_explanation(window.radiograph, valid=False, warnings=(engine_note,))
+    window.session.explanations.show_explanation(
+        fake_explanation(window.state.radiograph, valid=False, warnings=(engine_note,))
     )
     assert window.banner.isVisible()
     assert window.banner.property("severity") == "invalid"
@@ -47,7 +49,9 @@ def test_invalid_counterfactual_lights_the_banner(window: MainWindow) -> None:
 
 def test_out_of_distribution_message_lights_the_banner(window: MainWindow) -> None:
     message = "out of distribution: unlike the training images (score 4.2)"
-    window.show_explanation(fake_explanation(window.radiograph, out_of_distribution=message))
+    window.session.explanations.show_explanation(
+        fake_explanation(window.state.radiograph, out_of_distribution=message)
+    )
     assert window.banner.isVisible()
     assert window.banner.property("severity") == "ood"
     assert "OUT OF DISTRIBUTION" in window.banner.text()
@@ -55,16 +59,20 @@ def test_out_of_distribution_message_lights_the_banner(window: MainWindow) -> No
 
 
 def test_minor_notes_stay_in_the_side_panel(window: MainWindow) -> None:
-    window.show_explanation(fake_explanation(window.radiograph, warnings=("slider not monotonic",)))
+    window.session.explanations.show_explanation(
+        fake_explanation(window.state.radiograph, warnings=("slider not monotonic",))
+    )
     assert not window.banner.isVisible()
     assert window.explanation_panel.banner.isVisible()
 
 
 def test_opening_another_image_clears_the_banner(window: MainWindow, qtbot: QtBot) -> None:
-    window.show_explanation(fake_explanation(window.radiograph, valid=False))
+    window.session.explanations.show_explanation(
+        fake_explanation(window.state.radiograph, valid=False)
+    )
     assert window.banner.isVisible()
     with qtbot.waitSignal(window.image_opened, timeout=LOAD_TIMEOUT_MS):
-        window.open_path(str(sample_radiograph_path()))
+        window.session.open_path(str(sample_radiograph_path()))
     assert not window.banner.isVisible()
 
 

@@ -42,7 +42,9 @@ def _explained(
     window = make_main_window(**kwargs)
     open_sample(window)
     radiograph, result = tiny_result
-    window.show_explanation(bridge(window.radiograph or radiograph, result))
+    window.session.explanations.show_explanation(
+        bridge(window.state.radiograph or radiograph, result)
+    )
     return window
 
 
@@ -134,8 +136,8 @@ def test_the_model_identity_is_in_the_panel_and_about_not_in_the_panes(
     assert len(checksums["classifier"]) == 64
     assert f"classifier: sha256 {checksums['classifier']}" in row.toolTip()
 
-    window.show_about()
-    dialog = window.about_dialog
+    window.help.show_about()
+    dialog = window.help.about_dialog
     assert dialog is not None
     assert all(checksum in dialog.checksums_label.text() for checksum in checksums.values())
     assert dialog.in_use_label.isVisible()
@@ -161,7 +163,7 @@ def test_corner_text_is_outlined_and_reads_over_bright_anatomy(
     comparison = window.comparison
     pane = comparison.original
     # Everything white: a window far below the image's values, zoomed in past the black bands.
-    low = float(np.nanmin(window.radiograph.pixels))
+    low = float(np.nanmin(window.state.radiograph.pixels))
     comparison.apply_preset(VoiPreset("user", center=low - 1000.0, width=1.0))
     assert not comparison.inverted
     pane.view_box.scaleBy((0.2, 0.2))

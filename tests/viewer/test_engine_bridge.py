@@ -44,7 +44,7 @@ def test_bridge_expresses_changes_in_modality_units(models_dir):
 def test_window_shows_the_engine_explanation(make_main_window, qtbot, models_dir):
     window = make_main_window(explainer=engine_explainer(models_dir))
     with qtbot.waitSignal(window.explanation_shown, timeout=60_000):
-        window.open_path(str(sample_radiograph_path()))
+        window.session.open_path(str(sample_radiograph_path()))
     assert window.explanation_panel.model_label.text().startswith(models_dir.name)
 
 
@@ -53,10 +53,10 @@ def test_export_writes_a_gif_without_identifiers(make_main_window, qtbot, models
 
     window = make_main_window(explainer=engine_explainer(models_dir))
     with qtbot.waitSignal(window.explanation_shown, timeout=60_000):
-        window.open_path(str(sample_radiograph_path()))
+        window.session.open_path(str(sample_radiograph_path()))
     target = tmp_path / "export.gif"
     with qtbot.waitSignal(window.exported, timeout=60_000) as signal:
-        window.export_gif(str(target))
+        window.session.exports.export_gif(str(target))
     assert signal.args == [str(target)]
     with Image.open(target) as gif:
         assert gif.n_frames > 2
@@ -69,5 +69,5 @@ def test_export_writes_a_gif_without_identifiers(make_main_window, qtbot, models
 
 def test_export_without_an_explanation_says_so(make_main_window, qtbot):
     window = make_main_window()
-    window.export()
+    window.session.exports.export()
     assert "Nothing to export" in window.statusBar().currentMessage()

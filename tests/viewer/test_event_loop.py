@@ -56,12 +56,12 @@ def test_event_loop_is_not_blocked_while_a_model_runs(
     explainer = _Timed(tiny_models_dir)
     window = make_main_window(explainer=explainer)
     with qtbot.waitSignal(window.explanation_shown, timeout=EXPLAIN_TIMEOUT_MS):
-        window.open_path(str(sample_radiograph_path()))  # warm-up: loads the models
+        window.session.open_path(str(sample_radiograph_path()))  # warm-up: loads the models
 
     probe = StallProbe()
     probe.start()
     with qtbot.waitSignal(window.explanation_shown, timeout=EXPLAIN_TIMEOUT_MS):
-        window.request_explanation()
+        window.session.explanations.request_explanation()
     probe.stop()
 
     running = probe.max_stall_ms(explainer.started_at, explainer.returned_at)

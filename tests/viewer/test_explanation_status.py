@@ -92,7 +92,7 @@ def computing_window(
     """The sample opened; its explanation is computing, past the engine's first stage."""
     window = make_main_window(explainer=explainer)
     with qtbot.waitSignal(window.image_opened, timeout=LOAD_TIMEOUT_MS):
-        window.open_path(str(sample_radiograph_path()))
+        window.session.open_path(str(sample_radiograph_path()))
     qtbot.waitUntil(explainer.reported.is_set, timeout=LOAD_TIMEOUT_MS)
     return window
 
@@ -105,13 +105,13 @@ def test_computing_says_so_with_the_engine_stage_not_models_not_loaded(
     # The stage comes from the worker through the event loop.
     qtbot.waitUntil(lambda: window.statusBar().currentMessage() == expected)
     assert _says_everywhere(window, expected), _said(window)
-    assert window.explanation_status.state is ExplanationState.COMPUTING
+    assert window.session.status.state is ExplanationState.COMPUTING
     assert window.comparison.translated._placeholder.isVisible()
 
     with qtbot.waitSignal(window.explanation_shown, timeout=LOAD_TIMEOUT_MS):
         explainer.gate.set()
 
-    assert window.explanation_status.state is ExplanationState.READY
+    assert window.session.status.state is ExplanationState.READY
     assert window.comparison.translated.has_image
     assert not window.comparison.translated._placeholder.isVisible()
     assert window.statusBar().currentMessage() == READY_TEXT
@@ -131,8 +131,8 @@ def test_cancel_says_how_to_compute_again_and_stays_cancelled(
     assert _says_everywhere(window, CANCELLED_TEXT), _said(window)
     assert window.statusBar().currentMessage() == CANCELLED_TEXT
     # The engine stopped and the job ended: nothing puts "Computing…" back.
-    qtbot.waitUntil(lambda: explainer.cancelled.is_set() and not window.jobs.busy)
-    assert window.explanation_status.state is ExplanationState.CANCELLED
+    qtbot.waitUntil(lambda: explainer.cancelled.is_set() and not window.session.jobs.busy)
+    assert window.session.status.state is ExplanationState.CANCELLED
     assert _says_everywhere(window, CANCELLED_TEXT), _said(window)
 
     # The key the text names computes it again.
@@ -151,7 +151,7 @@ def test_the_cancel_button_cancels_like_esc(
 
     qtbot.mouseClick(window.cancel_button, Qt.MouseButton.LeftButton)
 
-    qtbot.waitUntil(lambda: not window.jobs.busy)
+    qtbot.waitUntil(lambda: not window.session.jobs.busy)
     assert _says_everywhere(window, CANCELLED_TEXT), _said(window)
 
 
@@ -161,13 +161,13 @@ def test_a_failed_explanation_shows_its_one_line_error(
     window = make_main_window(explainer=_failing_explainer)
 
     with qtbot.waitSignal(window.error_reported, timeout=LOAD_TIMEOUT_MS) as error:
-        window.open_path(str(sample_radiograph_path()))
+        window.session.open_path(str(sample_radiograph_path()))
 
     message = error.args[0]
     assert message == "No explanation: the classifier bundle is damaged (checksum mismatch)"
     assert _says_everywhere(window, message), _said(window)
-    assert window.explanation_status.state is ExplanationState.FAILED
-    window.error_dialog.close()
+    assert window.session.status.state is ExplanationState.FAILED
+    window.errors.dialog.close()
 
 
 def test_opening_an_image_says_so_until_it_is_shown(
@@ -176,19 +176,19 @@ def test_opening_an_image_says_so_until_it_is_shown(
     loader = GatedLoader()
     window = make_main_window(loader=loader)
 
-    window.open_path("/nowhere/slow_chest.dcm")
+    window.session.open_path("/nowhere/slow_chest.dcm")
     qtbot.waitUntil(loader.slow_started.is_set, timeout=LOAD_TIMEOUT_MS)
 
     opening = "Opening slow_chest.dcm…"
     qtbot.waitUntil(lambda: window.comparison.original._placeholder.text() == opening)
-    assert window.explanation_status.state is ExplanationState.LOADING
+    assert window.session.status.state is ExplanationState.LOADING
     assert window.explanation_panel.probability_detail.text() == opening
     assert window.statusBar().currentMessage() == opening
 
     with qtbot.waitSignal(window.image_opened, timeout=LOAD_TIMEOUT_MS):
         loader.gate.set()
     # No models: now, and only now, the panes say so.
-    assert window.explanation_status.state is ExplanationState.NO_MODELS
+    assert window.session.status.state is ExplanationState.NO_MODELS
     assert _says_everywhere(window, NO_EXPLANATION_TEXT), _said(window)
 
 
@@ -197,12 +197,12 @@ def test_opening_another_image_cancels_the_running_explanation(
 ) -> None:
     window = computing_window
 
-    window.open_path(str(sample_radiograph_path()))
+    window.session.open_path(str(sample_radiograph_path()))
 
     # The single worker is freed for the image at once instead of after the explanation.
     qtbot.waitUntil(explainer.cancelled.is_set, timeout=LOAD_TIMEOUT_MS)
     qtbot.waitUntil(lambda: explainer.calls == 2, timeout=LOAD_TIMEOUT_MS)
-    assert window.explanation_status.state is ExplanationState.COMPUTING
+    assert window.session.status.state is ExplanationState.COMPUTING
     with qtbot.waitSignal(window.explanation_shown, timeout=LOAD_TIMEOUT_MS):
         explainer.gate.set()
 

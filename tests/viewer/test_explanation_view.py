@@ -24,7 +24,7 @@ from viewer.main_window import MainWindow
 def window(make_main_window: MakeMainWindow, qtbot: QtBot) -> MainWindow:
     window = make_main_window(explainer=fake_explainer)
     with qtbot.waitSignal(window.explanation_shown, timeout=LOAD_TIMEOUT_MS):
-        window.open_path(str(sample_radiograph_path()))
+        window.session.open_path(str(sample_radiograph_path()))
     return window
 
 
@@ -82,8 +82,8 @@ def test_playback_advances_frames(window: MainWindow, qtbot: QtBot) -> None:
 
 
 def test_warnings_show_in_the_banner(window: MainWindow) -> None:
-    radiograph = window.radiograph
-    window.show_explanation(
+    radiograph = window.state.radiograph
+    window.session.explanations.show_explanation(
         fake_explanation(radiograph, warnings=("invalid counterfactual: the class did not flip",))
     )
     assert window.explanation_panel.banner.isVisible()
@@ -129,7 +129,7 @@ def test_the_difference_legend_names_the_colour_bar_ends(
         explainer=fake_explainer, loader=_monochrome1 if monochrome1 else load_radiograph
     )
     with qtbot.waitSignal(window.explanation_shown, timeout=LOAD_TIMEOUT_MS):
-        window.open_path(str(sample_radiograph_path()))
+        window.session.open_path(str(sample_radiograph_path()))
     window.display_panel.diverging_check.setChecked(diverging)
     if user_invert:
         window.comparison.toggle_invert()
@@ -172,7 +172,7 @@ def test_colour_bar_labels_span_the_whole_symmetric_scale(
 
     window = make_main_window(explainer=explainer)
     with qtbot.waitSignal(window.explanation_shown, timeout=LOAD_TIMEOUT_MS):
-        window.open_path(str(sample_radiograph_path()))
+        window.session.open_path(str(sample_radiograph_path()))
     comparison = window.comparison
     pane = comparison.difference
     assert 20000.0 < comparison.difference_limit <= 20880.0

@@ -37,7 +37,7 @@ FAKE_IDENTITY = {
 
 def _export(window: MainWindow, qtbot: QtBot, path: Path, request: ExportRequest) -> Path:
     with qtbot.waitSignal(window.exported, timeout=LOAD_TIMEOUT_MS) as signal:
-        window.export_to(str(path), request)
+        window.session.exports.export_to(str(path), request)
     return Path(signal.args[0])
 
 
@@ -88,9 +88,9 @@ def test_ctrl_e_dialog_then_chosen_path_writes_the_file(
         suggestions.append(suggested)
         return str(tmp_path / "chosen")
 
-    explained_window.choose_export_path = choose
+    explained_window.session.exports.choose_export_path = choose
     qtbot.keyClick(explained_window, "E", modifier=qtbot_control())
-    dialog = explained_window.export_dialog
+    dialog = explained_window.session.exports.export_dialog
     assert dialog is not None
     dialog.set_kind(ExportKind.JSON)
     with qtbot.waitSignal(explained_window.exported, timeout=LOAD_TIMEOUT_MS) as signal:
@@ -158,10 +158,12 @@ def test_gif_frame_range_outside_the_frames_is_a_clear_error(
 ) -> None:
     options = GifExportOptions(first_frame=7, last_frame=9)
     with qtbot.waitSignal(explained_window.error_reported, timeout=LOAD_TIMEOUT_MS) as signal:
-        explained_window.export_to(str(tmp_path / "x.gif"), ExportRequest(ExportKind.GIF, options))
+        explained_window.session.exports.export_to(
+            str(tmp_path / "x.gif"), ExportRequest(ExportKind.GIF, options)
+        )
     assert "outside the 5 frames" in signal.args[0]
     assert not (tmp_path / "x.gif").exists()
-    explained_window.error_dialog.close()
+    explained_window.errors.dialog.close()
 
 
 @pytest.fixture
@@ -177,10 +179,12 @@ def identified_window(
     fake_dicom(pixels, FAKE_IDENTITY).save_as(path, enforce_file_format=True)
     window = make_main_window()
     with qtbot.waitSignal(window.image_opened, timeout=LOAD_TIMEOUT_MS):
-        window.open_path(str(path))
+        window.session.open_path(str(path))
     # The sample's explanation shown over this image: only the identity matters here.
     _radiograph, result = tiny_result
-    window.show_explanation(bridge(load_radiograph(path), _resized(result, pixels.shape)))
+    window.session.explanations.show_explanation(
+        bridge(load_radiograph(path), _resized(result, pixels.shape))
+    )
     return window
 
 
@@ -278,7 +282,7 @@ def test_dicom_export_is_de_identified_unless_asked_to_keep_the_study(
 ) -> None:
     import pydicom
 
-    identity = explained_window.radiograph.identity.as_dict()
+    identity = explained_window.state.radiograph.identity.as_dict()
     dialog = ExportDialog(frame_count=5, has_explanation=True, has_identifiers=True)
     qtbot.addWidget(dialog)
     dialog.set_kind(ExportKind.DICOM)

@@ -31,7 +31,7 @@ INVERSION_STEPS = 200  # the default: with fewer the shipped FIGAN's sample fram
 
 def _open_sample(window: MainWindow, qtbot: QtBot) -> None:
     with qtbot.waitSignal(window.explanation_shown, timeout=FEATURE_TIMEOUT_MS):
-        window.open_path(str(sample_radiograph_path()))
+        window.session.open_path(str(sample_radiograph_path()))
 
 
 def _choose(window: MainWindow, qtbot: QtBot, key: str) -> None:
@@ -47,7 +47,7 @@ def _choose(window: MainWindow, qtbot: QtBot, key: str) -> None:
 
 def _confirm_feature(window: MainWindow) -> None:
     """Click Compute in the dialog that asks before an exploration, when it is open."""
-    dialog = window.feature_dialog
+    dialog = window.session.explanations.feature_dialog
     if dialog is not None and dialog.isVisible():
         dialog.compute_button.click()
 
@@ -168,12 +168,14 @@ def test_feature_explanation_exports_a_gif_but_no_statistics(
     _explain_shipped_feature_1(window, qtbot)
     target = tmp_path / "feature.gif"
     with qtbot.waitSignal(window.exported, timeout=FEATURE_TIMEOUT_MS):
-        window.export_gif(str(target))
+        window.session.exports.export_gif(str(target))
     with Image.open(target) as gif:
         assert gif.n_frames > 2
 
     with qtbot.waitSignal(window.error_reported, timeout=LOAD_TIMEOUT_MS) as error:
-        window.export_to(str(tmp_path / "statistics.csv"), ExportRequest(ExportKind.CSV))
+        window.session.exports.export_to(
+            str(tmp_path / "statistics.csv"), ExportRequest(ExportKind.CSV)
+        )
     assert "not available for feature explanations" in error.args[0]
     assert not (tmp_path / "statistics.csv").exists()
 
@@ -193,10 +195,10 @@ def test_a_newer_choice_supersedes_a_feature_exploration(
 
     combo.setCurrentIndex(combo.findData("feature-1"))
     _confirm_feature(window)
-    assert "Exploring feature 1" in window.explanation_status.text  # the exploration runs
+    assert "Exploring feature 1" in window.session.status.text  # the exploration runs
     with qtbot.waitSignal(window.explanation_shown, timeout=FEATURE_TIMEOUT_MS):
         combo.setCurrentIndex(combo.findData(Direction.TO_DISEASE.value))
-    qtbot.waitUntil(lambda: not window.jobs.busy, timeout=FEATURE_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not window.session.jobs.busy, timeout=FEATURE_TIMEOUT_MS)
 
     assert shown == [Direction.TO_DISEASE]
     assert errors == []
@@ -260,7 +262,7 @@ def test_choosing_a_feature_asks_first_with_a_time_estimate(
     shown = window.comparison.explanation
     _select(window, "feature-1")
 
-    dialog = window.feature_dialog
+    dialog = window.session.explanations.feature_dialog
     assert dialog is not None
     assert dialog.isVisible()
     assert "Feature 1" in dialog.text()
@@ -269,19 +271,19 @@ def test_choosing_a_feature_asks_first_with_a_time_estimate(
     assert window.comparison.explanation is shown
 
     dialog.cancel_button.click()  # declined: back to the direction, its explanation still shown
-    assert window.feature_dialog is None
+    assert window.session.explanations.feature_dialog is None
     assert window.explanation_panel.choice is Direction.AUTO
     assert window.comparison.explanation is shown
     assert explainer.choices == [Direction.AUTO]
 
     _select(window, "feature-1")
     with qtbot.waitSignal(window.explanation_shown, timeout=LOAD_TIMEOUT_MS):
-        window.feature_dialog.compute_button.click()
+        window.session.explanations.feature_dialog.compute_button.click()
     assert explainer.choices == [Direction.AUTO, FAKE_FEATURES[0]]
     # The next estimate is the measured one.
     _select(window, "feature-2")
-    assert "as long as the last one" in window.feature_dialog.informativeText()
-    window.feature_dialog.cancel_button.click()
+    assert "as long as the last one" in window.session.explanations.feature_dialog.informativeText()
+    window.session.explanations.feature_dialog.cancel_button.click()
     assert window.explanation_panel.choice == FAKE_FEATURES[0]
 
 
@@ -293,11 +295,11 @@ def test_a_new_image_returns_to_the_direction(feature_window: MainWindow, qtbot:
     assert window.explanation_panel.choice == FAKE_FEATURES[1]
 
     with qtbot.waitSignal(window.explanation_shown, timeout=LOAD_TIMEOUT_MS):
-        window.open_path(str(sample_radiograph_path()))
+        window.session.open_path(str(sample_radiograph_path()))
 
     assert window.explanation_panel.choice is Direction.TO_HEALTHY
     assert explainer.choices[-1] is Direction.TO_HEALTHY
-    assert window.feature_dialog is None
+    assert window.session.explanations.feature_dialog is None
     assert window.explanation_panel.slider_group.title() == STRENGTH_TITLE
 
 
@@ -313,19 +315,19 @@ def test_explorations_are_kept_per_image_and_component(
 
     with qtbot.waitSignal(window.explanation_shown, timeout=LOAD_TIMEOUT_MS):
         _select(window, "feature-1")  # kept: no question, no new exploration
-    assert window.feature_dialog is None
+    assert window.session.explanations.feature_dialog is None
     assert window.comparison.explanation is first
     assert len(explainer.choices) == calls
 
     _select(window, "feature-2")  # another component: asks
-    assert window.feature_dialog is not None
-    window.feature_dialog.cancel_button.click()
+    assert window.session.explanations.feature_dialog is not None
+    window.session.explanations.feature_dialog.cancel_button.click()
 
     # Another image (a copy of the sample: another file) asks again for feature 1.
     other = tmp_path / "other.dcm"
     shutil.copyfile(sample_radiograph_path(), other)
     with qtbot.waitSignal(window.explanation_shown, timeout=LOAD_TIMEOUT_MS):
-        window.open_path(str(other))
+        window.session.open_path(str(other))
     _select(window, "feature-1")
-    assert window.feature_dialog is not None
-    window.feature_dialog.cancel_button.click()
+    assert window.session.explanations.feature_dialog is not None
+    window.session.explanations.feature_dialog.cancel_button.click()

@@ -21,14 +21,14 @@ def test_open_sample_shows_it_with_the_default_window(
     window = make_main_window()
     open_sample(window)
 
-    radiograph = window.radiograph
+    radiograph = window.state.radiograph
     assert radiograph is not None
     pane = window.comparison.original
     assert pane.has_image
     np.testing.assert_array_equal(pane.image_item.image, radiograph.pixels)
     default = radiograph.presets[0]
     assert pane.levels() == window_levels(default.center, default.width, default.function)
-    assert window.path == sample_radiograph_path()
+    assert window.state.path == sample_radiograph_path()
     assert sample_radiograph_path().name in window.windowTitle()
 
 
@@ -54,17 +54,17 @@ def test_a_bad_file_shows_one_line_and_the_app_stays_usable(
     window = make_main_window()
 
     with qtbot.waitSignal(window.error_reported, timeout=LOAD_TIMEOUT_MS) as error:
-        window.open_path(str(bad))
+        window.session.open_path(str(bad))
 
     message = error.args[0]
     assert message.startswith("Cannot open not_an_image.dcm: ")
     assert "\n" not in message
-    assert window.error_dialog.isVisible()
-    assert window.error_dialog.text() == message
+    assert window.errors.dialog.isVisible()
+    assert window.errors.dialog.text() == message
     assert window.statusBar().currentMessage() == message
-    assert window.radiograph is None
+    assert window.state.radiograph is None
 
-    window.error_dialog.close()
+    window.errors.dialog.close()
     open_sample(window)
     assert window.comparison.original.has_image
 
@@ -77,18 +77,18 @@ def test_a_superseded_slow_load_never_appears(
     opened: list[str] = []
     window.image_opened.connect(opened.append)
 
-    window.open_path("/nowhere/slow_first.dcm")
+    window.session.open_path("/nowhere/slow_first.dcm")
     qtbot.waitUntil(loader.slow_started.is_set, timeout=LOAD_TIMEOUT_MS)
-    first = window.jobs.current_request(JobChannel.IMAGE)
+    first = window.session.jobs.current_request(JobChannel.IMAGE)
     with qtbot.waitSignal(window.image_opened, timeout=LOAD_TIMEOUT_MS):
-        window.open_path("/nowhere/second.dcm")
-        qtbot.waitUntil(lambda: window.jobs.current_request(JobChannel.IMAGE) != first)
+        window.session.open_path("/nowhere/second.dcm")
+        qtbot.waitUntil(lambda: window.session.jobs.current_request(JobChannel.IMAGE) != first)
         loader.gate.set()  # the first load finishes now, after the second was asked for
 
-    qtbot.waitUntil(lambda: not window.jobs.busy, timeout=LOAD_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not window.session.jobs.busy, timeout=LOAD_TIMEOUT_MS)
     assert loader.calls == ["slow_first.dcm", "second.dcm"]
     assert opened == ["/nowhere/second.dcm"]
-    assert window.path == Path("/nowhere/second.dcm")
+    assert window.state.path == Path("/nowhere/second.dcm")
 
 
 def test_a_worker_exception_shows_the_error_dialog(
@@ -97,12 +97,12 @@ def test_a_worker_exception_shows_the_error_dialog(
     window = make_main_window(loader=raising_loader(RuntimeError("decoder exploded")))
 
     with qtbot.waitSignal(window.error_reported, timeout=LOAD_TIMEOUT_MS) as error:
-        window.open_path("/nowhere/image.dcm")
+        window.session.open_path("/nowhere/image.dcm")
 
     assert "RuntimeError: decoder exploded" in error.args[0]
-    assert window.error_dialog.isVisible()
-    assert "Traceback" in window.error_dialog.detailedText()
-    assert not window.jobs.busy
+    assert window.errors.dialog.isVisible()
+    assert "Traceback" in window.errors.dialog.detailedText()
+    assert not window.session.jobs.busy
 
 
 def test_the_crash_dialog_redacts_identifiers_and_paths(
@@ -114,14 +114,14 @@ def test_the_crash_dialog_redacts_identifiers_and_paths(
     window = make_main_window(loader=raising_loader(error))
 
     with qtbot.waitSignal(window.error_reported, timeout=LOAD_TIMEOUT_MS) as reported:
-        window.open_path("/nowhere/image.dcm")
+        window.session.open_path("/nowhere/image.dcm")
 
-    shown = reported.args[0] + window.error_dialog.text() + window.error_dialog.detailedText()
+    shown = reported.args[0] + window.errors.dialog.text() + window.errors.dialog.detailedText()
     assert "ValueError" in shown
-    assert "Traceback" in window.error_dialog.detailedText()
+    assert "Traceback" in window.errors.dialog.detailedText()
     for secret in ("DOE^JOHN", "19450203", "/data/DOE_JOHN"):
         assert secret not in shown
-    window.error_dialog.close()
+    window.errors.dialog.close()
 
 
 def test_the_progress_bar_and_cancel_button_show_while_a_job_runs(
@@ -130,16 +130,16 @@ def test_the_progress_bar_and_cancel_button_show_while_a_job_runs(
     loader = GatedLoader()
     window = make_main_window(loader=loader)
 
-    window.open_path("/nowhere/slow.dcm")
+    window.session.open_path("/nowhere/slow.dcm")
     qtbot.waitUntil(loader.slow_started.is_set, timeout=LOAD_TIMEOUT_MS)
     assert window.progress_bar.isVisible()
     assert window.cancel_button.isVisible()
 
-    window.cancel_jobs()  # Esc: the result will be dropped
+    window.session.cancel_jobs()  # Esc: the result will be dropped
     loader.gate.set()
-    qtbot.waitUntil(lambda: not window.jobs.busy, timeout=LOAD_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not window.session.jobs.busy, timeout=LOAD_TIMEOUT_MS)
     assert not window.progress_bar.isVisible()
-    assert window.radiograph is None
+    assert window.state.radiograph is None
 
 
 def test_recent_files_and_last_folder_are_remembered(
@@ -164,7 +164,7 @@ def test_open_folder_lists_its_files(
     window = make_main_window()
 
     with qtbot.waitSignals([window.folder_listed, window.folder_scanned], timeout=LOAD_TIMEOUT_MS):
-        window.open_folder(str(tmp_path))
+        window.session.open_folder(str(tmp_path))
 
     panel = window.folder_panel
     assert panel.file_count() == 2

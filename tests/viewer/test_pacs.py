@@ -45,9 +45,9 @@ def test_search_retrieve_and_open_a_study(
     orthanc.empty()
     dimse.send(orthanc.dimse, [CHEST_CR])
     window = explained_window
-    window.pacs_cache = tmp_path / "cache"
-    window.open_pacs_dialog()
-    dialog = window.pacs_dialog
+    window.session.pacs.cache = tmp_path / "cache"
+    window.session.pacs.open_pacs_dialog()
+    dialog = window.session.pacs.pacs_dialog
     assert isinstance(dialog, PacsDialog)
     dialog.host_edit.setText("127.0.0.1")
     dialog.port_spin.setValue(orthanc.dicom_port)
@@ -63,7 +63,7 @@ def test_search_retrieve_and_open_a_study(
     assert dialog.retrieve_button.isEnabled()
     with qtbot.waitSignal(window.folder_listed, timeout=LOAD_TIMEOUT_MS):
         qtbot.mouseClick(dialog.retrieve_button, qtbot_left())
-    retrieved = list((window.pacs_cache).rglob("*.dcm"))
+    retrieved = list((window.session.pacs.cache).rglob("*.dcm"))
     assert [p.name for p in retrieved] == [f"{source.SOPInstanceUID}.dcm"]
 
 
@@ -74,8 +74,8 @@ def test_a_search_that_fails_says_why_in_the_dialog(
     window.settings.pacs_server = PacsServerSpec(
         Protocol.DIMSE, "127.0.0.1", orthanc.dicom_port, "WRONGTITLE"
     )
-    window.open_pacs_dialog()
-    dialog = window.pacs_dialog
+    window.session.pacs.open_pacs_dialog()
+    dialog = window.session.pacs.pacs_dialog
     assert dialog is not None
     qtbot.mouseClick(dialog.search_button, qtbot_left())
     qtbot.waitUntil(lambda: "failed" in dialog.message.text(), timeout=LOAD_TIMEOUT_MS)
@@ -92,16 +92,16 @@ def test_send_results_files_them_into_the_patient_study(
     window = explained_window
     window.settings.pacs_server = _spec(orthanc)
     questions: list[str] = []
-    window.confirm_send = lambda _parent, question: questions.append(question) or False
-    window.send_results_to_pacs()  # declined: nothing leaves the machine
+    window.session.pacs.confirm_send = lambda _parent, question: questions.append(question) or False
+    window.session.pacs.send_results_to_pacs()  # declined: nothing leaves the machine
     qtbot.wait(200)
     assert f"{PACS_AET} at 127.0.0.1:{orthanc.dicom_port}" in questions[0]
     assert dimse.find_studies(orthanc.dimse) == []
-    window.confirm_send = lambda _parent, _question: True
+    window.session.pacs.confirm_send = lambda _parent, _question: True
     with qtbot.waitSignal(window.results_sent, timeout=LOAD_TIMEOUT_MS) as signal:
-        window.send_results_to_pacs()
+        window.session.pacs.send_results_to_pacs()
     assert signal.args == [5]
-    study = window.radiograph.identity.as_dict()["StudyInstanceUID"]
+    study = window.state.radiograph.identity.as_dict()["StudyInstanceUID"]
     modalities = sorted(s.modality for s in dimse.find_series(orthanc.dimse, study))
     assert modalities == ["OT", "OT", "OT", "SEG", "SR"]
 

@@ -77,7 +77,7 @@ def test_zoom_in_one_pane_is_followed_by_the_others(window: MainWindow) -> None:
     panes = window.comparison.panes
     translated = window.comparison.translated.view_box
     before = translated.viewRange()
-    rows, columns = window.radiograph.shape
+    rows, columns = window.state.radiograph.shape
     center = translated.mapFromView(QPointF(columns / 2, rows / 2))
 
     event = FakeWheelEvent(240, center)
@@ -102,7 +102,7 @@ def test_double_click_fits_the_image(window: MainWindow) -> None:
 
     (x0, x1), (y0, y1) = view_box.viewRange()
     assert (x1 - x0) > zoomed[0][1] - zoomed[0][0]
-    rows, columns = window.radiograph.shape
+    rows, columns = window.state.radiograph.shape
     # The whole image is visible (aspect locked: one axis fits exactly, the other has margin).
     assert x0 <= 0.5
     assert x1 >= columns - 0.5
@@ -116,7 +116,7 @@ def test_crosshair_reads_the_pixel_under_the_cursor_in_every_pane(window: MainWi
 
     original.graphics.scene().sigMouseMoved.emit(original.scene_point(row + 0.5, column + 0.5))
 
-    value = float(window.radiograph.pixels[row, column])
+    value = float(window.state.radiograph.pixels[row, column])
     readout = original.corner_text(Corner.BOTTOM_LEFT)
     assert f"Row {row}" in readout
     assert f"Col {column}" in readout
@@ -132,7 +132,7 @@ def test_keys_invert_reset_and_presets(window: MainWindow, qtbot: QtBot) -> None
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow)
     comparison = window.comparison
-    presets = window.radiograph.presets
+    presets = window.state.radiograph.presets
     default = presets[0]
     auto = next(preset for preset in presets if preset.name == "auto")
     others = [preset for preset in presets if preset is not auto]
@@ -154,7 +154,7 @@ def test_keys_invert_reset_and_presets(window: MainWindow, qtbot: QtBot) -> None
 
     qtbot.keyClick(window, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
     # Ctrl+E reached export: with an image but no explanation only the PNG snapshot is offered.
-    dialog = window.export_dialog
+    dialog = window.session.exports.export_dialog
     assert dialog is not None
     assert dialog.isVisible()
     assert dialog.kind.value == "png"
@@ -164,10 +164,10 @@ def test_keys_invert_reset_and_presets(window: MainWindow, qtbot: QtBot) -> None
 def test_annotations_show_window_zoom_and_size(window: MainWindow) -> None:
     original = window.comparison.original
     top_right = original.corner_text(Corner.TOP_RIGHT)
-    preset = window.radiograph.presets[0]
+    preset = window.state.radiograph.presets[0]
     assert f"W {preset.width:.5g}" in top_right
     assert "Zoom " in top_right
-    info = window.radiograph.info
+    info = window.state.radiograph.info
     assert f"{info.columns} \u00d7 {info.rows} px" in original.corner_text(Corner.TOP_LEFT)
 
 
@@ -176,7 +176,7 @@ def explained(make_main_window: MakeMainWindow, qtbot: QtBot) -> MainWindow:
     """The sample with the fake explanation shown."""
     window = make_main_window(explainer=fake_explainer)
     with qtbot.waitSignal(window.explanation_shown, timeout=LOAD_TIMEOUT_MS):
-        window.open_path(str(sample_radiograph_path()))
+        window.session.open_path(str(sample_radiograph_path()))
     return window
 
 
@@ -200,7 +200,7 @@ def test_a_new_image_clears_the_crosshair_and_the_readout(
     assert all(shown and "Row 300" in text for shown, text in _cursor_graphics(explained))
 
     with qtbot.waitSignal(explained.image_opened, timeout=LOAD_TIMEOUT_MS):
-        explained.open_path(str(sample_radiograph_path()))
+        explained.session.open_path(str(sample_radiograph_path()))
 
     assert _cursor_graphics(explained) == [(False, "")] * 3
 
@@ -260,7 +260,7 @@ def test_the_colour_bar_covers_no_anatomy_of_the_fitted_image(
 
 def _fills_its_pane(window: MainWindow) -> bool:
     """Every pane shows the whole image, and it fills the view's limiting dimension."""
-    rows, columns = window.radiograph.shape
+    rows, columns = window.state.radiograph.shape
     for pane in window.comparison.panes.values():
         view = pane.view_box
         fitted = 100.0 * min(view.width() / columns, view.height() / rows)
@@ -280,7 +280,7 @@ def test_fit_fills_every_pane_after_the_window_is_resized(
     window = make_main_window(explainer=fake_explainer)
     window.resize(700, 500)  # opened small, as before a window manager maximises it
     with qtbot.waitSignal(window.explanation_shown, timeout=LOAD_TIMEOUT_MS):
-        window.open_path(str(sample_radiograph_path()))
+        window.session.open_path(str(sample_radiograph_path()))
     qtbot.waitUntil(lambda: _fills_its_pane(window))
 
     for step in ((1920, 1080), (1200, 900), size):
@@ -320,7 +320,7 @@ def test_right_drag_zooms_twice_as_large_per_200_pixels(window: MainWindow) -> N
 def test_the_wheel_zooms_in_modest_steps(window: MainWindow) -> None:
     pane = window.comparison.original
     view_box = pane.view_box
-    rows, columns = window.radiograph.shape
+    rows, columns = window.state.radiograph.shape
     center = view_box.mapFromView(QPointF(columns / 2, rows / 2))
     fitted = pane.zoom_percent()
 

@@ -20,8 +20,8 @@ def test_the_dialog_lists_exactly_the_keys_the_window_handles(
     make_main_window: MakeMainWindow,
 ) -> None:
     window = make_main_window()
-    window.show_shortcuts()
-    dialog = window.shortcuts_dialog
+    window.help.show_shortcuts()
+    dialog = window.help.shortcuts_dialog
     assert dialog is not None
     assert dialog.isVisible()
 
@@ -46,8 +46,8 @@ def test_question_mark_and_f1_open_the_shortcuts(
 
     qtbot.keyClick(window, key)
 
-    qtbot.waitUntil(lambda: window.shortcuts_dialog is not None)
-    assert window.shortcuts_dialog.isVisible()
+    qtbot.waitUntil(lambda: window.help.shortcuts_dialog is not None)
+    assert window.help.shortcuts_dialog.isVisible()
     help_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Help")
     assert "&Keyboard Shortcuts" in [action.text() for action in help_menu.actions()]
-    window.shortcuts_dialog.close()
+    window.help.shortcuts_dialog.close()

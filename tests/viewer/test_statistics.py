@@ -110,7 +110,7 @@ def test_fake_explanations_have_no_statistics(make_main_window, qtbot) -> None:
 
     window = make_main_window(explainer=fake_explainer)
     with qtbot.waitSignal(window.explanation_shown, timeout=LOAD_TIMEOUT_MS):
-        window.open_path(str(sample_radiograph_path()))
+        window.session.open_path(str(sample_radiograph_path()))
     assert window.statistics_panel.report is None
     assert window.statistics_panel.summary_label.text() == NO_STATISTICS_TEXT
     assert window.comparison.difference.corner_text(Corner.BOTTOM_RIGHT) == ""
@@ -143,7 +143,7 @@ def test_regions_carry_their_area_in_pixels_and_square_millimetres(
 
 
 def test_panel_shows_the_area_of_each_region(explained_window: MainWindow) -> None:
-    spacing = explained_window.radiograph.info.spacing
+    spacing = explained_window.state.radiograph.info.spacing
     assert spacing is not None  # the bundled sample states its pixel spacing
     panel = explained_window.statistics_panel
     lung = panel.report.lung

@@ -68,7 +68,7 @@ def test_folder_is_grouped_by_study_and_series_with_thumbnails(
 ) -> None:
     window = make_main_window()
     with qtbot.waitSignals([window.folder_listed, window.folder_scanned], timeout=LOAD_TIMEOUT_MS):
-        window.open_folder(str(folder))
+        window.session.open_folder(str(folder))
 
     panel = window.folder_panel
     assert panel.group_titles() == [
@@ -93,7 +93,7 @@ def test_activating_a_thumbnail_opens_the_image(
 ) -> None:
     window = make_main_window()
     with qtbot.waitSignal(window.folder_scanned, timeout=LOAD_TIMEOUT_MS):
-        window.open_folder(str(folder))
+        window.session.open_folder(str(folder))
     item = window.folder_panel.file_item("b1.dcm")
     with qtbot.waitSignal(window.image_opened, timeout=LOAD_TIMEOUT_MS) as signal:
         window.folder_panel.tree.itemActivated.emit(item, 0)
@@ -108,10 +108,10 @@ def test_a_newer_folder_supersedes_the_scan(
     window = make_main_window()
     scanned: list[str] = []
     window.folder_scanned.connect(scanned.append)
-    window.open_folder(str(folder))
+    window.session.open_folder(str(folder))
     with qtbot.waitSignal(window.folder_scanned, timeout=LOAD_TIMEOUT_MS):
-        window.open_folder(str(second))
-    qtbot.waitUntil(lambda: not window.jobs.busy, timeout=LOAD_TIMEOUT_MS)
+        window.session.open_folder(str(second))
+    qtbot.waitUntil(lambda: not window.session.jobs.busy, timeout=LOAD_TIMEOUT_MS)
     assert scanned == [str(second)]
     assert window.folder_panel.file_names() == ["only.png"]
 
@@ -158,7 +158,7 @@ def test_open_folder_groups_subfolders_and_opens_the_first_image(
     opened: list[str] = []
     window.image_opened.connect(opened.append)
     with qtbot.waitSignals([window.image_opened, window.folder_scanned], timeout=LOAD_TIMEOUT_MS):
-        window.open_folder(str(dataset))
+        window.session.open_folder(str(dataset))
 
     panel = window.folder_panel
     assert panel.group_titles() == [
@@ -170,5 +170,5 @@ def test_open_folder_groups_subfolders_and_opens_the_first_image(
     assert [study.child(i).text(0) for i in range(study.childCount())] == ["Series 1", "Series 2"]
     assert panel.file_names() == ["i1.dcm", "i2.dcm", "i3", "p0.png", "p1.png", "p2.png"]
     assert opened == [str(dataset / "healthy" / "p0.png")]
-    assert window.path == dataset / "healthy" / "p0.png"
+    assert window.state.path == dataset / "healthy" / "p0.png"
     assert window.comparison.original.has_image
