@@ -9,6 +9,7 @@ from pathlib import Path
 
 from engine.explain.cout import DEFAULT_STEPS
 from engine.phantoms import DEFAULT_RECIPE, RECIPES, DiseaseRecipe
+from engine.phantoms.population import BREAST_PROBABILITY, FOREIGN_OBJECT_PROBABILITY
 
 __all__ = [
     "BASELINE_MAPS",
@@ -46,6 +47,10 @@ class ValidationConfig:
     sizes: tuple[int, ...] = (256, 512, 1024)
     formats: tuple[FileFormat, ...] = (FileFormat.PNG, FileFormat.DICOM)
     recipe: DiseaseRecipe = DEFAULT_RECIPE
+    # Devices and breast shadows in both images of a pair, as in the training recipe and
+    # `cxr-explain phantoms`; devices also make the device-change ratio measurable.
+    foreign_object_probability: float = FOREIGN_OBJECT_PROBABILITY
+    breast_probability: float = BREAST_PROBABILITY
     integrated_gradients: bool = True
     cout_steps: int = DEFAULT_STEPS
     bootstrap: int = 1000
@@ -62,5 +67,8 @@ class ValidationConfig:
         object.__setattr__(self, "formats", tuple(FileFormat(f) for f in self.formats))
         if self.cout_steps < 1:
             raise ValueError(f"cout_steps must be at least 1, got {self.cout_steps}")
+        for name in ("foreign_object_probability", "breast_probability"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)!r}")
         if self.bootstrap < 100:
             raise ValueError(f"bootstrap must be at least 100, got {self.bootstrap}")

@@ -1,4 +1,5 @@
-"""The validation report by finding: how the models do on each ILO profusion category and type.
+"""The validation report by finding: how the models do on each ILO profusion category and type,
+and on anatomies with devices or breast shadows.
 
 A pooled sensitivity hides which findings are missed: on the shipped models the misses are the
 mildest ones (profusion 1, types p and q), while every profusion 3 finding is called. This section
@@ -15,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from engine.phantoms import DiseaseParams
+from engine.phantoms.population import PopulationExtras
 
 #: A finding this mild is "subtle" (issue 11's wording): profusion 1, no haze, contrast below 1.5.
 SUBTLE_DENSITY = 1.5
@@ -22,13 +24,15 @@ SUBTLE_DENSITY = 1.5
 StatisticFn = Callable[[Sequence[float], int], dict[str, Any]]
 
 
-def finding_fields(disease: DiseaseParams) -> dict[str, Any]:
-    """What a validation record keeps of the planted finding (JSON-ready)."""
+def finding_fields(disease: DiseaseParams, extras: PopulationExtras) -> dict[str, Any]:
+    """What a validation record keeps of the planted finding and the anatomy's extras."""
     return {
         "profusion": int(disease.profusion),
         "opacity_type": str(disease.opacity_type.value),
         "opacity_density": float(disease.opacity_density),
         "haze": float(disease.haze),
+        "devices": bool(extras.foreign_objects),
+        "breast_shadows": bool(extras.breast_shadows),
     }
 
 
@@ -56,6 +60,9 @@ def _groups(records: Sequence[dict[str, Any]]) -> list[tuple[str, list[dict[str,
             [r for r in records if is_subtle(r)],
         )
     )
+    # Both images of a pair carry them: the specificity column is where they would show.
+    groups.append(("with devices", [r for r in records if r.get("devices")]))
+    groups.append(("with breast shadows", [r for r in records if r.get("breast_shadows")]))
     return [(name, members) for name, members in groups if members]
 
 
@@ -63,7 +70,8 @@ def by_finding(
     records: Sequence[dict[str, Any]], threshold: float, statistic: StatisticFn
 ) -> list[dict[str, Any]]:
     """One row per finding group: the classifier's and the oracle's sensitivity at ``threshold``
-    on the diseased images, and the share of to-healthy differences that darken the lungs."""
+    on the diseased images, the classifier's specificity on their healthy partners (the same
+    anatomies), and the share of to-healthy differences that darken the lungs."""
     rows = []
     for salt, (name, members) in enumerate(_groups(records), start=700):
         row: dict[str, Any] = {
@@ -71,6 +79,9 @@ def by_finding(
             "n_pairs": len(members),
             "sensitivity": statistic(
                 [float(r["p_diseased"] >= threshold) for r in members], salt * 4
+            ),
+            "specificity": statistic(
+                [float(r["p_healthy"] < threshold) for r in members], salt * 4 + 3
             ),
             "share_darker_to_healthy": statistic(
                 [float(r["change_to_healthy"] < 0) for r in members], salt * 4 + 2
@@ -86,14 +97,18 @@ def by_finding(
 
 def markdown_lines(rows: Sequence[dict[str, Any]], cell: Callable[[Any], str]) -> list[str]:
     lines = [
-        "## By finding (diseased images)",
+        "## By finding",
         "",
-        "| finding | pairs | classifier sensitivity | oracle sensitivity | darker toward healthy |",
-        "|---|---:|---|---|---|",
+        "Sensitivity on the diseased images, specificity on their healthy partners.",
+        "",
+        "| finding | pairs | classifier sensitivity | oracle sensitivity | classifier specificity "
+        "| darker toward healthy |",
+        "|---|---:|---|---|---|---|",
     ]
     for row in rows:
         lines.append(
             f"| {row['group']} | {row['n_pairs']} | {cell(row['sensitivity'])} | "
-            f"{cell(row.get('oracle_sensitivity'))} | {cell(row['share_darker_to_healthy'])} |"
+            f"{cell(row.get('oracle_sensitivity'))} | {cell(row.get('specificity'))} | "
+            f"{cell(row['share_darker_to_healthy'])} |"
         )
     return lines

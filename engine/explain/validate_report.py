@@ -57,6 +57,16 @@ def _value(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
+def _extras(phantoms: dict[str, Any]) -> str:
+    """The anatomies' devices and breast shadows (absent from reports written before them)."""
+    if "foreign_object_probability" not in phantoms:
+        return ""
+    return (
+        f"; devices in {100 * phantoms['foreign_object_probability']:.0f} % and breast shadows "
+        f"in {100 * phantoms['breast_probability']:.0f} % of anatomies"
+    )
+
+
 def markdown_report(report: dict[str, Any]) -> str:
     phantoms = report["phantoms"]
     lines = [
@@ -68,7 +78,8 @@ def markdown_report(report: dict[str, Any]) -> str:
         f"'{phantoms.get('findings', 'custom')}': ILO profusion 1-3, types "
         f"{'/'.join(phantoms['opacity_types'])}, haze {_range(phantoms['haze_range'])} in "
         f"{100 * phantoms['haze_probability']:.0f} % of findings, opacity "
-        f"contrast {_range(phantoms['opacity_density_range'])} x). Each file was read with "
+        f"contrast {_range(phantoms['opacity_density_range'])} x{_extras(phantoms)}). Each "
+        "file was read with "
         "`load_radiograph` and explained with `explain` (segmenter lungs), as the viewer does. "
         "Every number: mean [bootstrap 95 % interval over pairs] (n).",
         "",

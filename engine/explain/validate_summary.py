@@ -127,6 +127,8 @@ def aggregate(
                 (name for name, recipe in RECIPES.items() if recipe == config.recipe), "custom"
             ),
             **config.recipe.to_dict(),
+            "foreign_object_probability": config.foreign_object_probability,
+            "breast_probability": config.breast_probability,
         },
         "threshold": config.threshold,
         "share_out_of_distribution": stat("out_of_distribution", 5),

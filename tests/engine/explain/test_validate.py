@@ -105,8 +105,8 @@ def test_the_true_change_as_translation_scores_perfectly(tiny_models, monkeypatc
     real_load = validate_module.load_radiograph
     real_translate = pipeline_module.translate
 
-    def generate_and_remember(seed, disease, size):
-        phantom = real_generate(seed, disease, size=size)
+    def generate_and_remember(seed, disease, size, **options):
+        phantom = real_generate(seed, disease, size=size, **options)
         remembered["phantom"] = phantom
         return phantom
 
@@ -171,12 +171,15 @@ def test_the_true_change_as_translation_scores_perfectly(tiny_models, monkeypatc
     assert report["classifier"]["n_images"] == 6
 
 
-def _pair(profusion, kind, p, *, haze=0.0, density=1.0, change=-0.01):
+def _pair(profusion, kind, p, *, haze=0.0, density=1.0, change=-0.01, p_healthy=0.1, devices=False):
     return {
         "profusion": profusion,
         "opacity_type": kind,
         "opacity_density": density,
         "haze": haze,
+        "devices": devices,
+        "breast_shadows": False,
+        "p_healthy": p_healthy,
         "p_diseased": p,
         "oracle_p_diseased": 1.0 - p,
         "change_to_healthy": change,
@@ -188,7 +191,7 @@ def test_by_finding_counts_each_group_on_its_own_pairs():
         _pair(1, "p", 0.1),  # subtle, missed
         _pair(1, "q", 0.7, density=2.0),  # profusion 1 but not subtle (contrast 2), called
         _pair(3, "p", 0.9, haze=0.2, change=0.02),  # called; the difference brightens
-        _pair(3, "r", 0.6),
+        _pair(3, "r", 0.6, p_healthy=0.8, devices=True),  # its healthy partner is called diseased
     ]
     rows = {
         row["group"]: row
@@ -207,6 +210,10 @@ def test_by_finding_counts_each_group_on_its_own_pairs():
     assert subtle["sensitivity"]["mean"] == 0.0
     assert rows["with haze"]["n_pairs"] == 1
     assert rows["nodules only (no haze)"]["n_pairs"] == 3
+    assert rows["with devices"]["n_pairs"] == 1
+    assert rows["with devices"]["specificity"]["mean"] == 0.0
+    assert rows["profusion 3"]["specificity"]["mean"] == 0.5
+    assert "with breast shadows" not in rows
 
 
 def test_validate_cli_writes_the_report(tmp_path, tiny_models, capsys):
