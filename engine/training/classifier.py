@@ -28,9 +28,7 @@ from engine.training.runtime import Runtime
 from engine.training.task import (
     BundleSpec,
     PreparedData,
-    TrainingTask,
-    adam,
-    check_finite,
+    SupervisedTask,
     recalibrate_batchnorm,
 )
 
@@ -128,26 +126,18 @@ def roc_auc(labels: npt.ArrayLike, scores: npt.ArrayLike) -> float | None:
     return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
 
 
-class ClassifierTask(TrainingTask):
+class ClassifierTask(SupervisedTask):
     config_type = ClassifierConfig
+    network_name = "classifier"
 
     loss_names = ("loss",)
 
     def __init__(self, config: ClassifierConfig, runtime: Runtime, data: PreparedData) -> None:
-        super().__init__(config, runtime, data)
         self.clf_config = config
-        self.network = runtime.place(ClassifierNet(**config.architecture_kwargs))
-        self.wrapped = runtime.wrap(self.network)
-        self.optimizer = adam(self.network.parameters(), config, config.weight_decay)
+        super().__init__(config, runtime, data, weight_decay=config.weight_decay)
 
-    def modules(self) -> Mapping[str, nn.Module]:
-        return {"classifier": self.network}
-
-    def optimizers(self) -> Mapping[str, torch.optim.Optimizer]:
-        return {"classifier": self.optimizer}
-
-    def epoch_length(self) -> int:
-        return len(self.train_set)
+    def build_network(self) -> nn.Module:
+        return ClassifierNet(**self.clf_config.architecture_kwargs)
 
     def lr_factor(self, epoch: int) -> float:
         if self.clf_config.lr_schedule == "cosine":
@@ -171,19 +161,10 @@ class ClassifierTask(TrainingTask):
         labels = torch.from_numpy(self.train_set.labels[index]).float()
         return self.runtime.tensor(images), self.runtime.tensor(labels)
 
-    def loss(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def losses(self, images: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
         with self.runtime.autocast():
             logits = self.wrapped(images)
-        return F.binary_cross_entropy_with_logits(logits.float(), labels)
-
-    def train_step(self, indices: Sequence[int], epoch: int, step: int) -> dict[str, float]:
-        images, labels = self.batch(indices)
-        loss = self.loss(images, labels)
-        self.optimizer.zero_grad(set_to_none=True)
-        values = check_finite({"loss": loss}, step)
-        loss.backward()
-        self.optimizer.step()
-        return values
+        return {"loss": F.binary_cross_entropy_with_logits(logits.float(), labels)}
 
     def logits(self, images: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         out = []

@@ -24,7 +24,7 @@ from engine.training.config import ModelKind, TrainConfig, check_option
 from engine.training.data import LungField
 from engine.training.run_files import to_display
 from engine.training.runtime import Runtime
-from engine.training.task import BundleSpec, PreparedData, TrainingTask, adam, check_finite
+from engine.training.task import BundleSpec, PreparedData, SupervisedTask
 
 MODEL_ID = "segmenter"
 
@@ -78,28 +78,20 @@ def dice_scores(
         return np.where(total == 0, 1.0, 2.0 * intersection / np.maximum(total, 1))
 
 
-class SegmenterTask(TrainingTask):
+class SegmenterTask(SupervisedTask):
     config_type = SegmenterConfig
+    network_name = "unet"
     data_lung_field = LungField.NONE  # the segmenter sees the whole image
     data_with_sides = True  # its targets are the left and right lung masks
 
     loss_names = ("loss", "bce", "dice")
 
     def __init__(self, config: SegmenterConfig, runtime: Runtime, data: PreparedData) -> None:
-        super().__init__(config, runtime, data)
         self.seg_config = config
-        self.network = runtime.place(UNet(**config.architecture_kwargs))
-        self.wrapped = runtime.wrap(self.network)
-        self.optimizer = adam(self.network.parameters(), config)
+        super().__init__(config, runtime, data)
 
-    def modules(self) -> Mapping[str, nn.Module]:
-        return {"unet": self.network}
-
-    def optimizers(self) -> Mapping[str, torch.optim.Optimizer]:
-        return {"unet": self.optimizer}
-
-    def epoch_length(self) -> int:
-        return len(self.train_set)
+    def build_network(self) -> nn.Module:
+        return UNet(**self.seg_config.architecture_kwargs)
 
     def losses(self, images: torch.Tensor, targets: torch.Tensor) -> dict[str, torch.Tensor]:
         with self.runtime.autocast():
@@ -118,15 +110,6 @@ class SegmenterTask(TrainingTask):
             torch.from_numpy(self.train_set.whole[index]), torch.from_numpy(sides[index])
         )
         return self.runtime.tensor(images), self.runtime.tensor(targets)
-
-    def train_step(self, indices: Sequence[int], epoch: int, step: int) -> dict[str, float]:
-        images, targets = self.batch(indices)
-        losses = self.losses(images, targets)
-        self.optimizer.zero_grad(set_to_none=True)
-        values = check_finite(losses, step)
-        losses["loss"].backward()
-        self.optimizer.step()
-        return values
 
     def _predict(self, images: npt.NDArray[np.float32]) -> npt.NDArray[np.bool_]:
         out = []

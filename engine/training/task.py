@@ -152,6 +152,56 @@ class TrainingTask(ABC):
         return tuple(shifted)
 
 
+class SupervisedTask(TrainingTask):
+    """One network, one Adam optimizer, inputs and targets per batch: the segmenter and the
+    classifier. Subclasses build the network and say how a batch is drawn and scored."""
+
+    #: The network's name in checkpoints and in the optimizer table.
+    network_name: ClassVar[str]
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        runtime: Runtime,
+        data: PreparedData,
+        *,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(config, runtime, data)
+        self.network = runtime.place(self.build_network())
+        self.wrapped = runtime.wrap(self.network)
+        self.optimizer = adam(self.network.parameters(), config, weight_decay)
+
+    @abstractmethod
+    def build_network(self) -> nn.Module: ...
+
+    @abstractmethod
+    def batch(self, indices: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Inputs and targets of the items ``indices``, on the runtime's device."""
+
+    @abstractmethod
+    def losses(self, inputs: torch.Tensor, targets: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The losses of one batch; ``"loss"`` is the one optimised."""
+
+    def modules(self) -> Mapping[str, nn.Module]:
+        return {self.network_name: self.network}
+
+    def optimizers(self) -> Mapping[str, torch.optim.Optimizer]:
+        return {self.network_name: self.optimizer}
+
+    def epoch_length(self) -> int:
+        return len(self.train_set)
+
+    def train_step(self, indices: Sequence[int], epoch: int, step: int) -> dict[str, float]:
+        inputs, targets = self.batch(indices)
+        losses = self.losses(inputs, targets)
+        self.optimizer.zero_grad(set_to_none=True)
+        values = check_finite(losses, step)
+        losses["loss"].backward()
+        self.optimizer.step()
+        return values
+
+
 def recalibrate_batchnorm(module: nn.Module, batches: Iterable[torch.Tensor]) -> None:
     """Re-estimate BatchNorm running statistics as the exact average over ``batches``.
 

@@ -77,10 +77,10 @@ def test_classifier_step_lowers_the_loss(shared_dataset: Path, tmp_path: Path) -
     indices = list(range(len(data.train)))
     images, labels = task.batch(indices)
     with torch.no_grad():
-        before = float(task.loss(images, labels))
+        before = float(task.losses(images, labels)["loss"])
     task.train_step(indices, 0, 1)
     with torch.no_grad():
-        after = float(task.loss(images, labels))
+        after = float(task.losses(images, labels)["loss"])
     assert after < before
 
 
@@ -198,13 +198,15 @@ def test_resume_refuses_changed_options_and_fresh_runs_refuse_old_checkpoints(
 def test_nan_loss_stops_with_the_step(
     shared_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    original = ClassifierTask.loss
+    original = ClassifierTask.losses
 
-    def poisoned(self: ClassifierTask, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        loss = original(self, images, labels)
-        return loss * float("nan") if self.optimizer.state else loss  # from step 2 on
+    def poisoned(
+        self: ClassifierTask, images: torch.Tensor, labels: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        loss = original(self, images, labels)["loss"]
+        return {"loss": loss * float("nan") if self.optimizer.state else loss}  # from step 2 on
 
-    monkeypatch.setattr(ClassifierTask, "loss", poisoned)
+    monkeypatch.setattr(ClassifierTask, "losses", poisoned)
     config = ClassifierConfig(
         data=shared_dataset,
         out=tmp_path,
