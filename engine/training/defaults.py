@@ -30,10 +30,6 @@ from engine.explain.operating_point import CalibrationConfig, calibrate_bundles
 from engine.explain.validate import FileFormat
 from engine.networks import DiscriminatorKind
 from engine.phantoms import DEFAULT_RECIPE, DiseaseRecipe
-from engine.phantoms.population import (
-    BREAST_PROBABILITY,
-    FOREIGN_OBJECT_PROBABILITY,
-)
 from engine.training.checkpoint import CHECKPOINT_FOLDER, CHECKPOINT_INDEX
 from engine.training.classifier import ClassifierConfig
 from engine.training.config import DeviceChoice
@@ -59,11 +55,11 @@ class DefaultsPlan:
     # Every n-th anatomy is stored as 16-bit PNG (the rest 8-bit): both occur in use.
     sixteen_bit_every: int = 3
     test_fraction: float = 0.1
-    # Devices and breast shadows as often as `cxr-explain phantoms` draws them, in both images of
-    # an anatomy. Without them the classifier had never seen either, and healthy images with a
-    # pacemaker or breasts scored highest of all healthy ones (issue 18; docs/training.md).
-    foreign_object_probability: float = FOREIGN_OBJECT_PROBABILITY
-    breast_probability: float = BREAST_PROBABILITY
+    # Chance of devices / breast shadows per anatomy (both images). Off: the whole recipe trained
+    # with `cxr-explain phantoms`' rates (0.1 / 0.3) gave a classifier no better on those images
+    # and a to-healthy generator that flipped 5 % instead of 95 % (docs/training.md).
+    foreign_object_probability: float = 0.0
+    breast_probability: float = 0.0
     # Segmenter and CycleGAN input side.
     size: int = 128
     segmenter_epochs: int = 5

@@ -93,7 +93,7 @@ def write_phantom_dataset(
         writer.writeheader()
         writer.writerows(rows)
     (directory / PHANTOM_MARKER).write_text(
-        json.dumps(_recipe(plan, seed), indent=2) + "\n", encoding="utf-8"
+        json.dumps(recipe_marker(plan, seed), indent=2) + "\n", encoding="utf-8"
     )
     return directory
 
@@ -125,18 +125,30 @@ def _write_in_processes(
             future.result()
 
 
-def _recipe(plan: DefaultsPlan, seed: int) -> dict[str, Any]:
+#: The marker's "writer": the module that wrote these data sets before this one took the job over
+#: (the files are the same), so folders written then are still reused.
+_WRITER = "engine.training.defaults"
+
+
+def recipe_marker(plan: DefaultsPlan, seed: int) -> dict[str, Any]:
     """What determines the phantom data set; a rerun reuses a data set only when this matches."""
+    extras = {
+        name: value
+        for name, value in (
+            ("foreign_object_probability", plan.foreign_object_probability),
+            ("breast_probability", plan.breast_probability),
+        )
+        if value > 0.0  # absent when off, as in markers written before the option existed
+    }
     return {
         "count": plan.phantoms,
         "sizes": list(plan.phantom_sizes),
         "sixteen_bit_every": plan.sixteen_bit_every,
         "seed": seed,
         "test_fraction": plan.test_fraction,
-        "foreign_object_probability": plan.foreign_object_probability,
-        "breast_probability": plan.breast_probability,
+        **extras,
         **plan.disease.to_dict(),
-        "writer": __name__,
+        "writer": _WRITER,
     }
 
 
@@ -154,7 +166,7 @@ def reusable_data_set(data: Path, plan: DefaultsPlan, seed: int) -> bool:
         recorded = json.loads(marker.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         recorded = None
-    if recorded != _recipe(plan, seed):
+    if recorded != recipe_marker(plan, seed):
         raise InputError(
             f"{data} holds phantoms of another recipe or seed; delete it or choose another --work"
         )

@@ -9,8 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from engine.phantoms.population import BREAST_PROBABILITY, FOREIGN_OBJECT_PROBABILITY
 from engine.training.defaults import DefaultsPlan
-from engine.training.defaults_data import PHANTOM_MARKER, recipe_extras, write_phantom_dataset
+from engine.training.defaults_data import (
+    PHANTOM_MARKER,
+    recipe_extras,
+    recipe_marker,
+    write_phantom_dataset,
+)
 
 
 def _digests(folder: Path) -> dict[str, str]:
@@ -38,8 +44,20 @@ def test_another_seed_writes_other_phantoms(tmp_path: Path) -> None:
     assert first["healthy/phantom_0000.png"] != second["healthy/phantom_0000.png"]
 
 
-def test_recipe_draws_devices_and_breasts_at_the_phantoms_command_rates() -> None:
+def test_the_shipped_recipe_draws_no_devices_or_breasts_and_keeps_its_marker() -> None:
     plan = DefaultsPlan()
+    assert not any(recipe_extras(plan, seed=0, index=i).foreign_objects for i in range(200))
+    assert not any(recipe_extras(plan, seed=0, index=i).breast_shadows for i in range(200))
+    # Folders written before the option existed are still recognised as this recipe.
+    assert "foreign_object_probability" not in recipe_marker(plan, seed=0)
+
+
+def test_recipe_draws_devices_and_breasts_at_the_rates_asked_for() -> None:
+    plan = replace(
+        DefaultsPlan(),
+        foreign_object_probability=FOREIGN_OBJECT_PROBABILITY,
+        breast_probability=BREAST_PROBABILITY,
+    )
     drawn = [recipe_extras(plan, seed=0, index=index) for index in range(1000)]
     with_devices = sum(bool(extras.foreign_objects) for extras in drawn) / len(drawn)
     with_breasts = sum(extras.breast_shadows for extras in drawn) / len(drawn)
