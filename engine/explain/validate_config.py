@@ -47,8 +47,9 @@ class ValidationConfig:
     sizes: tuple[int, ...] = (256, 512, 1024)
     formats: tuple[FileFormat, ...] = (FileFormat.PNG, FileFormat.DICOM)
     recipe: DiseaseRecipe = DEFAULT_RECIPE
-    # Devices and breast shadows in both images of a pair, as in the training recipe and
-    # `cxr-explain phantoms`; devices also make the device-change ratio measurable.
+    # Devices and breast shadows in both images of a pair, as often as `cxr-explain phantoms`
+    # draws them: the population users meet (the training phantoms have none), and devices make
+    # the device-change ratio measurable.
     foreign_object_probability: float = FOREIGN_OBJECT_PROBABILITY
     breast_probability: float = BREAST_PROBABILITY
     integrated_gradients: bool = True
