@@ -17,6 +17,7 @@ from engine.phantoms.params import (
     IloType,
     LargeOpacity,
 )
+from engine.phantoms.population import BREAST_PROBABILITY, FOREIGN_OBJECT_PROBABILITY
 
 ZONE_PRESETS = {"upper": UPPER_ZONE_PREDOMINANCE, "uniform": UNIFORM_ZONES}
 
@@ -52,12 +53,17 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--foreign-objects",
         type=float,
-        default=0.1,
+        default=FOREIGN_OBJECT_PROBABILITY,
         metavar="P",
-        help="probability of ECG leads / wires / pacemaker per image (default 0.1)",
+        help="probability of ECG leads / wires / pacemaker per image "
+        f"(default {FOREIGN_OBJECT_PROBABILITY:g})",
     )
     parser.add_argument(
-        "--breast", type=float, default=0.3, metavar="P", help="probability of breast shadows"
+        "--breast",
+        type=float,
+        default=BREAST_PROBABILITY,
+        metavar="P",
+        help=f"probability of breast shadows (default {BREAST_PROBABILITY:g})",
     )
     parser.add_argument("--noise", type=float, default=1.0, help="noise level (default 1)")
     parser.add_argument(

@@ -1,9 +1,10 @@
 """What sets a phantom apart from a plain anatomy in the population users meet: foreign objects
 (ECG leads, wires, a pacemaker) and breast shadows, each with its own chance.
 
-One draw, shared by ``cxr-explain phantoms`` (engine.phantoms.dataset), the training recipe
-(engine.training.defaults) and the operating-point calibration (engine.explain.operating_point),
-so the three mean the same thing by "devices 0.1, breasts 0.3".
+One draw, shared by ``cxr-explain phantoms`` (engine.phantoms.dataset), the operating-point
+calibration (engine.explain.operating_point), ``cxr-explain validate``, the CI guard of the
+shipped models and the training recipe (engine.training.defaults_data, where the chances are 0
+in the shipped recipe), so all of them mean the same thing by "devices 0.1, breasts 0.3".
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """The phantom data set of ``train-defaults``: paired anatomies at the recipe's sizes and bit
-depths, with devices and breast shadows, in the layout :mod:`engine.training.data` reads."""
+depths (devices and breast shadows only when the plan asks; the shipped recipe does not), in the
+layout :mod:`engine.training.data` reads."""
 
 from __future__ import annotations
 

@@ -112,9 +112,10 @@ def start_runtime(choice: DeviceChoice | str) -> Runtime:
 
 
 def stop_runtime(runtime: Runtime, *, finished: bool = False) -> None:
-    """Leave the process group. ``finished``: every rank got here normally, so they first wait
-    for each other; a rank that tears gloo down while a peer still writes can abort in gloo's
-    destructor. After an error there is no barrier: the peers may never arrive."""
+    """Leave the process group. ``finished``: this rank's run ended normally, so it first waits
+    for the others (rank 0 may still be writing bundles): a rank that tore gloo down while a
+    peer still wrote was seen to abort in gloo's destructor. After an error there is no
+    barrier: the peers may never arrive (torchrun stops them when one rank fails)."""
     if runtime.distributed and dist.is_initialized():
         if finished:
             dist.barrier()

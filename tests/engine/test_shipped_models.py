@@ -29,7 +29,7 @@ SIZES = (256, 512)
 #: Classifier accuracy and specificity at the threshold must stay at or above these: issue 18's
 #: 0.9. The shipped classifier reaches accuracy 0.969 and specificity 1.000 on these 32 files
 #: (2026-12-06, at the operating point of ``cxr-explain calibrate``; 0.938 / 1.000 before; the
-#: same with the devices and breast shadows the pairs carry since stop 28).
+#: same with the devices and breast shadows the pairs carry since 2026-12-06).
 ACCURACY_FLOOR = 0.9
 SPECIFICITY_FLOOR = 0.9
 #: Validity on the displayed image among qualifying counterfactuals, both directions pooled, and

@@ -264,3 +264,26 @@ def test_validate_rejects_a_single_pair(tmp_path, tiny_models, capsys):
     )
     assert code == 2
     assert "n must be at least 2" in capsys.readouterr().err
+
+
+def test_validate_plants_the_devices_and_breast_shadows_it_is_asked_for(tiny_models):
+    config = validate_module.ValidationConfig(
+        n=2,
+        sizes=(96,),
+        formats=("png",),
+        foreign_object_probability=1.0,
+        breast_probability=1.0,
+        integrated_gradients=False,
+        cout_steps=2,
+        bootstrap=100,
+    )
+    report = validate_module.validate(tiny_models, config)
+    assert all(pair["devices"] and pair["breast_shadows"] for pair in report["per_pair"])
+    groups = {row["group"]: row["n_pairs"] for row in report["by_finding"]}
+    assert groups["with devices"] == groups["with breast shadows"] == 2
+
+
+@pytest.mark.parametrize("name", ["foreign_object_probability", "breast_probability"])
+def test_validate_refuses_a_chance_outside_zero_to_one(name):
+    with pytest.raises(ValueError, match=name):
+        validate_module.ValidationConfig(**{name: 1.5})

@@ -48,8 +48,20 @@ def test_the_shipped_recipe_draws_no_devices_or_breasts_and_keeps_its_marker() -
     plan = DefaultsPlan()
     assert not any(recipe_extras(plan, seed=0, index=i).foreign_objects for i in range(200))
     assert not any(recipe_extras(plan, seed=0, index=i).breast_shadows for i in range(200))
-    # Folders written before the option existed are still recognised as this recipe.
-    assert "foreign_object_probability" not in recipe_marker(plan, seed=0)
+    # Folders written before the option existed are still recognised as this recipe: the marker
+    # is the one they hold.
+    assert recipe_marker(plan, seed=0) == {
+        "count": 1000,
+        "sizes": [256, 512, 1024],
+        "sixteen_bit_every": 3,
+        "seed": 0,
+        "test_fraction": 0.1,
+        "opacity_types": ["p", "q", "r"],
+        "haze_range": [0.05, 0.3],
+        "opacity_density_range": [1.0, 3.0],
+        "haze_probability": 0.5,
+        "writer": "engine.training.defaults",
+    }
 
 
 def test_recipe_draws_devices_and_breasts_at_the_rates_asked_for() -> None:
