@@ -45,7 +45,7 @@ from engine.phantoms import DiseaseParams, generate_pair
 from engine.phantoms.population import (
     BREAST_PROBABILITY,
     FOREIGN_OBJECT_PROBABILITY,
-    draw_extras,
+    extras_for_seed,
 )
 
 #: Anatomy seeds of the calibration images: clear of training (0-999), validation (1000 on, a
@@ -124,9 +124,9 @@ def raw_logits(
 
 def population_options(config: CalibrationConfig, seed: int) -> dict[str, Any]:
     """Breast shadows and foreign objects of one calibration image (drawn from its seed)."""
-    rng = np.random.default_rng([seed, 1])
-    extras = draw_extras(rng, config.foreign_object_probability, config.breast_probability)
-    return extras.as_options()
+    return extras_for_seed(
+        seed, config.foreign_object_probability, config.breast_probability
+    ).as_options()
 
 
 @torch.no_grad()

@@ -55,7 +55,7 @@ from engine.inference.model_set import ModelSet
 from engine.io import load_radiograph
 from engine.phantoms import Phantom, generate_pair
 from engine.phantoms.dicom import write_dicom
-from engine.phantoms.population import draw_extras
+from engine.phantoms.population import extras_for_seed
 from engine.types import ImageInfo, Radiograph, SourceFormat, VoiFunction, VoiPreset, readonly
 
 _LESION_THRESHOLD = 1e-4  # phantom units: what counts as "the disease added something here"
@@ -98,10 +98,8 @@ def validate(
                 raise CancelledError("validation cancelled")
             disease = config.recipe.draw(rng)
             size = config.sizes[index % len(config.sizes)]
-            extras = draw_extras(
-                np.random.default_rng([config.seed + index, 1]),
-                config.foreign_object_probability,
-                config.breast_probability,
+            extras = extras_for_seed(
+                config.seed + index, config.foreign_object_probability, config.breast_probability
             )
             phantom = generate_pair(config.seed + index, disease, size=size, **extras.as_options())
             kind = config.formats[index % len(config.formats)]

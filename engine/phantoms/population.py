@@ -44,3 +44,14 @@ def draw_extras(
         objects = frozenset(pool[int(i)] for i in chosen)
     breasts = bool(rng.random() < breast_probability)
     return PopulationExtras(foreign_objects=objects, breast_shadows=breasts)
+
+
+def extras_for_seed(
+    anatomy_seed: int,
+    foreign_object_probability: float = FOREIGN_OBJECT_PROBABILITY,
+    breast_probability: float = BREAST_PROBABILITY,
+) -> PopulationExtras:
+    """The extras of the anatomy with this seed, from a stream of their own (``[seed, 1]``): the
+    anatomy and any finding drawn elsewhere are the same with or without them."""
+    rng = np.random.default_rng([anatomy_seed, 1])
+    return draw_extras(rng, foreign_object_probability, breast_probability)

@@ -17,7 +17,7 @@ import numpy as np
 from engine.errors import EngineError, InputError
 from engine.phantoms import DiseaseParams
 from engine.phantoms.pair_files import PairLayout, write_pair
-from engine.phantoms.population import PopulationExtras, draw_extras
+from engine.phantoms.population import PopulationExtras, extras_for_seed
 from engine.training.data import LABELS, MASK_FOLDER
 
 if TYPE_CHECKING:
@@ -43,8 +43,9 @@ def _anatomy_seed(seed: int, index: int) -> int:
 def recipe_extras(plan: DefaultsPlan, seed: int, index: int) -> PopulationExtras:
     """Devices and breast shadows of anatomy ``index``: its own stream, so the findings (drawn
     in order from the recipe's seed) are the same with or without them."""
-    rng = np.random.default_rng([_anatomy_seed(seed, index), 1])
-    return draw_extras(rng, plan.foreign_object_probability, plan.breast_probability)
+    return extras_for_seed(
+        _anatomy_seed(seed, index), plan.foreign_object_probability, plan.breast_probability
+    )
 
 
 def _sixteen_bit(plan: DefaultsPlan, index: int) -> bool:
