@@ -174,6 +174,15 @@ def _add_classifier(parser: argparse.ArgumentParser) -> None:
         "model_id",
         "bundle folder name (classifier, or oracle for the independent judge)",
     )
+    _option(
+        parser,
+        ClassifierConfig,
+        "init_from",
+        "start from this classifier bundle's weights (fine-tuning; same width, stages and "
+        "feature size; calibrate the result again)",
+        type=Path,
+        metavar="BUNDLE_DIR",
+    )
 
 
 def _add_cyclegan(parser: argparse.ArgumentParser) -> None:

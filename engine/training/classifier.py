@@ -18,10 +18,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from engine.errors import InputError
 from engine.inference.ood import fit_feature_density, network_features, save_feature_density
 from engine.networks import Architecture, ClassifierNet
 from engine.training.augment import InputAugmentation
-from engine.training.config import ModelKind, TrainConfig, check_option
+from engine.training.config import ModelKind, TrainConfig, check_option, coerce_paths
 from engine.training.data import LungField
 from engine.training.run_files import to_display
 from engine.training.runtime import Runtime
@@ -51,6 +52,8 @@ class ClassifierConfig(TrainConfig):
     counterfactuals, trained on its own seed and width).
     ``lr_schedule``: ``constant``, or ``cosine`` (the learning rate falls from ``lr`` along half a
     cosine over the epochs, so the last epochs settle instead of hopping around a minimum).
+    ``init_from``: a classifier bundle whose weights start the run (fine-tuning, e.g. the shipped
+    classifier on one's own images); its width, stages and feature size must be this run's.
     """
 
     KIND: ClassVar[ModelKind] = ModelKind.CLASSIFIER
@@ -66,9 +69,11 @@ class ClassifierConfig(TrainConfig):
     augment_input: bool = False
     model_id: str = MODEL_ID
     lr_schedule: str = "constant"
+    init_from: Path | None = None
 
     def __post_init__(self) -> None:
         TrainConfig.__post_init__(self)
+        coerce_paths(self, "init_from")
         check_option(
             self.model_id.isidentifier() and self.model_id.islower(),
             "model-id",
@@ -105,6 +110,33 @@ class ClassifierConfig(TrainConfig):
         }
 
 
+#: The architecture options that decide the weights' names and shapes (dropout and the decision
+#: offset do not).
+_WEIGHT_SHAPING = ("in_channels", "base_width", "n_stages", "feature_dim")
+
+
+def load_initial_weights(network: nn.Module, bundle: Path, config: ClassifierConfig) -> None:
+    """Copy the weights of the classifier bundle ``bundle`` into ``network`` (fine-tuning).
+
+    The bundle's operating point (``decision_offset``) is not carried over: it belongs to the
+    old weights, and a fine-tuned classifier is calibrated again (``cxr-explain calibrate``).
+    """
+    from engine.models import load_bundle
+
+    loaded = load_bundle(bundle, expected_architecture=Architecture.CLASSIFIER)
+    theirs = loaded.config.architecture_kwargs
+    ours = config.architecture_kwargs
+    different = [key for key in _WEIGHT_SHAPING if theirs.get(key) != ours[key]]
+    if different:
+        options = {"base_width": "width", "n_stages": "stages", "feature_dim": "feature-dim"}
+        named = ", ".join(
+            f"--{options.get(key, key)} {theirs.get(key)} (this run: {ours[key]})"
+            for key in different
+        )
+        raise InputError(f"--init-from {bundle.name} was trained with {named}; pass the same")
+    network.load_state_dict(loaded.module.state_dict())
+
+
 def roc_auc(labels: npt.ArrayLike, scores: npt.ArrayLike) -> float | None:
     """Area under the ROC curve (Mann-Whitney U with tie correction); None with one class only."""
     y = np.asarray(labels).astype(bool).ravel()
@@ -137,7 +169,10 @@ class ClassifierTask(SupervisedTask):
         super().__init__(config, runtime, data, weight_decay=config.weight_decay)
 
     def build_network(self) -> nn.Module:
-        return ClassifierNet(**self.clf_config.architecture_kwargs)
+        network = ClassifierNet(**self.clf_config.architecture_kwargs)
+        if self.clf_config.init_from is not None:
+            load_initial_weights(network, self.clf_config.init_from, self.clf_config)
+        return network
 
     def lr_factor(self, epoch: int) -> float:
         if self.clf_config.lr_schedule == "cosine":

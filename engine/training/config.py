@@ -45,6 +45,33 @@ def check_option(condition: bool, option: str, message: str, value: object) -> N
         raise InputError(f"--{option} {message}, got {value!r}")
 
 
+def check_at_least(config: object, minimum: int, *names: str) -> None:
+    """Refuse any of the fields ``names`` below ``minimum`` (``minimum`` >= 1: whole numbers)."""
+    for name in names:
+        value = getattr(config, name)
+        whole = isinstance(value, int) or minimum < 1
+        option = name.replace("_", "-")
+        check_option(whole and value >= minimum, option, f"must be >= {minimum}", value)
+
+
+def coerce_choice(config: object, name: str, choices: type[StrEnum]) -> None:
+    """Set the frozen field ``name`` to its member of ``choices``, or refuse the option's value."""
+    value = getattr(config, name)
+    try:
+        object.__setattr__(config, name, choices(value))
+    except ValueError:
+        values = [member.value for member in choices]
+        allowed = " or ".join([", ".join(values[:-1]), values[-1]] if len(values) > 1 else values)
+        raise InputError(f"--{name.replace('_', '-')} must be {allowed}, got {value!r}") from None
+
+
+def coerce_paths(config: object, *names: str) -> None:
+    """Set each frozen optional path field in ``names`` to a :class:`Path` (None stays None)."""
+    for name in names:
+        value = getattr(config, name)
+        object.__setattr__(config, name, None if value is None else Path(value))
+
+
 #: Fields that may differ between a run and its resumption (they do not change the result).
 _RESUMABLE_DIFFERENCES = frozenset(
     {"data", "out", "bundle_dir", "device", "resume", "progress_bar", "sample_every"}
@@ -88,19 +115,10 @@ class TrainConfig:
         set_ = object.__setattr__
         set_(self, "data", Path(self.data))
         set_(self, "out", Path(self.out))
-        for name in ("bundle_dir", "segmenter"):
-            value = getattr(self, name)
-            set_(self, name, None if value is None else Path(value))
-        try:
-            set_(self, "device", DeviceChoice(self.device))
-            set_(self, "lung_field", LungField(self.lung_field))
-        except ValueError as error:
-            raise InputError(str(error)) from None
-        for name in ("size", "epochs", "batch_size"):
-            value = getattr(self, name)
-            check_option(
-                isinstance(value, int) and value >= 1, name.replace("_", "-"), "must be >= 1", value
-            )
+        coerce_paths(self, "bundle_dir", "segmenter")
+        coerce_choice(self, "device", DeviceChoice)
+        coerce_choice(self, "lung_field", LungField)
+        check_at_least(self, 1, "size", "epochs", "batch_size")
         check_option(self.seed >= 0, "seed", "must be >= 0", self.seed)
         check_option(
             self.checkpoint_every >= 0, "checkpoint-every", "must be >= 0", self.checkpoint_every

@@ -21,7 +21,14 @@ from engine.networks import (
     DiscriminatorKind,
     Upsampling,
 )
-from engine.training.config import ModelKind, TrainConfig, check_option
+from engine.training.config import (
+    ModelKind,
+    TrainConfig,
+    check_at_least,
+    check_option,
+    coerce_choice,
+    coerce_paths,
+)
 
 
 class GeneratorKind(StrEnum):
@@ -107,37 +114,23 @@ class CycleGANConfig(TrainConfig):
 
     def __post_init__(self) -> None:
         TrainConfig.__post_init__(self)
-        set_ = object.__setattr__
-        try:
-            set_(self, "discriminator", DiscriminatorKind(self.discriminator))
-        except ValueError:
-            raise InputError(
-                f"--discriminator must be paper or patchgan, got {self.discriminator!r}"
-            ) from None
-        set_(self, "classifier", None if self.classifier is None else Path(self.classifier))
-        try:
-            set_(self, "generator", GeneratorKind(self.generator))
-        except ValueError:
-            raise InputError(
-                f"--generator must be paper or constrained, got {self.generator!r}"
-            ) from None
-        try:
-            set_(self, "upsampling", Upsampling(self.upsampling))
-        except ValueError:
-            raise InputError(
-                f"--upsampling must be transpose or resize, got {self.upsampling!r}"
-            ) from None
+        coerce_choice(self, "discriminator", DiscriminatorKind)
+        coerce_paths(self, "classifier")
+        coerce_choice(self, "generator", GeneratorKind)
+        coerce_choice(self, "upsampling", Upsampling)
         check_option(0 < self.max_change <= 2, "max-change", "must be in (0, 2]", self.max_change)
-        for name in ("sparsity_weight", "smoothness_weight"):
-            value = getattr(self, name)
-            check_option(value >= 0, name.replace("_", "-"), "must be >= 0", value)
-        for name in ("ngf", "ndf", "residual_blocks"):
-            value = getattr(self, name)
-            check_option(value >= 1, name.replace("_", "-"), "must be >= 1", value)
-        for name in ("cycle_weight", "identity_weight", "classifier_guidance", "mask_consistency"):
-            value = getattr(self, name)
-            check_option(value >= 0, name.replace("_", "-"), "must be >= 0", value)
-        check_option(self.pool_size >= 0, "pool-size", "must be >= 0", self.pool_size)
+        check_at_least(self, 1, "ngf", "ndf", "residual_blocks")
+        check_at_least(
+            self,
+            0,
+            "sparsity_weight",
+            "smoothness_weight",
+            "cycle_weight",
+            "identity_weight",
+            "classifier_guidance",
+            "mask_consistency",
+            "pool_size",
+        )
         if self.decay_epochs is not None:
             check_option(
                 0 <= self.decay_epochs <= self.epochs,

@@ -355,6 +355,14 @@ def test_bad_config_values_name_the_option() -> None:
         CycleGANConfig(data=Path("d"), out=Path("o"), size=40)
     with pytest.raises(InputError, match="--classifier-guidance needs --classifier"):
         CycleGANConfig(data=Path("d"), out=Path("o"), classifier_guidance=1.0)
+    with pytest.raises(InputError, match=r"--device must be auto, cpu, cuda or mps, got 'tpu'"):
+        ClassifierConfig(data=Path("d"), out=Path("o"), device="tpu")  # type: ignore[arg-type]
+    with pytest.raises(InputError, match=r"--upsampling must be transpose or resize, got 'x'"):
+        CycleGANConfig(data=Path("d"), out=Path("o"), upsampling="x")  # type: ignore[arg-type]
+    with pytest.raises(InputError, match=r"--pool-size must be >= 0, got -1"):
+        CycleGANConfig(data=Path("d"), out=Path("o"), pool_size=-1)
+    with pytest.raises(InputError, match=r"--batch-size must be >= 1, got 2.5"):
+        ClassifierConfig(data=Path("d"), out=Path("o"), batch_size=2.5)  # type: ignore[arg-type]
 
 
 def test_command_line_reproduces_the_config() -> None:
