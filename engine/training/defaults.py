@@ -3,10 +3,12 @@ FIGAN.
 
 ``cxr-explain train-defaults`` runs it: (1) generate a paired synthetic phantom data set with
 :mod:`engine.phantoms` in the folder layout of :mod:`engine.training.data`, (2) train the
-segmenter, the classifier, the CycleGAN and the FIGAN (for that classifier) at the sizes below,
-(3) write the five bundles into ``--out`` (default ``resources/models``). The plan is sized for a
-2-core CPU, about 1.5 hours in all; ``--quick`` is a tiny smoke run (16 phantoms, 32 px, 1-2
-epochs) for tests.
+segmenter, the classifier and the oracle, the CycleGAN guided by that classifier and the FIGAN
+for it (with ``DefaultsPlan.finetune``, off by default: the classifier fine-tuned on a second
+phantom set, :mod:`engine.training.finetune_defaults`, and the FIGAN for the fine-tuned one),
+(3) write the bundles into ``--out`` (default ``resources/models``) and set the classifiers'
+operating point. The plan is sized for a 2-core CPU, about 1.5 hours in all; ``--quick`` is a
+tiny smoke run (16 phantoms, 32 px, 1-2 epochs, with the fine-tuning stage) for tests.
 
 The classifier and the CycleGAN train on lung-field images made with the phantoms' true lung
 masks (exact and free for synthetic data); the viewer makes them with the trained segmenter.
@@ -19,7 +21,7 @@ import multiprocessing
 import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,7 @@ from engine.training.cyclegan_config import CycleGANConfig
 from engine.training.defaults_data import reusable_data_set, write_phantom_dataset
 from engine.training.dispatch import train
 from engine.training.figan_defaults import FiganPlan, train_default_figan
+from engine.training.finetune_defaults import FinetunePlan
 from engine.training.loop import TrainResult
 from engine.training.segmenter import SegmenterConfig
 
@@ -102,6 +105,11 @@ class DefaultsPlan:
     # classifier's size to be read. 1200 steps of batch 16 (11 epochs of the 1800 training
     # images; times in docs/figan.md).
     figan: FiganPlan = field(default_factory=lambda: FiganPlan(size=128))
+    # The classifier fine-tuned at 512 px on findings nearer the plain ones (finetune_defaults).
+    # Off: through files it ranks better (ROC AUC 0.974 against 0.956 on 432 phantoms of
+    # `cxr-explain phantoms`) but at the operating point it is no better on validate's pairs
+    # (docs/training.md), and it needs its own FIGAN. FinetunePlan() turns the stage on.
+    finetune: FinetunePlan | None = None
     # Last, the classifier's and the oracle's operating point: P = 0.5 at specificity 0.95 on
     # held-out healthy phantoms through files (engine.explain.operating_point). The generators
     # were guided by the uncalibrated classifier; validate judges them at the operating point.
@@ -128,12 +136,16 @@ class DefaultsPlan:
             residual_blocks=1,
             batch_size=4,
             figan=FiganPlan.quick(),
+            finetune=FinetunePlan.quick(),
             calibration=CalibrationConfig(n=20, sizes=(64, 80), formats=(FileFormat.PNG,)),
         )
 
 
 #: The two classifiers of the recipe: the one the generators and the FIGAN explain, and the oracle.
 CLASSIFIER_IDS = ("classifier", "oracle")
+#: With a fine-tuning stage: its run folder, and where the classifier before it writes its bundle.
+FINETUNE_RUN = "classifier_finetune"
+BASE_BUNDLES = "base_bundles"
 
 
 def _common_options(
@@ -181,6 +193,9 @@ def classifier_config(
         width, offset, schedule = plan.oracle_width, plan.oracle_seed_offset, "constant"
     else:
         raise ValueError(f"model_id must be one of {CLASSIFIER_IDS}, got {model_id!r}")
+    if model_id == "classifier" and plan.finetune is not None:
+        # The bundle the fine-tuning starts from; the fine-tuned one goes where this one would.
+        common = {**common, "bundle_dir": work / BASE_BUNDLES}
     return ClassifierConfig(
         out=work / model_id,
         resume=_resume(work, model_id),
@@ -195,6 +210,47 @@ def classifier_config(
         segmenter=segmenter,
         **{**common, "size": plan.classifier_size, "seed": common["seed"] + offset},
     )
+
+
+def finetune_config(
+    plan: DefaultsPlan, work: Path, common: dict[str, Any], base: Path, segmenter: Path | None
+) -> ClassifierConfig:
+    """The fine-tuning run of ``plan.finetune``: the ``base`` classifier bundle, the second set."""
+    tune = plan.finetune
+    if tune is None:
+        raise ValueError("the plan has no fine-tuning stage")
+    return ClassifierConfig(
+        out=work / FINETUNE_RUN,
+        resume=_resume(work, FINETUNE_RUN),
+        epochs=tune.epochs,
+        lr=tune.lr,
+        width=plan.classifier_width,
+        stages=min(4, (plan.classifier_size // 8).bit_length() - 1),
+        batch_size=plan.batch_size,
+        augment_shift=plan.classifier_augment_shift,
+        augment_input=plan.classifier_augment_input,
+        lr_schedule="cosine",
+        segmenter=segmenter,
+        init_from=base,
+        **{
+            **common,
+            "data": finetune_data_folder(work),
+            "size": tune.size,
+            "seed": common["seed"] + tune.seed_offset,
+        },
+    )
+
+
+def finetune_data_plan(plan: DefaultsPlan) -> DefaultsPlan:
+    """The second phantom set: the recipe's sizes and files, the stage's count and findings."""
+    tune = plan.finetune
+    if tune is None:
+        raise ValueError("the plan has no fine-tuning stage")
+    return replace(plan, phantoms=tune.phantoms, disease=tune.disease)
+
+
+def finetune_data_folder(work: Path) -> Path:
+    return work / "phantoms_finetune"
 
 
 def cyclegan_config(
@@ -235,6 +291,10 @@ class _Stage:
 
     def cyclegan(self, classifier: Path | None) -> TrainResult:
         config = cyclegan_config(self.plan, self.work, self.common, classifier)
+        return train(config, cancel=self.cancel)
+
+    def finetune(self, base: Path, segmenter: Path | None) -> TrainResult:
+        config = finetune_config(self.plan, self.work, self.common, base, segmenter)
         return train(config, cancel=self.cancel)
 
     def figan(self, classifier: Path) -> TrainResult:
@@ -282,6 +342,9 @@ class DefaultsResult:
     oracle: TrainResult
     cyclegan: TrainResult
     figan: TrainResult | None  # None: the classifier run wrote no bundle (cancelled)
+    # With a fine-tuning stage, ``classifier`` is the fine-tuned run and this the one before it
+    # (its bundle, in the work folder, is not one of the shipped ones).
+    classifier_before_finetune: TrainResult | None = None
 
     @property
     def bundles(self) -> list[Path]:
@@ -336,11 +399,28 @@ def train_defaults(
         ],
     )
     judge = classifier.bundles[0] if classifier.bundles else None
+    before_finetune = None
     if judge is None:
         cyclegan = stage.cyclegan(None)
         figan = None
-    else:
+    elif plan.finetune is None:
         cyclegan, figan = _in_parallel(jobs, [(stage.cyclegan, (judge,)), (stage.figan, (judge,))])
+    else:
+        # The CycleGAN is guided by the classifier before fine-tuning (as the shipped generators
+        # were); the FIGAN's PLS belongs to the fine-tuned weights, so it comes after them.
+        data_plan = finetune_data_plan(plan)
+        tune_data = finetune_data_folder(work)
+        tune_seed = seed + plan.finetune.seed_offset
+        if not reusable_data_set(tune_data, data_plan, tune_seed):
+            stop = cancel.is_set if cancel is not None else None
+            write_phantom_dataset(tune_data, data_plan, tune_seed, stop, workers=phantom_workers)
+        cyclegan, tuned = _in_parallel(
+            jobs, [(stage.cyclegan, (judge,)), (stage.finetune, (judge, lungs_from))]
+        )
+        before_finetune, classifier = classifier, tuned
+        judge = tuned.bundles[0] if tuned.bundles else None
+        figan = stage.figan(judge) if judge is not None else None
+    if judge is not None:
         judges = [name for name in ("classifier", "oracle") if (out / name).is_dir()]
         if (out / "segmenter").is_dir():
             calibrate_bundles(out, judges, plan.calibration, cancel=cancel)
@@ -351,4 +431,5 @@ def train_defaults(
         oracle=oracle,
         cyclegan=cyclegan,
         figan=figan,
+        classifier_before_finetune=before_finetune,
     )

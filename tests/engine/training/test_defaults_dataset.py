@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine.phantoms.population import BREAST_PROBABILITY, FOREIGN_OBJECT_PROBABILITY
-from engine.training.defaults import DefaultsPlan
+from engine.training.defaults import BASE_BUNDLES, DefaultsPlan, DefaultsResult
 from engine.training.defaults_data import (
     PHANTOM_MARKER,
     recipe_extras,
@@ -126,6 +126,7 @@ def test_two_jobs_train_the_recipe_and_a_serial_rerun_resumes_it(tmp_path: Path)
     )
     offsets = _operating_points(out)
     assert set(offsets) == {"classifier", "oracle"}  # the recipe ends with the operating point
+    _assert_the_shipped_classifier_is_the_fine_tuned_one(out, work, first)
     steps = _last_steps(work)
     again = train_defaults(out, work, quick=True, progress_bar=False, jobs=1)
     assert sorted(path.name for path in again.bundles) == names
@@ -148,3 +149,24 @@ def _last_steps(work: Path) -> dict[str, str]:
     for metrics in sorted(work.glob("*/metrics.csv")):
         rows[metrics.parent.name] = metrics.read_text().splitlines()[-1]
     return rows
+
+
+def _assert_the_shipped_classifier_is_the_fine_tuned_one(
+    out: Path, work: Path, result: DefaultsResult
+) -> None:
+    """The quick plan fine-tunes: ``out/classifier`` starts from the first classifier's bundle,
+    the CycleGAN was guided by that first one and the FIGAN belongs to the fine-tuned weights."""
+    from engine.figan.explore import check_pairing
+    from engine.figan.pls import load_pls
+    from engine.models import load_bundle
+    from engine.networks import Architecture
+
+    assert result.classifier_before_finetune is not None
+    base = result.classifier_before_finetune.bundles[0]
+    assert base.parent == work / BASE_BUNDLES
+    tuned = load_bundle(out / "classifier", Architecture.CLASSIFIER)
+    assert "--init-from classifier" in tuned.config.training["command"]
+    assert tuned.config.sha256 != load_bundle(base, Architecture.CLASSIFIER).config.sha256
+    assert (work / "phantoms_finetune" / "manifest.csv").is_file()
+    generator = load_bundle(out / "figan", Architecture.FIGAN_GENERATOR)
+    check_pairing(generator, load_pls(out / "figan"), tuned)  # ModelError if not its classifier
