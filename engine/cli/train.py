@@ -179,7 +179,7 @@ def _add_classifier(parser: argparse.ArgumentParser) -> None:
         ClassifierConfig,
         "init_from",
         "start from this classifier bundle's weights (fine-tuning; same width, stages and "
-        "feature size; calibrate the result again)",
+        "feature size; its operating point is not carried over)",
         type=Path,
         metavar="BUNDLE_DIR",
     )
