@@ -115,8 +115,9 @@ class ClassifierConfig(TrainConfig):
 _WEIGHT_SHAPING = ("in_channels", "base_width", "n_stages", "feature_dim")
 
 
-def load_initial_weights(network: nn.Module, bundle: Path, config: ClassifierConfig) -> None:
-    """Copy the weights of the classifier bundle ``bundle`` into ``network`` (fine-tuning).
+def initial_weights(bundle: Path, config: ClassifierConfig) -> dict[str, torch.Tensor]:
+    """The weights of the classifier bundle ``bundle``, to start ``config``'s run (fine-tuning);
+    InputError when the bundle's network has another shape.
 
     The bundle's operating point (``decision_offset``) is not carried over: it belongs to the
     old weights, and a fine-tuned classifier is calibrated again (``cxr-explain calibrate``).
@@ -134,7 +135,7 @@ def load_initial_weights(network: nn.Module, bundle: Path, config: ClassifierCon
             for key in different
         )
         raise InputError(f"--init-from {bundle.name} was trained with {named}; pass the same")
-    network.load_state_dict(loaded.module.state_dict())
+    return dict(loaded.module.state_dict())
 
 
 def roc_auc(labels: npt.ArrayLike, scores: npt.ArrayLike) -> float | None:
@@ -168,10 +169,15 @@ class ClassifierTask(SupervisedTask):
         self.clf_config = config
         super().__init__(config, runtime, data, weight_decay=config.weight_decay)
 
+    @classmethod
+    def check_before_data(cls, config: TrainConfig) -> None:
+        if isinstance(config, ClassifierConfig) and config.init_from is not None:
+            initial_weights(config.init_from, config)
+
     def build_network(self) -> nn.Module:
         network = ClassifierNet(**self.clf_config.architecture_kwargs)
         if self.clf_config.init_from is not None:
-            load_initial_weights(network, self.clf_config.init_from, self.clf_config)
+            network.load_state_dict(initial_weights(self.clf_config.init_from, self.clf_config))
         return network
 
     def lr_factor(self, epoch: int) -> float:

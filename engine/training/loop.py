@@ -212,6 +212,7 @@ def run_task(
     """Start the runtime, load the data, build the task (seeded) and :func:`fit` it."""
     if not isinstance(config, task_type.config_type):
         raise TypeError(f"{task_type.__name__} needs a {task_type.config_type.__name__}")
+    task_type.check_before_data(config)
     runtime = start_runtime(config.device)
     finished = False
     try:

@@ -85,6 +85,12 @@ class TrainingTask(ABC):
 
     loss_names: tuple[str, ...] = ()
 
+    @classmethod
+    def check_before_data(cls, config: TrainConfig) -> None:
+        """Refuse ``config`` for what shows without the data (InputError), before the images load:
+        loading takes minutes on a large set, and the mistake should not wait for it."""
+        del config  # nothing to check for most tasks
+
     def __init__(self, config: TrainConfig, runtime: Runtime, data: PreparedData) -> None:
         self.config = config
         self.runtime = runtime

@@ -63,6 +63,13 @@ def test_a_bundle_of_another_shape_is_refused_naming_the_option(
         ClassifierTask(config, CPU, prepare_data(config, CPU))
 
 
+def test_the_shape_is_checked_before_any_image_loads(base_bundle: Path, tmp_path: Path) -> None:
+    """The refusal comes first: a missing data folder would be the error otherwise."""
+    config = _tiny(tmp_path / "no_such_folder", tmp_path / "out", init_from=base_bundle, stages=3)
+    with pytest.raises(InputError, match=r"--init-from classifier .*--stages 2 \(this run: 3\)"):
+        train(config)
+
+
 def test_a_fine_tuned_run_records_its_start_and_trains(
     shared_dataset: Path, base_bundle: Path, tmp_path: Path
 ) -> None:
