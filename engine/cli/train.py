@@ -372,7 +372,11 @@ def _add_defaults_arguments(parser: argparse.ArgumentParser) -> None:
         help="phantoms, checkpoints, metrics and samples (default: build/train-defaults); "
         "a rerun resumes what is there",
     )
-    parser.add_argument("--quick", action="store_true", help="tiny smoke run (16 images, 32 px)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny smoke run (16 images, 32 px, and 16 more to fine-tune on)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument(
         "--device",
@@ -394,7 +398,8 @@ def _add_defaults_arguments(parser: argparse.ArgumentParser) -> None:
         choices=(1, 2),
         default=1,
         help="2: train the independent stages two at a time in their own processes (the "
-        "classifier beside the oracle, the CycleGAN beside the FIGAN); same configurations",
+        "classifier beside the oracle, the CycleGAN beside the FIGAN or the fine-tuning); same "
+        "configurations",
     )
     parser.add_argument("--no-progress", dest="progress_bar", action="store_false")
 

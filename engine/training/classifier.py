@@ -6,6 +6,7 @@ Test metrics: ROC AUC (None when the test split holds one class only), accuracy 
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,11 +19,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.errors import InputError
+from engine.errors import InputError, ModelError
 from engine.inference.ood import fit_feature_density, network_features, save_feature_density
 from engine.networks import Architecture, ClassifierNet
 from engine.training.augment import InputAugmentation
-from engine.training.config import ModelKind, TrainConfig, check_option, coerce_paths
+from engine.training.config import (
+    ModelKind,
+    TrainConfig,
+    check_option,
+    check_whole,
+    coerce_paths,
+)
 from engine.training.data import LungField
 from engine.training.run_files import to_display
 from engine.training.runtime import Runtime
@@ -86,9 +93,7 @@ class ClassifierConfig(TrainConfig):
             f"must be one of {', '.join(LR_SCHEDULES)}",
             self.lr_schedule,
         )
-        check_option(self.width >= 1, "width", "must be >= 1", self.width)
-        check_option(self.stages >= 1, "stages", "must be >= 1", self.stages)
-        check_option(self.feature_dim >= 1, "feature-dim", "must be >= 1", self.feature_dim)
+        check_whole(self, 1, "width", "stages", "feature_dim")
         check_option(0.0 <= self.dropout < 1.0, "dropout", "must be in [0, 1)", self.dropout)
         check_option(self.weight_decay >= 0, "weight-decay", "must be >= 0", self.weight_decay)
         minimum = 2 ** (self.stages + 1)
@@ -111,28 +116,40 @@ class ClassifierConfig(TrainConfig):
 
 
 #: The architecture options that decide the weights' names and shapes (dropout and the decision
-#: offset do not).
-_WEIGHT_SHAPING = ("in_channels", "base_width", "n_stages", "feature_dim")
+#: offset do not), with the words that name them to the user.
+_WEIGHT_SHAPING = {
+    "in_channels": "input channels",
+    "base_width": "--width",
+    "n_stages": "--stages",
+    "feature_dim": "--feature-dim",
+}
 
 
 def initial_weights(bundle: Path, config: ClassifierConfig) -> dict[str, torch.Tensor]:
     """The weights of the classifier bundle ``bundle``, to start ``config``'s run (fine-tuning);
-    InputError when the bundle's network has another shape.
+    InputError when it is not a classifier bundle or its network has another shape.
 
     The bundle's operating point (``decision_offset``) is not carried over: it belongs to the
-    old weights, and a fine-tuned classifier is calibrated again (``cxr-explain calibrate``).
+    old weights.
     """
     from engine.models import load_bundle
 
-    loaded = load_bundle(bundle, expected_architecture=Architecture.CLASSIFIER)
-    theirs = loaded.config.architecture_kwargs
+    try:
+        loaded = load_bundle(bundle, expected_architecture=Architecture.CLASSIFIER)
+    except ModelError as error:
+        raise InputError(f"--init-from {bundle.name}: {error}") from None
+    # A bundle's config may leave arguments at the network's defaults.
+    defaults = {
+        name: parameter.default
+        for name, parameter in inspect.signature(ClassifierNet).parameters.items()
+        if parameter.default is not inspect.Parameter.empty
+    }
+    theirs = {**defaults, **loaded.config.architecture_kwargs}
     ours = config.architecture_kwargs
     different = [key for key in _WEIGHT_SHAPING if theirs.get(key) != ours[key]]
     if different:
-        options = {"base_width": "width", "n_stages": "stages", "feature_dim": "feature-dim"}
         named = ", ".join(
-            f"--{options.get(key, key)} {theirs.get(key)} (this run: {ours[key]})"
-            for key in different
+            f"{_WEIGHT_SHAPING[key]} {theirs.get(key)} (this run: {ours[key]})" for key in different
         )
         raise InputError(f"--init-from {bundle.name} was trained with {named}; pass the same")
     return dict(loaded.module.state_dict())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -45,13 +46,23 @@ def check_option(condition: bool, option: str, message: str, value: object) -> N
         raise InputError(f"--{option} {message}, got {value!r}")
 
 
-def check_at_least(config: object, minimum: int, *names: str) -> None:
-    """Refuse any of the fields ``names`` below ``minimum`` (``minimum`` >= 1: whole numbers)."""
+def check_whole(config: object, minimum: int, *names: str) -> None:
+    """Refuse any of the fields ``names`` that is not a whole number >= ``minimum``."""
     for name in names:
         value = getattr(config, name)
-        whole = isinstance(value, int) or minimum < 1
+        whole = isinstance(value, numbers.Integral) and not isinstance(value, bool)
         option = name.replace("_", "-")
-        check_option(whole and value >= minimum, option, f"must be >= {minimum}", value)
+        check_option(
+            whole and value >= minimum, option, f"must be a whole number >= {minimum}", value
+        )
+
+
+def check_at_least(config: object, minimum: float, *names: str) -> None:
+    """Refuse any of the number fields ``names`` below ``minimum``."""
+    for name in names:
+        value = getattr(config, name)
+        option = name.replace("_", "-")
+        check_option(value >= minimum, option, f"must be >= {minimum:g}", value)
 
 
 def coerce_choice(config: object, name: str, choices: type[StrEnum]) -> None:
@@ -118,7 +129,7 @@ class TrainConfig:
         coerce_paths(self, "bundle_dir", "segmenter")
         coerce_choice(self, "device", DeviceChoice)
         coerce_choice(self, "lung_field", LungField)
-        check_at_least(self, 1, "size", "epochs", "batch_size")
+        check_whole(self, 1, "size", "epochs", "batch_size")
         check_option(self.seed >= 0, "seed", "must be >= 0", self.seed)
         check_option(
             self.checkpoint_every >= 0, "checkpoint-every", "must be >= 0", self.checkpoint_every

@@ -26,6 +26,7 @@ from engine.training.config import (
     TrainConfig,
     check_at_least,
     check_option,
+    check_whole,
     coerce_choice,
     coerce_paths,
 )
@@ -119,7 +120,8 @@ class CycleGANConfig(TrainConfig):
         coerce_choice(self, "generator", GeneratorKind)
         coerce_choice(self, "upsampling", Upsampling)
         check_option(0 < self.max_change <= 2, "max-change", "must be in (0, 2]", self.max_change)
-        check_at_least(self, 1, "ngf", "ndf", "residual_blocks")
+        check_whole(self, 1, "ngf", "ndf", "residual_blocks")
+        check_whole(self, 0, "pool_size")
         check_at_least(
             self,
             0,
@@ -129,7 +131,6 @@ class CycleGANConfig(TrainConfig):
             "identity_weight",
             "classifier_guidance",
             "mask_consistency",
-            "pool_size",
         )
         if self.decay_epochs is not None:
             check_option(

@@ -32,7 +32,11 @@ from engine.explain.operating_point import CalibrationConfig, calibrate_bundles
 from engine.explain.validate import FileFormat
 from engine.networks import DiscriminatorKind
 from engine.phantoms import DEFAULT_RECIPE, DiseaseRecipe
-from engine.training.checkpoint import CHECKPOINT_FOLDER, CHECKPOINT_INDEX
+from engine.training.checkpoint import (
+    CHECKPOINT_FOLDER,
+    CHECKPOINT_INDEX,
+    read_checkpoint_index,
+)
 from engine.training.classifier import ClassifierConfig
 from engine.training.config import DeviceChoice
 from engine.training.cyclegan_config import CycleGANConfig
@@ -117,7 +121,8 @@ class DefaultsPlan:
 
     @classmethod
     def quick(cls) -> DefaultsPlan:
-        """Tiny: 8 anatomies (16 images), 32 px, 1-2 epochs, narrow networks."""
+        """Tiny: 8 anatomies (16 images), 32 px, 1-2 epochs, narrow networks; the fine-tuning
+        stage on (8 more anatomies, one epoch), so the tests run it."""
         return cls(
             phantoms=8,
             phantom_sizes=(64, 80),
@@ -201,7 +206,7 @@ def classifier_config(
         resume=_resume(work, model_id),
         epochs=plan.classifier_epochs,
         width=width,
-        stages=min(4, (plan.classifier_size // 8).bit_length() - 1),
+        stages=classifier_stages(plan),
         batch_size=plan.batch_size,
         augment_shift=plan.classifier_augment_shift,
         augment_input=plan.classifier_augment_input,
@@ -210,6 +215,28 @@ def classifier_config(
         segmenter=segmenter,
         **{**common, "size": plan.classifier_size, "seed": common["seed"] + offset},
     )
+
+
+def classifier_stages(plan: DefaultsPlan) -> int:
+    """Residual stages of the recipe's classifiers (the fine-tuned one keeps its starting shape)."""
+    return min(4, (plan.classifier_size // 8).bit_length() - 1)
+
+
+def check_work_folder(work: Path, plan: DefaultsPlan) -> None:
+    """Refuse a work folder whose classifier was trained with the fine-tuning stage switched the
+    other way: its CycleGAN was guided from another bundle folder, and resuming would leave the
+    model folder half of one recipe and half of the other."""
+    index = read_checkpoint_index(work / "classifier")
+    if index is None:
+        return
+    recorded = Path(str(index.get("config", {}).get("bundle_dir") or ""))
+    tuned_before = recorded.name == BASE_BUNDLES and recorded.parent.name == work.name
+    if tuned_before != (plan.finetune is not None):
+        was, now = ("with", "without") if tuned_before else ("without", "with")
+        raise InputError(
+            f"{work.name} holds a recipe run {was} the classifier fine-tuning stage and this "
+            f"plan is {now} it; give a fresh work folder"
+        )
 
 
 def finetune_config(
@@ -225,7 +252,7 @@ def finetune_config(
         epochs=tune.epochs,
         lr=tune.lr,
         width=plan.classifier_width,
-        stages=min(4, (plan.classifier_size // 8).bit_length() - 1),
+        stages=classifier_stages(plan),
         batch_size=plan.batch_size,
         augment_shift=plan.classifier_augment_shift,
         augment_input=plan.classifier_augment_input,
@@ -369,15 +396,17 @@ def train_defaults(
 
     ``phantom_workers``: processes that render the phantom data set (the files do not depend on it).
     ``jobs`` = 2: the independent stages run two at a time in their own processes (the classifier
-    beside the oracle, the CycleGAN beside the FIGAN), each with half the torch threads; the
-    configurations are the same, so a rerun with either value resumes the other's runs. Progress
-    bars are off then, and ``cancel`` is seen between stages only.
+    beside the oracle, then the CycleGAN beside the FIGAN, or with ``plan.finetune`` beside the
+    fine-tuning, the FIGAN after it), each with half the torch threads; the configurations are
+    the same, so a rerun with either value resumes the other's runs. Progress bars are off then,
+    and ``cancel`` is seen between the spawned stages only.
     """
     if jobs not in (1, 2):
         raise InputError(f"jobs must be 1 or 2, got {jobs}")
     plan = plan or (DefaultsPlan.quick() if quick else DefaultsPlan())
     work = Path(work)
     out = Path(out)
+    check_work_folder(work, plan)
     data = work / "phantoms"
     if reusable_data_set(data, plan, seed):
         log.info("reusing the phantom data set in %s", data)
@@ -419,7 +448,9 @@ def train_defaults(
         )
         before_finetune, classifier = classifier, tuned
         judge = tuned.bundles[0] if tuned.bundles else None
-        figan = stage.figan(judge) if judge is not None else None
+        # In this process: the FIGAN sees ``cancel`` with either number of jobs.
+        here = _Stage(plan, work, common, cancel)
+        figan = here.figan(judge) if judge is not None else None
     if judge is not None:
         judges = [name for name in ("classifier", "oracle") if (out / name).is_dir()]
         if (out / "segmenter").is_dir():

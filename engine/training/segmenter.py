@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.networks import Architecture, UNet
-from engine.training.config import ModelKind, TrainConfig, check_option
+from engine.training.config import ModelKind, TrainConfig, check_option, check_whole
 from engine.training.data import LungField
 from engine.training.run_files import to_display
 from engine.training.runtime import Runtime
@@ -45,8 +45,7 @@ class SegmenterConfig(TrainConfig):
 
     def __post_init__(self) -> None:
         TrainConfig.__post_init__(self)
-        check_option(self.width >= 1, "width", "must be >= 1", self.width)
-        check_option(self.depth >= 1, "depth", "must be >= 1", self.depth)
+        check_whole(self, 1, "width", "depth")
         check_option(
             self.size % 2**self.depth == 0,
             "size",

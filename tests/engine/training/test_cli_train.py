@@ -112,7 +112,7 @@ def test_cli_resume_of_a_finished_run_rewrites_the_bundles(
         (["train", "classifier", "--data", "{tmp}/missing", "--out", "{tmp}/o"], "does not exist"),
         (["train", "classifier", "--data", "{empty}", "--out", "{tmp}/o"], "holds no PNG or DICOM"),
         (["train", "classifier", "--data", "{data}", "--out", "{tmp}/o", "--epochs", "0"],
-         "--epochs must be >= 1"),
+         "--epochs must be a whole number >= 1"),
         (["train", "cyclegan", "--data", "{data}", "--out", "{tmp}/o", "--size", "40"],
          "--size must be a multiple of 16"),
         (["train", "segmenter", "--data", "{nomasks}", "--out", "{tmp}/o"], "_left.png"),

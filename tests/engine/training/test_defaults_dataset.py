@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.errors import InputError
 from engine.phantoms.population import BREAST_PROBABILITY, FOREIGN_OBJECT_PROBABILITY
 from engine.training.defaults import BASE_BUNDLES, DefaultsPlan, DefaultsResult
 from engine.training.defaults_data import (
@@ -132,6 +133,9 @@ def test_two_jobs_train_the_recipe_and_a_serial_rerun_resumes_it(tmp_path: Path)
     assert sorted(path.name for path in again.bundles) == names
     assert _last_steps(work) == steps  # nothing trained twice
     assert _operating_points(out) == pytest.approx(offsets, abs=1e-5)  # and the same threshold
+    untuned = replace(DefaultsPlan.quick(), finetune=None)
+    with pytest.raises(InputError, match="with the classifier fine-tuning stage and this plan is"):
+        train_defaults(out, work, plan=untuned, progress_bar=False)
 
 
 def _operating_points(out: Path) -> dict[str, float]:

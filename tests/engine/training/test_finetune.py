@@ -68,15 +68,31 @@ def test_the_shape_is_checked_before_any_image_loads(base_bundle: Path, tmp_path
     config = _tiny(tmp_path / "no_such_folder", tmp_path / "out", init_from=base_bundle, stages=3)
     with pytest.raises(InputError, match=r"--init-from classifier .*--stages 2 \(this run: 3\)"):
         train(config)
+    missing = _tiny(tmp_path / "no_such_folder", tmp_path / "out", init_from=tmp_path / "nowhere")
+    with pytest.raises(InputError, match=r"^--init-from nowhere: .*does not exist"):
+        train(missing)
 
 
 def test_a_fine_tuned_run_records_its_start_and_trains(
     shared_dataset: Path, base_bundle: Path, tmp_path: Path
 ) -> None:
-    result = train(_tiny(shared_dataset, tmp_path, init_from=base_bundle, lr=1e-2))
+    train(_tiny(shared_dataset, tmp_path, init_from=base_bundle, lr=1e-2))
     tuned = load_bundle(tmp_path / "classifier", Architecture.CLASSIFIER)
     assert "--init-from classifier" in tuned.config.training["command"]
     base = load_bundle(base_bundle, Architecture.CLASSIFIER).module.state_dict()
     changed = [n for n, t in tuned.module.state_dict().items() if not torch.equal(t, base[n])]
     assert changed, "one epoch at lr 1e-2 left every weight as it was"
-    assert result is not None
+
+
+def test_the_command_line_takes_init_from(
+    base_bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Through ``cxr-explain train``: the option reaches the run, and a wrong bundle is one line."""
+    from engine.cli.main import main
+
+    argv = ["train", "classifier", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "o")]
+    code = main([*argv, "--init-from", str(base_bundle), "--width", "8"])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(lines) == 1
+    assert "--init-from classifier was trained with --width 4 (this run: 8)" in lines[0]

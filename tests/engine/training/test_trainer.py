@@ -349,7 +349,7 @@ def test_device_choice() -> None:
 
 
 def test_bad_config_values_name_the_option() -> None:
-    with pytest.raises(InputError, match=r"--epochs must be >= 1, got 0"):
+    with pytest.raises(InputError, match=r"--epochs must be a whole number >= 1, got 0"):
         ClassifierConfig(data=Path("d"), out=Path("o"), epochs=0)
     with pytest.raises(InputError, match=r"--size must be a multiple of 16 and >= 48"):
         CycleGANConfig(data=Path("d"), out=Path("o"), size=40)
@@ -359,10 +359,17 @@ def test_bad_config_values_name_the_option() -> None:
         ClassifierConfig(data=Path("d"), out=Path("o"), device="tpu")  # type: ignore[arg-type]
     with pytest.raises(InputError, match=r"--upsampling must be transpose or resize, got 'x'"):
         CycleGANConfig(data=Path("d"), out=Path("o"), upsampling="x")  # type: ignore[arg-type]
-    with pytest.raises(InputError, match=r"--pool-size must be >= 0, got -1"):
+    with pytest.raises(InputError, match=r"--pool-size must be a whole number >= 0, got -1"):
         CycleGANConfig(data=Path("d"), out=Path("o"), pool_size=-1)
-    with pytest.raises(InputError, match=r"--batch-size must be >= 1, got 2.5"):
+    with pytest.raises(InputError, match=r"--batch-size must be a whole number >= 1, got 2.5"):
         ClassifierConfig(data=Path("d"), out=Path("o"), batch_size=2.5)  # type: ignore[arg-type]
+    with pytest.raises(InputError, match=r"--width must be a whole number >= 1, got 2.5"):
+        ClassifierConfig(data=Path("d"), out=Path("o"), width=2.5)  # type: ignore[arg-type]
+    with pytest.raises(InputError, match=r"--ngf must be a whole number >= 1, got True"):
+        CycleGANConfig(data=Path("d"), out=Path("o"), ngf=True)
+    with pytest.raises(InputError, match=r"--cycle-weight must be >= 0, got -0.5"):
+        CycleGANConfig(data=Path("d"), out=Path("o"), cycle_weight=-0.5)
+    assert CycleGANConfig(data=Path("d"), out=Path("o"), ngf=np.int64(8)).ngf == 8  # type: ignore[arg-type]
 
 
 def test_command_line_reproduces_the_config() -> None:
