@@ -77,7 +77,7 @@ def coerce_choice(config: object, name: str, choices: type[StrEnum]) -> None:
 
 
 def coerce_paths(config: object, *names: str) -> None:
-    """Set each frozen optional path field in ``names`` to a :class:`Path` (None stays None)."""
+    """Set each frozen path field in ``names`` to a :class:`Path` (an optional one's None stays)."""
     for name in names:
         value = getattr(config, name)
         object.__setattr__(config, name, None if value is None else Path(value))
@@ -123,10 +123,7 @@ class TrainConfig:
     resume: bool = False
 
     def __post_init__(self) -> None:
-        set_ = object.__setattr__
-        set_(self, "data", Path(self.data))
-        set_(self, "out", Path(self.out))
-        coerce_paths(self, "bundle_dir", "segmenter")
+        coerce_paths(self, "data", "out", "bundle_dir", "segmenter")
         coerce_choice(self, "device", DeviceChoice)
         coerce_choice(self, "lung_field", LungField)
         check_whole(self, 1, "size", "epochs", "batch_size")

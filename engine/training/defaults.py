@@ -150,6 +150,7 @@ class DefaultsPlan:
 CLASSIFIER_IDS = ("classifier", "oracle")
 #: With a fine-tuning stage: its run folder, and where the classifier before it writes its bundle.
 FINETUNE_RUN = "classifier_finetune"
+FINETUNE_DATA = "phantoms_finetune"
 BASE_BUNDLES = "base_bundles"
 
 
@@ -243,9 +244,7 @@ def finetune_config(
     plan: DefaultsPlan, work: Path, common: dict[str, Any], base: Path, segmenter: Path | None
 ) -> ClassifierConfig:
     """The fine-tuning run of ``plan.finetune``: the ``base`` classifier bundle, the second set."""
-    tune = plan.finetune
-    if tune is None:
-        raise ValueError("the plan has no fine-tuning stage")
+    tune = _finetune_plan(plan)
     return ClassifierConfig(
         out=work / FINETUNE_RUN,
         resume=_resume(work, FINETUNE_RUN),
@@ -261,7 +260,7 @@ def finetune_config(
         init_from=base,
         **{
             **common,
-            "data": finetune_data_folder(work),
+            "data": work / FINETUNE_DATA,
             "size": tune.size,
             "seed": common["seed"] + tune.seed_offset,
         },
@@ -270,14 +269,29 @@ def finetune_config(
 
 def finetune_data_plan(plan: DefaultsPlan) -> DefaultsPlan:
     """The second phantom set: the recipe's sizes and files, the stage's count and findings."""
-    tune = plan.finetune
-    if tune is None:
-        raise ValueError("the plan has no fine-tuning stage")
+    tune = _finetune_plan(plan)
     return replace(plan, phantoms=tune.phantoms, disease=tune.disease)
 
 
-def finetune_data_folder(work: Path) -> Path:
-    return work / "phantoms_finetune"
+def _finetune_plan(plan: DefaultsPlan) -> FinetunePlan:
+    if plan.finetune is None:
+        raise ValueError("the plan has no fine-tuning stage")
+    return plan.finetune
+
+
+def _phantom_set(
+    folder: Path,
+    plan: DefaultsPlan,
+    seed: int,
+    cancel: threading.Event | None,
+    workers: int,
+) -> Path:
+    """``folder``, holding this plan's phantoms: reused when they are there, written if not."""
+    if reusable_data_set(folder, plan, seed):
+        log.info("reusing the phantom data set in %s", folder)
+        return folder
+    stop = cancel.is_set if cancel is not None else None
+    return write_phantom_dataset(folder, plan, seed, stop, workers=workers)
 
 
 def cyclegan_config(
@@ -407,12 +421,7 @@ def train_defaults(
     work = Path(work)
     out = Path(out)
     check_work_folder(work, plan)
-    data = work / "phantoms"
-    if reusable_data_set(data, plan, seed):
-        log.info("reusing the phantom data set in %s", data)
-    else:
-        stop = cancel.is_set if cancel is not None else None
-        write_phantom_dataset(data, plan, seed, stop, workers=phantom_workers)
+    data = _phantom_set(work / "phantoms", plan, seed, cancel, phantom_workers)
     common = _common_options(data, out, seed, device, progress_bar and jobs == 1)
     segmenter = train(segmenter_config(plan, work, common), cancel=cancel)
     # The classifiers find the lungs with the segmenter, as every explanation does.
@@ -437,12 +446,10 @@ def train_defaults(
     else:
         # The CycleGAN is guided by the classifier before fine-tuning (as the shipped generators
         # were); the FIGAN's PLS belongs to the fine-tuned weights, so it comes after them.
-        data_plan = finetune_data_plan(plan)
-        tune_data = finetune_data_folder(work)
         tune_seed = seed + plan.finetune.seed_offset
-        if not reusable_data_set(tune_data, data_plan, tune_seed):
-            stop = cancel.is_set if cancel is not None else None
-            write_phantom_dataset(tune_data, data_plan, tune_seed, stop, workers=phantom_workers)
+        _phantom_set(
+            work / FINETUNE_DATA, finetune_data_plan(plan), tune_seed, cancel, phantom_workers
+        )
         cyclegan, tuned = _in_parallel(
             jobs, [(stage.cyclegan, (judge,)), (stage.finetune, (judge, lungs_from))]
         )

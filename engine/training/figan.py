@@ -49,7 +49,13 @@ from engine.figan.measures import (
 from engine.figan.pls import DEFAULT_COMPONENTS, FeaturePLS, fit_pls, save_pls
 from engine.networks import Architecture, ConditionalGenerator, ProjectionDiscriminator
 from engine.networks.conditional_generator import SIZES
-from engine.training.config import ModelKind, TrainConfig, check_option, check_whole
+from engine.training.config import (
+    ModelKind,
+    TrainConfig,
+    check_option,
+    check_whole,
+    coerce_paths,
+)
 from engine.training.run_files import to_display
 from engine.training.runtime import Runtime
 from engine.training.task import (
@@ -99,7 +105,7 @@ class FIGANConfig(TrainConfig):
         TrainConfig.__post_init__(self)
         if self.classifier is None:
             raise InputError("--classifier BUNDLE_DIR is required: FIGAN explains a classifier")
-        object.__setattr__(self, "classifier", Path(self.classifier))
+        coerce_paths(self, "classifier")
         check_option(self.size in SIZES, "size", f"must be one of {list(SIZES)}", self.size)
         check_whole(self, 1, "components", "latent_dim", "ngf", "ndf", "max_width")
         check_option(self.score_weight >= 0, "score-weight", "must be >= 0", self.score_weight)
