@@ -29,6 +29,10 @@ class DisplayPanel(QGroupBox):
         self.diverging_check = QCheckBox("Diverging colour map for the difference")
         self.invert_mouse_check = QCheckBox("Invert window/level drag direction")
         self.lung_contour_check = QCheckBox("Lung contour")
+        self.lung_contour_check.setToolTip(
+            "Green: the lung field the explanation may change. Amber: devices (pacemaker, "
+            "wires, ECG leads) it leaves unchanged."
+        )
         self.statistics_check = QCheckBox("Lung statistics on the difference pane")
         layout = QVBoxLayout(self)
         # Each check box by the DisplayOptions field it shows.

@@ -15,6 +15,8 @@ RgbaImage = npt.NDArray[np.uint8]  # (H, W, 4)
 BoolImage = npt.NDArray[np.bool_]
 
 LUNG_CONTOUR_RGB = (80, 230, 120)
+#: The outline of what the explanation kept unchanged (devices), drawn with the lung contour.
+KEPT_CONTOUR_RGB = (255, 176, 0)
 # "inferno"-like stops (black - purple - orange - yellow): bright where the classifier looks.
 _HEAT_STOPS = np.array(
     [(0, 0, 4), (87, 16, 110), (188, 55, 84), (249, 142, 9), (252, 255, 164)], dtype=np.float32
@@ -84,6 +86,14 @@ def contour_rgba(
     out = np.zeros((*shape, 4), dtype=np.uint8)
     out[line] = (*rgb, 255)
     return _readonly(out)
+
+
+def over(top: RgbaImage, bottom: RgbaImage | None) -> RgbaImage:
+    """``top`` drawn over ``bottom`` (opaque lines: wherever ``top`` is drawn it wins)."""
+    if bottom is None:
+        return top
+    out = np.where(top[..., 3:] > 0, top, bottom)
+    return _readonly(out.astype(np.uint8))
 
 
 def heat_rgba(values: npt.NDArray[np.float32]) -> RgbaImage:

@@ -1,4 +1,4 @@
-"""``cxr-explain train segmenter|cyclegan|classifier|figan`` and ``cxr-explain train-defaults``.
+"""``cxr-explain train MODEL`` (segmenter, devices, classifier, cyclegan, figan); train-defaults.
 
 Every option maps onto one field of the model's config dataclass (``--batch-size`` ->
 ``batch_size``); options left out keep the dataclass default, which ``--help`` shows. Under
@@ -24,6 +24,7 @@ from engine.training.classifier import ClassifierConfig
 from engine.training.config import DeviceChoice, ModelKind, TrainConfig
 from engine.training.cyclegan_config import PRESETS, CycleGANConfig, GeneratorKind, Preset
 from engine.training.data import LungField
+from engine.training.device_segmenter import DeviceSegmenterConfig
 from engine.training.dispatch import train
 from engine.training.figan import FIGANConfig
 from engine.training.loop import TrainResult
@@ -33,6 +34,10 @@ _TRAINERS: dict[ModelKind, tuple[type[TrainConfig], str]] = {
     ModelKind.SEGMENTER: (
         SegmenterConfig,
         "U-Net lung segmenter (image -> left/right lung masks)",
+    ),
+    ModelKind.DEVICES: (
+        DeviceSegmenterConfig,
+        "U-Net device segmenter (image -> pacemaker, wires, ECG leads: the keep mask)",
     ),
     ModelKind.CLASSIFIER: (
         ClassifierConfig,
@@ -94,7 +99,7 @@ def _add_common(parser: argparse.ArgumentParser, config: type[TrainConfig]) -> N
         "auto = CUDA, then MPS, then CPU",
         choices=[d.value for d in DeviceChoice],
     )
-    if config is not SegmenterConfig:
+    if not issubclass(config, SegmenterConfig):
         _option(
             parser,
             config,
@@ -140,11 +145,24 @@ def _add_common(parser: argparse.ArgumentParser, config: type[TrainConfig]) -> N
     )
 
 
-def _add_segmenter(parser: argparse.ArgumentParser) -> None:
-    _add_common(parser, SegmenterConfig)
-    _option(parser, SegmenterConfig, "width", "U-Net channels at the first level", type=int)
-    _option(parser, SegmenterConfig, "depth", "U-Net down-samplings", type=int)
-    _option(parser, SegmenterConfig, "dice_weight", "weight of the Dice loss", type=float)
+def _add_segmenter(
+    parser: argparse.ArgumentParser, config: type[SegmenterConfig] = SegmenterConfig
+) -> None:
+    _add_common(parser, config)
+    _option(parser, config, "width", "U-Net channels at the first level", type=int)
+    _option(parser, config, "depth", "U-Net down-samplings", type=int)
+    _option(parser, config, "dice_weight", "weight of the Dice loss", type=float)
+
+
+def _add_device_segmenter(parser: argparse.ArgumentParser) -> None:
+    _add_segmenter(parser, DeviceSegmenterConfig)
+    _option(
+        parser,
+        DeviceSegmenterConfig,
+        "positive_weight",
+        "BCE weight of device pixels (devices cover about 1 %% of an image)",
+        type=float,
+    )
 
 
 def _add_classifier(parser: argparse.ArgumentParser) -> None:
@@ -307,6 +325,7 @@ def _add_figan(parser: argparse.ArgumentParser) -> None:
 
 _ADDERS: dict[ModelKind, Callable[[argparse.ArgumentParser], None]] = {
     ModelKind.SEGMENTER: _add_segmenter,
+    ModelKind.DEVICES: _add_device_segmenter,
     ModelKind.CLASSIFIER: _add_classifier,
     ModelKind.CYCLEGAN: _add_cyclegan,
     ModelKind.FIGAN: _add_figan,
@@ -332,15 +351,18 @@ def _summary(result: TrainResult) -> str:
     )
 
 
-def _run(args: argparse.Namespace) -> int:
-    kind = ModelKind(args.model)
-    config_class, _ = _TRAINERS[kind]
+def config_from(args: argparse.Namespace) -> TrainConfig:
+    """The config of parsed ``cxr-explain train MODEL ...`` arguments (a preset first)."""
+    config_class, _ = _TRAINERS[ModelKind(args.model)]
     names = {field.name for field in dataclasses.fields(config_class)}
     given = {k: v for k, v in vars(args).items() if k in names}  # unset options are absent
     preset = getattr(args, "preset", None)
     options = {**PRESETS[Preset(preset)], **given} if preset else given
-    config = config_class(**options)
-    result = train(config)
+    return config_class(**options)
+
+
+def _run(args: argparse.Namespace) -> int:
+    result = train(config_from(args))
     if result.bundles:  # rank 0 of a torchrun job, or the only process
         sys.stdout.write(_summary(result) + "\n")
     return EXIT_OK

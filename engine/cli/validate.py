@@ -17,6 +17,7 @@ from engine.explain.validate_report import write_report
 from engine.figan.explore import FIGAN_ID, load_figan_models
 from engine.inference.model_set import load_model_set
 from engine.phantoms import RECIPES
+from engine.phantoms.population import FOREIGN_OBJECT_PROBABILITY
 from engine.resources import default_models_dir
 
 
@@ -51,6 +52,15 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         "the findings `cxr-explain phantoms` writes by default (contrast 1, no haze)",
     )
     parser.add_argument(
+        "--devices",
+        type=float,
+        default=FOREIGN_OBJECT_PROBABILITY,
+        metavar="P",
+        help="share of anatomies with devices (pacemaker, wires, ECG leads) in both images; "
+        f"raise it to measure the device/lung change ratio on more images (default "
+        f"{FOREIGN_OBJECT_PROBABILITY})",
+    )
+    parser.add_argument(
         "--no-integrated-gradients",
         dest="integrated_gradients",
         action="store_false",
@@ -63,6 +73,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if not 0.0 <= args.devices <= 1.0:
+        raise InputError(f"--devices must be in [0, 1], got {args.devices}")
     try:
         config = ValidationConfig(
             n=args.n,
@@ -70,6 +82,7 @@ def _run(args: argparse.Namespace) -> int:
             sizes=tuple(args.sizes),
             formats=tuple(FileFormat(f) for f in args.formats),
             recipe=RECIPES[args.findings],
+            foreign_object_probability=args.devices,
             integrated_gradients=args.integrated_gradients,
             work=args.work,
         )

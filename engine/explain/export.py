@@ -100,6 +100,7 @@ def summary(result: ExplanationResult) -> dict[str, Any]:
         "out_of_distribution": result.out_of_distribution,
         "segmentation_uncertainty": result.segmentation_uncertainty,
         "oracle_probability_pneumoconiosis": result.oracle_probability,
+        "kept_unchanged": kept_summary(result),
         "intensity": "every image is the model-intensity image: the 0.5-99.5 percentile window "
         "of the modality values, polarity applied, [0, 1] (docs/method.md)",
         "difference_convention": "translated - original in intensity units [0, 1]; "
@@ -110,6 +111,20 @@ def summary(result: ExplanationResult) -> dict[str, Any]:
         "oracle classifier (null when it does not qualify or there is none); "
         "probability_translated_model_resolution: the classifier on the generator's own "
         "output, not a verdict",
+    }
+
+
+def kept_summary(result: ExplanationResult) -> dict[str, Any] | None:
+    """The keep mask in numbers: pixels no counterfactual changed (devices), None without one."""
+    if result.keep is None:
+        return None
+    lung = result.right_lung | result.left_lung
+    in_lung = int((result.keep & lung).sum())
+    return {
+        "pixels_in_lung_field": in_lung,
+        "share_of_lung_field": in_lung / max(int(lung.sum()), 1),
+        "definition": "foreign objects (pacemaker, wires, ECG leads) found by the device "
+        "segmenter, grown by one generator pixel: every counterfactual leaves them unchanged",
     }
 
 

@@ -3,8 +3,10 @@
 Steps (the paper's method, plus the checks it lacks): the model-intensity image
 (:mod:`engine.inference.model_input`) -> lung segmentation -> classifier probability on the
 lung-field input -> CycleGAN translation toward the other class (lung field only, composited back
-onto the full-resolution image) -> verdicts on the composite -> signed difference, lung
-statistics, slider frames with a probability each, and attributions (Grad-CAM, input gradient).
+onto the full-resolution image, except on the *keep mask*: foreign objects found by the device
+segmenter, which are not disease and must not change) -> verdicts on the composite -> signed
+difference, lung statistics, slider frames with a probability each, and attributions (Grad-CAM,
+input gradient).
 
 Verdicts (docs/method.md, "valid, faithful explanation"): a counterfactual *qualifies* when the
 original sits on the source side of the threshold; it is *valid* when it qualifies and the
@@ -26,6 +28,7 @@ import numpy as np
 from engine.errors import CancelledError, InputError
 from engine.explain.attribution import Attributions, attributions
 from engine.explain.difference import grid_sample, signed_difference, symmetric_limit
+from engine.explain.edit_field import EditField, keep_mask_of
 from engine.explain.frames import (
     BlendedImages,
     Frame,
@@ -117,6 +120,9 @@ class ExplanationResult:
     # Uncertain segmenter pixels per lung pixel (engine.inference.run); None without segmenter.
     segmentation_uncertainty: float | None = None
     oracle_probability: float | None = None  # the oracle's P(pneumoconiosis) of the original
+    # Bool (H, W): pixels every counterfactual leaves unchanged (devices), or None (no device
+    # segmenter and no keep mask given).
+    keep: np.ndarray | None = None
 
     @property
     def out_of_distribution(self) -> bool:
@@ -193,6 +199,7 @@ def explain(
     request: ExplainRequest | None = None,
     *,
     lung_mask: np.ndarray | None = None,
+    keep_mask: np.ndarray | None = None,
     cancel: threading.Event | None = None,
     progress: ProgressCallback | None = None,
 ) -> ExplanationResult:
@@ -200,6 +207,8 @@ def explain(
 
     ``lung_mask``: ``(H, W)`` bool lung field to use instead of the segmenter's (an annotation,
     or a phantom's ground truth); split into right and left lung at the image midline.
+    ``keep_mask``: ``(H, W)`` bool pixels the counterfactuals must leave unchanged, instead of
+    the device segmenter's (an annotation, or a phantom's devices).
     """
     request = request or ExplainRequest()
     clock = _Clock(cancel, progress)
@@ -233,6 +242,7 @@ def explain(
             )
         )
     lung = right | left
+    keep = keep_mask_of(models, original, keep_mask)
     if lung.mean() < 0.02:
         warnings.append(
             EngineWarning(
@@ -260,8 +270,7 @@ def explain(
         counterfactuals.append(
             _counterfactual(
                 original,
-                right,
-                left,
+                EditField(right, left, keep),
                 models,
                 direction,
                 request,
@@ -289,6 +298,7 @@ def explain(
         ood_score=ood_score,
         segmentation_uncertainty=segmentation_uncertainty,
         oracle_probability=oracle_probability,
+        keep=None if keep is None else readonly(keep),
     )
 
 
@@ -390,18 +400,17 @@ def _crossed(probability: float, threshold: float, direction: Direction) -> bool
 
 def _counterfactual(
     original: FloatImage,
-    right: np.ndarray,
-    left: np.ndarray,
+    field: EditField,
     models: ModelSet,
     direction: Direction,
     request: ExplainRequest,
     sides: _Sides,
 ) -> Counterfactual:
-    lung = right | left
+    lung = field.lung
     generator = models.to_healthy if direction is Direction.TO_HEALTHY else models.to_disease
     translation = translate(generator, original, lung)
     change = translation.change
-    translated = np.clip(original + np.where(lung, change, np.float32(0.0)), 0.0, 1.0)
+    translated = np.clip(original + np.where(field.editable, change, np.float32(0.0)), 0.0, 1.0)
     translated = translated.astype(np.float32)
     positions = strength_positions(request.n_frames, request.exaggerate)
     # Positions beyond 1 extrapolate the same change (exaggerated), clipped to [0, 1].
@@ -448,7 +457,7 @@ def _counterfactual(
         probability=translated_probability,
         qualifies=qualifies,
         valid=valid,
-        statistics=lung_statistics(original, translated, right, left),
+        statistics=lung_statistics(original, translated, field.right, field.left),
         frames=frames,
         oracle_probability=oracle_probability,
         oracle_valid=oracle_valid,

@@ -85,6 +85,18 @@ def segment_lungs_checked(
     return right, left, uncertainty
 
 
+@torch.no_grad()
+def find_devices(model: LoadedModel, intensity: FloatImage, grow: int = 0) -> np.ndarray:
+    """Foreign objects (pacemaker, wires, ECG leads) found by a device segmenter, ``(H, W)`` bool
+    on the image grid, grown by ``grow`` model pixels first (a square neighbourhood)."""
+    prepared = model_input(intensity, None, model_size(model))
+    logits = model.module(batch_tensor([prepared.whole], model))
+    found = (logits[:, :1] >= 0.0).float()  # sigmoid >= 0.5
+    if grow > 0:
+        found = torch.nn.functional.max_pool2d(found, 2 * grow + 1, stride=1, padding=grow)
+    return from_model(found[0, 0].cpu().numpy(), prepared.box) >= 0.5
+
+
 def split_at_midline(field: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(right lung, left lung) of a one-piece lung field: the image's left half is the patient's
     right."""

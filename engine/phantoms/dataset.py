@@ -7,6 +7,7 @@
     DIR/masks/<id>_lung.png           union lung mask, 8-bit 0/255
     DIR/masks/<id>_left.png           patient's left lung (image right), 0/255
     DIR/masks/<id>_right.png          patient's right lung (image left), 0/255
+    DIR/masks/<id>_devices.png        foreign objects (pacemaker, wires, ECG leads), 0/255
     DIR/masks/<id>_zones.png          ZONE_SCALE * zone: 0 outside, 60/120/180 upper/middle/lower
     DIR/lesions/<id>.tiff             float32 lesion map (Pillow mode "F"; zeros when healthy)
     DIR/manifest.csv                  one row per image file
@@ -64,6 +65,7 @@ CSV_COLUMNS = (
     "mask_file",
     "left_mask_file",
     "right_mask_file",
+    "devices_mask_file",
     "zones_file",
     "lesion_file",
     "seed",
@@ -247,6 +249,7 @@ def write_dataset(
             "mask_file": (f"masks/{ident}_lung.png", phantom.lungs),
             "left_mask_file": (f"masks/{ident}_left.png", phantom.lung_left),
             "right_mask_file": (f"masks/{ident}_right.png", phantom.lung_right),
+            "devices_mask_file": (f"masks/{ident}_devices.png", phantom.foreign_mask),
         }
         for relative, mask in masks.values():
             _save_mask(out_dir / relative, mask.astype(np.uint8) * 255)

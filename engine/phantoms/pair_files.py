@@ -45,7 +45,8 @@ def write_pair(
     sixteen_bit: bool,
     extras: PopulationExtras | None = None,
 ) -> None:
-    """Render one anatomy and write its healthy and diseased images and its three lung masks.
+    """Render one anatomy and write its healthy and diseased images, its three lung masks and its
+    foreign-object mask (``_devices``: pacemaker, wires, ECG leads; empty without devices).
 
     ``extras``: devices and breast shadows, the same in both images (they belong to the anatomy).
     """
@@ -58,5 +59,6 @@ def write_pair(
         ("lung", phantom.lungs),
         ("left", phantom.lung_left),
         ("right", phantom.lung_right),
+        ("devices", phantom.foreign_mask),
     ):
         write_png(folder / layout.masks / f"{sample_id}_{suffix}.png", np.asarray(mask, float))

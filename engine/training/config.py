@@ -36,6 +36,7 @@ class ModelKind(StrEnum):
     """What ``cxr-explain train`` can train."""
 
     SEGMENTER = "segmenter"
+    DEVICES = "devices"
     CLASSIFIER = "classifier"
     CYCLEGAN = "cyclegan"
     FIGAN = "figan"
@@ -84,6 +85,8 @@ def coerce_paths(config: object, *names: str) -> None:
 
 
 #: Fields that may differ between a run and its resumption (they do not change the result).
+#: Options a reproducing command leaves out: how the run went, not what it trains.
+_NOT_RECORDED = frozenset({"resume", "progress_bar", "bundle_dir"})
 _RESUMABLE_DIFFERENCES = frozenset(
     {"data", "out", "bundle_dir", "device", "resume", "progress_bar", "sample_every"}
 )
@@ -102,6 +105,8 @@ class TrainConfig:
     """
 
     KIND: ClassVar[ModelKind]
+    #: Fields this model's ``cxr-explain train`` has no option for (their value is the model's).
+    FIXED_FIELDS: ClassVar[frozenset[str]] = frozenset()
 
     data: Path
     out: Path
@@ -167,7 +172,7 @@ class TrainConfig:
         """The ``cxr-explain train`` command that reproduces this run (folder names only)."""
         words = ["cxr-explain", "train", self.KIND.value]
         for item in dataclasses.fields(self):
-            if item.name in ("resume", "progress_bar", "bundle_dir"):
+            if item.name in _NOT_RECORDED or item.name in self.FIXED_FIELDS:
                 continue
             value = getattr(self, item.name)
             option = "--" + item.name.replace("_", "-")

@@ -7,6 +7,7 @@ Folder layout (written by ``cxr-explain phantoms``; also the layout for real dat
     DIR/masks/<id>_lung.png             optional, 0/255 union lung mask
     DIR/masks/<id>_left.png             optional, the patient's left lung (image right)
     DIR/masks/<id>_right.png            optional, the patient's right lung (image left)
+    DIR/masks/<id>_devices.png          optional, foreign objects (the device segmenter's target)
     DIR/manifest.csv                    optional, columns id,label,split,... (split train|test)
 
 Masks are keyed by id, so a paired set (the same id in both class folders: one anatomy, healthy
@@ -77,6 +78,7 @@ class Sample:
     lung_mask: Path | None = None
     left_mask: Path | None = None  # the patient's left lung (image right)
     right_mask: Path | None = None  # the patient's right lung (image left)
+    devices_mask: Path | None = None  # foreign objects: pacemaker, wires, ECG leads
 
     @property
     def has_lung_mask(self) -> bool:
@@ -162,6 +164,7 @@ def scan_dataset(directory: str | Path) -> tuple[Sample, ...]:
                     lung_mask=existing("lung"),
                     left_mask=existing("left"),
                     right_mask=existing("right"),
+                    devices_mask=existing("devices"),
                 )
             )
     return tuple(samples)
@@ -190,7 +193,8 @@ class ImageSet:
     :attr:`LungField.MASK`). ``labels``: ``(N,)`` int64 label indices. ``lungs``: ``(N, 1, S, S)``
     float32 0/1 lung fields or None. ``shares``: ``(N, 1, S, S)`` float32 lung area share of each
     model pixel, or None (augmentation moves the field's border with it). ``sides``:
-    ``(N, 2, S, S)`` float32 0/1 (image-left, image-right lung) or None. ``whole``:
+    ``(N, 2, S, S)`` float32 0/1 (image-left, image-right lung) or None. ``devices``:
+    ``(N, 1, S, S)`` float32 0/1 foreign objects (:data:`DEVICE_SHARE`) or None. ``whole``:
     ``(N, 1, S, S)`` the image before the lung field.
     """
 
@@ -201,6 +205,7 @@ class ImageSet:
     lungs: npt.NDArray[np.float32] | None
     sides: npt.NDArray[np.float32] | None
     shares: npt.NDArray[np.float32] | None = None
+    devices: npt.NDArray[np.float32] | None = None
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -215,11 +220,16 @@ class ImageSet:
             lungs=None if self.lungs is None else self.lungs[index],
             sides=None if self.sides is None else self.sides[index],
             shares=None if self.shares is None else self.shares[index],
+            devices=None if self.devices is None else self.devices[index],
         )
 
     def of_label(self, label: int) -> ImageSet:
         return self.subset([i for i, s in enumerate(self.samples) if s.label == label])
 
+
+#: A model pixel is a device pixel when devices cover this share of it: a lead wire one source
+#: pixel wide covers well under half a model pixel once a 1024 px file is letterboxed to 384.
+DEVICE_SHARE = 0.25
 
 #: ``(model-intensity image (H, W) in [0, 1]) -> lung mask (H, W) bool`` on the same grid.
 MaskPredictor = Callable[[npt.NDArray[np.float32]], npt.NDArray[np.bool_]]
@@ -256,6 +266,7 @@ def load_images(
     lung_field: LungField = LungField.MASK,
     mask_predictor: MaskPredictor | None = None,
     with_sides: bool = False,
+    with_devices: bool = False,
     cancel: Callable[[], bool] | None = None,
 ) -> ImageSet:
     """Load ``samples`` as model inputs of ``size`` (see :class:`ImageSet`).
@@ -263,7 +274,7 @@ def load_images(
     Lung masks come from the folder, or from ``mask_predictor`` when given (a segmenter run on
     the full-resolution image, as inference does). With ``lung_field=MASK`` a missing mask is an
     InputError naming the image; ``with_sides`` needs the left/right masks of every sample
-    (segmenter targets).
+    (segmenter targets), ``with_devices`` the device mask of every sample (device segmenter).
     """
     n = len(samples)
     whole = np.empty((n, 1, size, size), dtype=np.float32)
@@ -271,6 +282,7 @@ def load_images(
     lungs = np.zeros((n, 1, size, size), dtype=np.float32)
     shares = np.zeros((n, 1, size, size), dtype=np.float32)
     sides = np.zeros((n, 2, size, size), dtype=np.float32) if with_sides else None
+    devices = np.zeros((n, 1, size, size), dtype=np.float32) if with_devices else None
     have_lungs = mask_predictor is not None or all(s.has_lung_mask for s in samples)
     if lung_field is LungField.MASK and not have_lungs:
         missing = next(s.id for s in samples if not s.has_lung_mask)
@@ -293,6 +305,14 @@ def load_images(
                 if path is not None:  # both exist: has_side_masks
                     side = model_input(intensity, _read_mask(path, shape), size)
                     sides[index, channel] = side.lung
+        if devices is not None:
+            if sample.devices_mask is None:
+                raise InputError(
+                    f"image {sample.id} has no {MASK_FOLDER}/{sample.id}_devices.png; the device "
+                    "segmenter trains on foreign-object masks (an empty mask: no devices)"
+                )
+            found = model_input(intensity, _read_mask(sample.devices_mask, shape), size)
+            devices[index, 0] = found.lung_share >= DEVICE_SHARE
         mask = None
         if have_lungs:
             mask = (
@@ -314,6 +334,7 @@ def load_images(
         lungs=lungs if have_lungs else None,
         sides=sides,
         shares=shares if have_lungs else None,
+        devices=devices,
     )
 
 

@@ -1,14 +1,16 @@
-"""The recorded recipe of the shipped default models: phantoms -> segmenter, classifier, CycleGAN,
-FIGAN.
+"""The recorded recipe of the shipped default models: phantoms -> segmenter, device segmenter,
+classifier, CycleGAN, FIGAN.
 
 ``cxr-explain train-defaults`` runs it: (1) generate a paired synthetic phantom data set with
 :mod:`engine.phantoms` in the folder layout of :mod:`engine.training.data`, (2) train the
-segmenter, the classifier and the oracle, the CycleGAN guided by that classifier and the FIGAN
-for it (with ``DefaultsPlan.finetune``, off by default: the classifier fine-tuned on a second
-phantom set, :mod:`engine.training.finetune_defaults`, and the FIGAN for the fine-tuned one),
-(3) write the bundles into ``--out`` (default ``resources/models``) and set the classifiers'
-operating point. The plan is sized for a 2-core CPU, about 1.5 hours in all; ``--quick`` is a
-tiny smoke run (16 phantoms, 32 px, 1-2 epochs, with the fine-tuning stage) for tests.
+segmenter; the device segmenter on a phantom set of its own (:mod:`engine.training.device_defaults`,
+the explanations' keep mask); the classifier and the oracle; the CycleGAN guided by that
+classifier and the FIGAN for it (with ``DefaultsPlan.finetune``, off by default: the classifier
+fine-tuned on a second phantom set, :mod:`engine.training.finetune_defaults`, and the FIGAN for
+the fine-tuned one), (3) write the bundles into ``--out`` (default ``resources/models``) and set
+the classifiers' operating point. The plan is sized for a 2-core CPU, about 1.7 hours in all;
+``--quick`` is a tiny smoke run (16 phantoms, 32 px, 1-2 epochs, with the fine-tuning and device
+stages) for tests. The sizes are :class:`~engine.training.defaults_plan.DefaultsPlan`.
 
 The classifier and the CycleGAN train on lung-field images made with the phantoms' true lung
 masks (exact and free for synthetic data); the viewer makes them with the trained segmenter.
@@ -21,17 +23,15 @@ import multiprocessing
 import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from engine.errors import InputError
-from engine.explain.operating_point import CalibrationConfig, calibrate_bundles
-from engine.explain.validate import FileFormat
+from engine.explain.operating_point import calibrate_bundles
 from engine.networks import DiscriminatorKind
-from engine.phantoms import DEFAULT_RECIPE, DiseaseRecipe
 from engine.training.checkpoint import (
     CHECKPOINT_FOLDER,
     CHECKPOINT_INDEX,
@@ -41,8 +41,11 @@ from engine.training.classifier import ClassifierConfig
 from engine.training.config import DeviceChoice
 from engine.training.cyclegan_config import CycleGANConfig
 from engine.training.defaults_data import reusable_data_set, write_phantom_dataset
+from engine.training.defaults_plan import DefaultsPlan
+from engine.training.device_defaults import devices_config, devices_data_plan
+from engine.training.device_segmenter import DeviceSegmenterConfig
 from engine.training.dispatch import train
-from engine.training.figan_defaults import FiganPlan, train_default_figan
+from engine.training.figan_defaults import train_default_figan
 from engine.training.finetune_defaults import FinetunePlan
 from engine.training.loop import TrainResult
 from engine.training.segmenter import SegmenterConfig
@@ -50,107 +53,14 @@ from engine.training.segmenter import SegmenterConfig
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class DefaultsPlan:
-    """Sizes of the default models. ``phantoms``: anatomies (each healthy and diseased)."""
-
-    # Times per run on a 2-core CPU are recorded in docs/training.md.
-    phantoms: int = 1000
-    # Anatomy i is drawn at phantom_sizes[i % len]: the models meet 256-1024 px files in use, and
-    # each size reaches the model input with another amount of resampling blur and noise.
-    phantom_sizes: tuple[int, ...] = (256, 512, 1024)
-    # Every n-th anatomy is stored as 16-bit PNG (the rest 8-bit): both occur in use.
-    sixteen_bit_every: int = 3
-    test_fraction: float = 0.1
-    # Chance of devices / breast shadows per anatomy (both images). Off: the whole recipe trained
-    # with `cxr-explain phantoms`' rates (0.1 / 0.3) gave a classifier no better on those images
-    # and a to-healthy generator that flipped 5 % instead of 95 % (docs/training.md).
-    foreign_object_probability: float = 0.0
-    breast_probability: float = 0.0
-    # Segmenter and CycleGAN input side.
-    size: int = 128
-    segmenter_epochs: int = 5
-    segmenter_width: int = 8
-    # The classifiers read 384 px: contrast-1 q opacities (1.5-3 mm) are 1-2 px at 256 and close
-    # to the lung texture; at 384 the same classifier found twice as many (docs/training.md).
-    classifier_size: int = 384
-    classifier_epochs: int = 20
-    classifier_width: int = 16
-    classifier_augment_shift: float = 0.05
-    # Vary file, resolution, mask border and processing per batch (engine.training.augment).
-    classifier_augment_input: bool = True
-    # The classifier's learning rate follows half a cosine: it ends at a lower training loss than
-    # the constant rate and, through files, called more phantoms right (CI guard accuracy 0.844
-    # against 0.812, specificity 1.0 against 0.938), at the same test AUC (docs/training.md). The
-    # oracle keeps the constant rate: a judge trained another way is more independent.
-    classifier_lr_schedule: str = "cosine"
-    # The oracle: an independent classifier (own seed and width) that judges counterfactuals
-    # and is never used to train a generator.
-    oracle_width: int = 12
-    oracle_seed_offset: int = 1
-    cyclegan_epochs: int = 2
-    ngf: int = 16
-    ndf: int = 16
-    residual_blocks: int = 6
-    # Off in the paper's recipe, on here: with a few epochs on a CPU the classifier-guided loss
-    # is what makes the translations cross the decision boundary, and the mask term keeps the
-    # background of the lung-field image untouched.
-    classifier_guidance: float = 1.0
-    mask_consistency: float = 1.0
-    # The guidance judges the composite the user sees, at the classifier's size, and stops once
-    # the logit is 2 across the boundary (P 0.12 / 0.88): no pushing into adversarial extremes.
-    guidance_margin: float = 2.0
-    guidance_on_composite: bool = True
-    batch_size: int = 8
-    # What the diseased phantoms look like (see DiseaseRecipe and docs/training.md).
-    disease: DiseaseRecipe = DEFAULT_RECIPE
-    # The FIGAN of the trained classifier (engine.training.figan_defaults), at 128 px: at the
-    # classifier's 384 px one run would take hours on 2 cores; its images are resampled to the
-    # classifier's size to be read. 1200 steps of batch 16 (11 epochs of the 1800 training
-    # images; times in docs/figan.md).
-    figan: FiganPlan = field(default_factory=lambda: FiganPlan(size=128))
-    # The classifier fine-tuned at 512 px on findings nearer the plain ones (finetune_defaults).
-    # Off: through files it ranks better (ROC AUC 0.974 against 0.956 on 432 phantoms of
-    # `cxr-explain phantoms`) but at the operating point it is no better on validate's pairs
-    # (docs/training.md), and it needs its own FIGAN. FinetunePlan() turns the stage on.
-    finetune: FinetunePlan | None = None
-    # Last, the classifier's and the oracle's operating point: P = 0.5 at specificity 0.95 on
-    # held-out healthy phantoms through files (engine.explain.operating_point). The generators
-    # were guided by the uncalibrated classifier; validate judges them at the operating point.
-    calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
-
-    @classmethod
-    def quick(cls) -> DefaultsPlan:
-        """Tiny: 8 anatomies (16 images), 32 px, 1-2 epochs, narrow networks; the fine-tuning
-        stage on (8 more anatomies, one epoch), so the tests run it."""
-        return cls(
-            phantoms=8,
-            phantom_sizes=(64, 80),
-            test_fraction=0.25,
-            size=32,
-            segmenter_epochs=1,
-            segmenter_width=4,
-            classifier_size=32,
-            classifier_epochs=2,
-            classifier_width=4,
-            classifier_augment_shift=0.0,
-            oracle_width=6,
-            cyclegan_epochs=1,
-            ngf=4,
-            ndf=4,
-            residual_blocks=1,
-            batch_size=4,
-            figan=FiganPlan.quick(),
-            finetune=FinetunePlan.quick(),
-            calibration=CalibrationConfig(n=20, sizes=(64, 80), formats=(FileFormat.PNG,)),
-        )
-
-
 #: The two classifiers of the recipe: the one the generators and the FIGAN explain, and the oracle.
 CLASSIFIER_IDS = ("classifier", "oracle")
 #: With a fine-tuning stage: its run folder, and where the classifier before it writes its bundle.
 FINETUNE_RUN = "classifier_finetune"
 FINETUNE_DATA = "phantoms_finetune"
+#: The device segmenter's run folder and phantom set.
+DEVICES_RUN = "device_segmenter"
+DEVICES_DATA = "phantoms_devices"
 BASE_BUNDLES = "base_bundles"
 
 
@@ -182,6 +92,21 @@ def segmenter_config(plan: DefaultsPlan, work: Path, common: dict[str, Any]) -> 
         batch_size=plan.batch_size,
         size=plan.size,
         **common,
+    )
+
+
+def device_segmenter_config(
+    plan: DefaultsPlan, work: Path, common: dict[str, Any]
+) -> DeviceSegmenterConfig:
+    """The recipe's device-segmenter run (``plan.devices``), on its own phantom set."""
+    if plan.devices is None:
+        raise ValueError("the plan has no device-segmenter stage")
+    return devices_config(
+        plan.devices,
+        plan.batch_size,
+        work / DEVICES_RUN,
+        {**common, "data": work / DEVICES_DATA},
+        resume=_resume(work, DEVICES_RUN),
     )
 
 
@@ -386,10 +311,18 @@ class DefaultsResult:
     # With a fine-tuning stage, ``classifier`` is the fine-tuned run and this the one before it
     # (its bundle, in the work folder, is not one of the shipped ones).
     classifier_before_finetune: TrainResult | None = None
+    device_segmenter: TrainResult | None = None  # None: the plan has no such stage
 
     @property
     def bundles(self) -> list[Path]:
-        runs = (self.segmenter, self.classifier, self.oracle, self.cyclegan, self.figan)
+        runs = (
+            self.segmenter,
+            self.device_segmenter,
+            self.classifier,
+            self.oracle,
+            self.cyclegan,
+            self.figan,
+        )
         return [path for run in runs if run is not None for path in run.bundles]
 
 
@@ -424,6 +357,17 @@ def train_defaults(
     data = _phantom_set(work / "phantoms", plan, seed, cancel, phantom_workers)
     common = _common_options(data, out, seed, device, progress_bar and jobs == 1)
     segmenter = train(segmenter_config(plan, work, common), cancel=cancel)
+    device_segmenter = None
+    if plan.devices is not None:
+        devices_seed = seed + plan.devices.seed_offset
+        _phantom_set(
+            work / DEVICES_DATA,
+            devices_data_plan(plan, plan.devices),
+            devices_seed,
+            cancel,
+            phantom_workers,
+        )
+        device_segmenter = train(device_segmenter_config(plan, work, common), cancel=cancel)
     # The classifiers find the lungs with the segmenter, as every explanation does.
     lungs_from = segmenter.bundles[0] if segmenter.bundles else None
     # A spawned stage gets no cancel event (an Event does not cross processes): with two jobs,
@@ -470,4 +414,5 @@ def train_defaults(
         cyclegan=cyclegan,
         figan=figan,
         classifier_before_finetune=before_finetune,
+        device_segmenter=device_segmenter,
     )

@@ -21,7 +21,7 @@ from engine.phantoms.population import PopulationExtras, extras_for_seed
 from engine.training.data import LABELS, MASK_FOLDER
 
 if TYPE_CHECKING:
-    from engine.training.defaults import DefaultsPlan
+    from engine.training.defaults_plan import DefaultsPlan
 
 #: Marker file that identifies a phantom data set (and makes model cards say "synthetic").
 PHANTOM_MARKER = "phantoms.json"

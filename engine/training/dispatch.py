@@ -8,13 +8,21 @@ import threading
 from engine.training.classifier import ClassifierTask
 from engine.training.config import TrainConfig
 from engine.training.cyclegan import CycleGANTask
+from engine.training.device_segmenter import DeviceSegmenterTask
 from engine.training.figan import FIGANTask
 from engine.training.loop import ProgressCallback, TrainResult, run_task
 from engine.training.segmenter import SegmenterTask
 from engine.training.task import TrainingTask
 
-#: Every task ``cxr-explain train`` knows; each names the config type it trains from.
-TASKS: tuple[type[TrainingTask], ...] = (SegmenterTask, ClassifierTask, CycleGANTask, FIGANTask)
+#: Every task ``cxr-explain train`` knows; each names the config type it trains from. The first
+#: whose config type matches wins: the device segmenter's config is a lung segmenter's subclass.
+TASKS: tuple[type[TrainingTask], ...] = (
+    DeviceSegmenterTask,
+    SegmenterTask,
+    ClassifierTask,
+    CycleGANTask,
+    FIGANTask,
+)
 
 
 def task_for(config: TrainConfig) -> type[TrainingTask]:

@@ -21,7 +21,7 @@ from torch import nn
 
 from engine.networks import Architecture, UNet
 from engine.training.config import ModelKind, TrainConfig, check_option, check_whole
-from engine.training.data import LungField
+from engine.training.data import ImageSet, LungField
 from engine.training.run_files import to_display
 from engine.training.runtime import Runtime
 from engine.training.task import BundleSpec, PreparedData, SupervisedTask
@@ -34,6 +34,8 @@ class SegmenterConfig(TrainConfig):
     """U-Net options: ``width`` channels at the first level, ``depth`` down-samplings."""
 
     KIND: ClassVar[ModelKind] = ModelKind.SEGMENTER
+    # Fixed for a segmenter (it makes the lung field): no command-line options.
+    FIXED_FIELDS: ClassVar[frozenset[str]] = frozenset({"lung_field", "segmenter"})
 
     epochs: int = 40
     batch_size: int = 8
@@ -84,6 +86,13 @@ class SegmenterTask(SupervisedTask):
     data_with_sides = True  # its targets are the left and right lung masks
 
     loss_names = ("loss", "bce", "dice")
+    #: The bundle's folder name and model-card description.
+    model_id: ClassVar[str] = MODEL_ID
+    description: ClassVar[str] = (
+        "U-Net lung-field segmenter. Input: the whole letterboxed radiograph. Output: "
+        "2 logit channels, channel 0 = lung on the image left (patient's right), "
+        "channel 1 = lung on the image right (patient's left); sigmoid > 0.5 = lung."
+    )
 
     def __init__(self, config: SegmenterConfig, runtime: Runtime, data: PreparedData) -> None:
         self.seg_config = config
@@ -96,19 +105,26 @@ class SegmenterTask(SupervisedTask):
         with self.runtime.autocast():
             logits = self.wrapped(images)
         logits = logits.float()
-        bce = F.binary_cross_entropy_with_logits(logits, targets)
+        bce = self.bce(logits, targets)
         dice = soft_dice_loss(logits, targets)
         return {"loss": bce + self.seg_config.dice_weight * dice, "bce": bce, "dice": dice}
 
+    def bce(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return F.binary_cross_entropy_with_logits(logits, targets)
+
+    def targets(self, source: ImageSet) -> npt.NDArray[np.float32] | None:
+        """``(N, C, S, S)`` 0/1 targets of ``source``: the image-left and image-right lungs."""
+        return source.sides
+
     def batch(self, indices: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        sides = self.train_set.sides
-        if sides is None:
-            raise RuntimeError("segmenter data loaded without side masks")
+        targets = self.targets(self.train_set)
+        if targets is None:
+            raise RuntimeError(f"{self.model_id} data loaded without its target masks")
         index = np.asarray(indices, dtype=np.int64)
-        images, targets = self.augment(
-            torch.from_numpy(self.train_set.whole[index]), torch.from_numpy(sides[index])
+        images, wanted = self.augment(
+            torch.from_numpy(self.train_set.whole[index]), torch.from_numpy(targets[index])
         )
-        return self.runtime.tensor(images), self.runtime.tensor(targets)
+        return self.runtime.tensor(images), self.runtime.tensor(wanted)
 
     def _predict(self, images: npt.NDArray[np.float32]) -> npt.NDArray[np.bool_]:
         out = []
@@ -134,13 +150,14 @@ class SegmenterTask(SupervisedTask):
     def sample_rows(self) -> list[list[npt.NDArray[np.float32]]]:
         source = self.test_set if len(self.test_set) else self.train_set
         count = min(4, len(source))
-        if count == 0 or source.sides is None:
+        targets = self.targets(source)
+        if count == 0 or targets is None:
             return []
         predicted = self._predict(source.whole[:count])
         rows = []
         for i in range(count):
             image = to_display(torch.from_numpy(source.whole[i]))
-            truth = source.sides[i].max(axis=0)
+            truth = targets[i].max(axis=0)
             guess = predicted[i].max(axis=0).astype(np.float32)
             rows.append([image, truth, guess, np.clip(0.6 * image + 0.4 * guess, 0, 1)])
         return rows
@@ -148,15 +165,11 @@ class SegmenterTask(SupervisedTask):
     def bundles(self, metrics: Mapping[str, Any]) -> list[BundleSpec]:
         return [
             BundleSpec(
-                model_id=MODEL_ID,
+                model_id=self.model_id,
                 module=self.network,
                 architecture=Architecture.UNET,
                 kwargs=self.seg_config.architecture_kwargs,
-                description=(
-                    "U-Net lung-field segmenter. Input: the whole letterboxed radiograph. Output: "
-                    "2 logit channels, channel 0 = lung on the image left (patient's right), "
-                    "channel 1 = lung on the image right (patient's left); sigmoid > 0.5 = lung."
-                ),
+                description=self.description,
                 value_ranges={"input": [-1, 1], "output": "logits"},
                 metrics=metrics,
                 normalisation={"lung_field": LungField.NONE.value},

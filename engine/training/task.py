@@ -79,9 +79,10 @@ class TrainingTask(ABC):
     #: :func:`engine.training.dispatch.train` picks the task by it).
     config_type: ClassVar[type[TrainConfig]]
     #: How :func:`prepare_data` loads the images for this task: the lung field (None: the
-    #: config's) and whether the left/right lung masks come along.
+    #: config's) and which target masks come along (left/right lungs, devices).
     data_lung_field: ClassVar[LungField | None] = None
     data_with_sides: ClassVar[bool] = False
+    data_with_devices: ClassVar[bool] = False
 
     loss_names: tuple[str, ...] = ()
 
@@ -261,6 +262,7 @@ def prepare_data(
     *,
     lung_field: LungField | None = None,
     with_sides: bool = False,
+    with_devices: bool = False,
     cancel: threading.Event | None = None,
 ) -> PreparedData:
     """Scan ``config.data`` and load both splits at ``config.size``."""
@@ -280,6 +282,7 @@ def prepare_data(
         "lung_field": field_mode,
         "mask_predictor": predictor,
         "with_sides": with_sides,
+        "with_devices": with_devices,
         "cancel": check,
     }
     train = load_images(train_samples, config.size, **options)

@@ -58,6 +58,9 @@ def test_png_dataset_layout_and_manifest(tmp_path: Path) -> None:
         left = _load(out / row["left_mask_file"])
         right = _load(out / row["right_mask_file"])
         assert np.array_equal(lung, np.maximum(left, right))
+        devices = _load(out / row["devices_mask_file"])
+        assert devices.shape == lung.shape
+        assert set(np.unique(devices)) <= {0, 255}
         zones = _load(out / row["zones_file"])
         assert set(np.unique(zones)) == {0, 60, 120, 180}
         lesion = _load(out / row["lesion_file"])

@@ -41,6 +41,28 @@ def test_bridge_expresses_changes_in_modality_units(models_dir):
     assert bridged.direction is expected
 
 
+def test_kept_devices_are_outlined_in_amber_with_the_lung_contour(models_dir):
+    from viewer.overlays import KEPT_CONTOUR_RGB, LUNG_CONTOUR_RGB
+
+    radiograph = load_radiograph(sample_radiograph_path())
+    lung = np.zeros(radiograph.shape, bool)
+    lung[40:-40, 20:-20] = True
+    keep = np.zeros(radiograph.shape, bool)
+    keep[80:100, 60:90] = True  # a "pacemaker" inside the lung field
+    models = load_model_set(models_dir)
+    request = ExplainRequest(n_frames=2, with_attributions=False)
+    result = explain(radiograph, models, request, lung_mask=lung, keep_mask=keep)
+    contour = bridge(radiograph, result).overlays.lung_contour
+    assert contour is not None
+    colours = {tuple(int(v) for v in pixel[:3]) for pixel in contour[contour[..., 3] > 0]}
+    assert colours == {LUNG_CONTOUR_RGB, KEPT_CONTOUR_RGB}
+    assert tuple(contour[80, 75, :3]) == KEPT_CONTOUR_RGB  # the kept box's top edge
+    plain = explain(radiograph, models, request, lung_mask=lung)
+    plain_contour = bridge(radiograph, plain).overlays.lung_contour
+    assert plain_contour is not None
+    assert not np.any(np.all(plain_contour[..., :3] == KEPT_CONTOUR_RGB, axis=-1))
+
+
 def test_window_shows_the_engine_explanation(make_main_window, qtbot, models_dir):
     window = make_main_window(explainer=engine_explainer(models_dir))
     with qtbot.waitSignal(window.explanation_shown, timeout=60_000):

@@ -7,7 +7,7 @@ import pytest
 
 from viewer.image_pane import Corner, Layer
 from viewer.main_window import MainWindow
-from viewer.overlays import Attribution, contour_rgba, heat_rgba, mask_contour
+from viewer.overlays import Attribution, contour_rgba, heat_rgba, mask_contour, over
 
 
 def test_mask_contour_is_the_inner_border() -> None:
@@ -32,6 +32,19 @@ def test_contour_rgba_is_opaque_only_on_the_line() -> None:
     assert rgba[25, 25, 3] == 0  # inside
     assert rgba[0, 0, 3] == 0  # outside
     assert not rgba.flags.writeable
+
+
+def test_over_draws_the_top_lines_and_keeps_the_rest() -> None:
+    outer = np.zeros((30, 30), bool)
+    outer[2:28, 2:28] = True
+    inner = np.zeros((30, 30), bool)
+    inner[10:20, 10:20] = True
+    bottom, top = contour_rgba((outer,)), contour_rgba((inner,), (255, 0, 0))
+    both = over(top, bottom)
+    np.testing.assert_array_equal(both[10, 15], top[10, 15])
+    np.testing.assert_array_equal(both[2, 15], bottom[2, 15])
+    assert both[25, 15, 3] == 0
+    assert over(top, None) is top
 
 
 def test_heat_rgba_rises_with_relevance() -> None:

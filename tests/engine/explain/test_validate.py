@@ -228,6 +228,8 @@ def test_validate_cli_writes_the_report(tmp_path, tiny_models, capsys):
             "--sizes",
             "64",
             "--no-integrated-gradients",
+            "--devices",
+            "1",
             "--out",
             str(out),
             "--models",
@@ -241,6 +243,8 @@ def test_validate_cli_writes_the_report(tmp_path, tiny_models, capsys):
     assert report["n_pairs"] == 2
     assert "integrated_gradients" not in report["localisation"]
     assert report["phantoms"]["findings"] == "plain"
+    assert report["phantoms"]["foreign_object_probability"] == 1.0
+    assert all(pair["devices"] for pair in report["per_pair"])
     for pair in report["per_pair"]:  # the plain findings: contrast 1, no haze
         assert pair["opacity_density"] == 1.0
         assert pair["haze"] == 0.0
@@ -256,6 +260,12 @@ def test_validate_cli_writes_the_report(tmp_path, tiny_models, capsys):
     printed = json.loads(capsys.readouterr().out)
     assert printed["n_pairs"] == 2
     assert "classifier accuracy" in printed["targets"]
+
+
+def test_validate_refuses_a_device_share_outside_zero_to_one(tmp_path, tiny_models, capsys):
+    code = main(["validate", "--devices", "1.5", "--out", str(tmp_path)])
+    assert code == 2
+    assert "--devices must be in [0, 1], got 1.5" in capsys.readouterr().err
 
 
 def test_validate_rejects_a_single_pair(tmp_path, tiny_models, capsys):

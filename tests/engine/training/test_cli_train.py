@@ -187,6 +187,7 @@ def test_train_defaults_quick_end_to_end(
     report = json.loads(capsys.readouterr().out)
     assert sorted(Path(p).name for p in report["bundles"]) == [
         "classifier",
+        "device_segmenter",
         "figan",
         "generator_to_disease",
         "generator_to_healthy",
@@ -194,8 +195,8 @@ def test_train_defaults_quick_end_to_end(
         "segmenter",
     ]
     assert (models / "figan" / "pls.json").is_file()
-    names = ("segmenter", "classifier", "oracle", "generator_to_disease", "generator_to_healthy")
-    for name in names:
+    names = ("segmenter", "device_segmenter", "classifier", "oracle", "generator_to_disease")
+    for name in (*names, "generator_to_healthy"):
         loaded = load_bundle(models / name)
         assert loaded.config.training["synthetic"] is True
         assert "synthetic phantoms" in (models / name / "README.md").read_text()
@@ -351,3 +352,33 @@ def test_constrained_generator_trains_resumes_and_explains(
     image = next((shared_dataset / "pneumoconiosis").iterdir())
     result = explain(load_radiograph(image), load_model_set(models))
     assert result.primary.translated.shape == result.original.shape
+
+
+@pytest.mark.parametrize(
+    ("model", "options"),
+    [
+        ("segmenter", {"width": 4, "depth": 2, "size": 64}),
+        ("devices", {"width": 4, "positive_weight": 3.0, "augment_shift": 0.1}),
+        ("classifier", {"width": 4, "lr_schedule": "cosine", "augment_input": True}),
+        ("cyclegan", {"ngf": 8, "attention": False, "classifier": Path("clf")}),
+        ("figan", {"components": 3, "classifier": Path("clf")}),
+    ],
+)
+def test_the_recorded_command_parses_back_to_the_same_config(
+    model: str, options: dict[str, object]
+) -> None:
+    """A model card's command must run: every option it records is one the CLI accepts, and
+    parsing it gives the run's config again (paths as their last part, as recorded)."""
+    import argparse
+    import shlex
+
+    from engine.cli.train import _TRAINERS, _add_arguments, config_from
+    from engine.training.config import ModelKind
+
+    config_class, _ = _TRAINERS[ModelKind(model)]
+    config = config_class(data=Path("data"), out=Path("run"), **options)
+    words = shlex.split(config.command_line())
+    assert words[:3] == ["cxr-explain", "train", model]
+    parser = argparse.ArgumentParser()
+    _add_arguments(parser)
+    assert config_from(parser.parse_args(words[2:])) == config

@@ -33,8 +33,9 @@ def test_phantom_workers_write_the_same_files(tmp_path: Path) -> None:
     serial = write_phantom_dataset(tmp_path / "serial", plan, seed=5)
     parallel = write_phantom_dataset(tmp_path / "parallel", plan, seed=5, workers=2)
     files = _digests(serial)
-    # healthy + diseased image and three masks per anatomy, the manifest and the recipe marker
-    assert len(files) == plan.phantoms * 5 + 2
+    # healthy + diseased image, three lung masks and the devices mask per anatomy, the manifest
+    # and the recipe marker
+    assert len(files) == plan.phantoms * 6 + 2
     assert files == _digests(parallel)
 
 
@@ -118,6 +119,7 @@ def test_two_jobs_train_the_recipe_and_a_serial_rerun_resumes_it(tmp_path: Path)
     assert names == sorted(
         [
             "segmenter",
+            "device_segmenter",
             "classifier",
             "oracle",
             "generator_to_disease",
@@ -128,6 +130,11 @@ def test_two_jobs_train_the_recipe_and_a_serial_rerun_resumes_it(tmp_path: Path)
     offsets = _operating_points(out)
     assert set(offsets) == {"classifier", "oracle"}  # the recipe ends with the operating point
     _assert_the_shipped_classifier_is_the_fine_tuned_one(out, work, first)
+    # The device segmenter trained on a set of its own, and the model folder loads it.
+    from engine.inference.model_set import load_model_set
+
+    assert (work / "phantoms_devices" / "masks" / "phantom_0000_devices.png").is_file()
+    assert load_model_set(out).devices is not None
     steps = _last_steps(work)
     again = train_defaults(out, work, quick=True, progress_bar=False, jobs=1)
     assert sorted(path.name for path in again.bundles) == names

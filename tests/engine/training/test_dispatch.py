@@ -13,6 +13,7 @@ from engine.training.classifier import ClassifierConfig, ClassifierTask
 from engine.training.config import TrainConfig
 from engine.training.cyclegan import CycleGANTask
 from engine.training.cyclegan_config import CycleGANConfig
+from engine.training.device_segmenter import DeviceSegmenterConfig, DeviceSegmenterTask
 from engine.training.figan import FIGANConfig, FIGANTask
 from engine.training.segmenter import SegmenterConfig, SegmenterTask
 from engine.training.task import TrainingTask
@@ -22,6 +23,7 @@ from engine.training.task import TrainingTask
     ("config_type", "task_type", "options"),
     [
         (SegmenterConfig, SegmenterTask, {}),
+        (DeviceSegmenterConfig, DeviceSegmenterTask, {}),
         (ClassifierConfig, ClassifierTask, {}),
         (CycleGANConfig, CycleGANTask, {}),
         (FIGANConfig, FIGANTask, {"classifier": Path("classifier")}),

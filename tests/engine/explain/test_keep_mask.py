@@ -1,0 +1,120 @@
+"""The keep mask: pixels (devices) that no counterfactual may change (issue 19)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from engine.errors import InputError
+from engine.explain.export import summary
+from engine.explain.pipeline import Direction, ExplainRequest, explain
+from engine.inference.model_input import model_intensity
+from engine.inference.model_set import DEVICE_SEGMENTER_ID, ModelSet, load_model_set
+from engine.inference.run import find_devices
+from engine.models import BundleConfig, save_bundle
+from engine.networks import Architecture, UNet
+from engine.testing import write_tiny_models
+
+BOTH = ExplainRequest(direction=Direction.BOTH, n_frames=3, with_attributions=False)
+
+
+def _device_segmenter(folder, logit: float) -> None:
+    """A device segmenter whose every pixel has ``logit`` (0 weights, that bias)."""
+    network = UNet(in_channels=1, out_channels=1, base_width=4, depth=2)
+    with torch.no_grad():
+        network.head.weight.zero_()
+        network.head.bias.fill_(logit)
+    config = BundleConfig(
+        model_id=DEVICE_SEGMENTER_ID,
+        architecture=Architecture.UNET,
+        architecture_kwargs={"in_channels": 1, "out_channels": 1, "base_width": 4, "depth": 2},
+        input_size=(32, 32),
+        normalisation={"input": "display [0,1] * 2 - 1"},
+    )
+    save_bundle(network, folder, config)
+
+
+def _with_devices(tmp_path, logit: float) -> ModelSet:
+    folder = write_tiny_models(tmp_path / "models")
+    _device_segmenter(folder, logit)
+    return load_model_set(folder)
+
+
+def test_a_given_keep_mask_is_left_unchanged_by_every_counterfactual(tiny_models, chest_like):
+    lung = np.ones(chest_like.pixels.shape, bool)  # all editable but the keep mask
+    free = explain(chest_like, tiny_models, BOTH, lung_mask=lung)
+    keep = np.zeros_like(lung)
+    keep[:, : keep.shape[1] // 2] = True  # everything left of the midline
+    kept = explain(chest_like, tiny_models, BOTH, lung_mask=lung, keep_mask=keep)
+    assert kept.keep is not None
+    assert np.array_equal(kept.keep, keep)
+    for before, after in zip(free.counterfactuals, kept.counterfactuals, strict=True):
+        assert np.abs(before.difference[lung & keep]).max() > 0  # there was a change to stop
+        assert np.all(after.difference[keep] == 0)
+        # Outside the keep mask the change is the one made without it.
+        np.testing.assert_array_equal(after.translated[~keep], before.translated[~keep])
+
+
+def test_a_keep_mask_of_another_shape_is_refused(tiny_models, chest_like):
+    with pytest.raises(InputError, match="keep mask shape"):
+        explain(chest_like, tiny_models, BOTH, keep_mask=np.zeros((3, 3), bool))
+
+
+def test_without_a_device_segmenter_nothing_is_kept(tiny_models, chest_like):
+    assert tiny_models.devices is None
+    assert explain(chest_like, tiny_models, BOTH).keep is None
+
+
+def test_the_device_segmenter_sets_the_keep_mask(tmp_path, chest_like):
+    everywhere = _with_devices(tmp_path / "all", 5.0)
+    assert everywhere.devices is not None
+    assert f"{DEVICE_SEGMENTER_ID}@" in everywhere.version_label()
+    lung = np.ones(chest_like.pixels.shape, bool)
+    result = explain(chest_like, everywhere, BOTH, lung_mask=lung)
+    assert result.keep is not None
+    assert result.keep.all()
+    for counterfactual in result.counterfactuals:
+        assert not counterfactual.difference.any()  # all device: nothing may change
+    nowhere = explain(chest_like, _with_devices(tmp_path / "none", -5.0), BOTH, lung_mask=lung)
+    assert nowhere.keep is not None
+    assert not nowhere.keep.any()
+    assert any(c.difference.any() for c in nowhere.counterfactuals)
+
+
+class _Spot(torch.nn.Module):
+    """A device segmenter's stand-in: one positive logit at ``spot`` of the model grid."""
+
+    def __init__(self, spot: tuple[int, int]) -> None:
+        super().__init__()
+        self.spot = spot
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        out = torch.full((batch.shape[0], 1, *batch.shape[2:]), -5.0)
+        out[:, :, self.spot[0], self.spot[1]] = 5.0
+        return out
+
+
+def test_found_devices_grow_by_whole_model_pixels(tmp_path, chest_like):
+    loaded = _with_devices(tmp_path, -5.0).devices
+    assert loaded is not None
+    spot = dataclasses.replace(loaded, module=_Spot((16, 16)))
+    image = model_intensity(chest_like)
+    alone, grown = find_devices(spot, image), find_devices(spot, image, grow=2)
+    assert alone.any()
+    assert np.all(grown[alone])  # growing keeps what was found
+    assert grown.sum() > 4 * alone.sum()  # a 5 x 5 model-pixel square from a single one
+
+
+def test_the_summary_counts_the_kept_pixels_in_the_lung_field(tiny_models, chest_like):
+    lung = np.zeros(chest_like.pixels.shape, bool)
+    lung[10:50, 5:40] = True
+    keep = np.zeros_like(lung)
+    keep[0:20, 0:10] = True  # partly outside the lung field: those pixels do not count
+    result = explain(chest_like, tiny_models, BOTH, lung_mask=lung, keep_mask=keep)
+    kept = summary(result)["kept_unchanged"]
+    assert kept["pixels_in_lung_field"] == int((keep & lung).sum()) == 50
+    assert kept["share_of_lung_field"] == pytest.approx(50 / lung.sum())
+    assert summary(explain(chest_like, tiny_models, BOTH))["kept_unchanged"] is None
