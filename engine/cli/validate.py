@@ -124,6 +124,8 @@ def _command_line(args: argparse.Namespace) -> str:
     words = ["cxr-explain", "validate", "--n", str(args.n), "--seed", str(args.seed)]
     words += ["--sizes", *(str(s) for s in args.sizes), "--formats", *args.formats]
     words += ["--findings", args.findings]
+    if args.devices != FOREIGN_OBJECT_PROBABILITY:
+        words += ["--devices", f"{args.devices:g}"]
     if not args.integrated_gradients:
         words.append("--no-integrated-gradients")
     if args.models:

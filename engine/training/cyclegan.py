@@ -44,9 +44,10 @@ from torch import nn
 
 from engine.errors import InputError
 from engine.networks import Architecture, build_network
-from engine.training.config import TrainingError
-from engine.training.cyclegan_config import CycleGANConfig
-from engine.training.data import ImageSet, load_images, segmenter_predictor
+from engine.training.config import TrainConfig, TrainingError
+from engine.training.cyclegan_config import CycleGANConfig, GeneratorKind
+from engine.training.data import DeviceMasks, ImageSet, load_images, segmenter_predictor
+from engine.training.gan_losses import lsgan, total_variation
 from engine.training.image_pool import ImagePool
 from engine.training.run_files import to_display
 from engine.training.runtime import Runtime
@@ -65,24 +66,16 @@ TO_DISEASE_ID = "generator_to_disease"
 TO_HEALTHY_ID = "generator_to_healthy"
 
 
-def total_variation(change: torch.Tensor) -> torch.Tensor:
-    """Mean absolute difference between neighbouring pixels of ``(B, C, H, W)``, both axes."""
-    rows = (change[..., 1:, :] - change[..., :-1, :]).abs().mean()
-    columns = (change[..., :, 1:] - change[..., :, :-1]).abs().mean()
-    return rows + columns
-
-
-def lsgan(prediction: torch.Tensor, real: bool) -> torch.Tensor:
-    """Least-squares GAN loss of patch scores against the target 1 (real) or 0 (fake)."""
-    prediction = prediction.float()
-    target = torch.ones_like(prediction) if real else torch.zeros_like(prediction)
-    return F.mse_loss(prediction, target)
-
-
 class CycleGANTask(TrainingTask):
     """Domain A = healthy (label 0), B = pneumoconiosis (label 1), train split."""
 
     config_type = CycleGANConfig
+
+    @classmethod
+    def data_devices(cls, config: TrainConfig) -> DeviceMasks:
+        """The constrained generator keeps foreign objects unchanged when the data mark them."""
+        constrained = getattr(config, "generator", None) is GeneratorKind.CONSTRAINED
+        return DeviceMasks.WHEN_PRESENT if constrained else DeviceMasks.NONE
 
     def __init__(self, config: CycleGANConfig, runtime: Runtime, data: PreparedData) -> None:
         super().__init__(config, runtime, data)
@@ -141,6 +134,8 @@ class CycleGANTask(TrainingTask):
         self.composite_b: ImageSet | None = None
         # The current batch's (image, lungs) at the classifier's size, per domain (set by batch).
         self._large: tuple[tuple[torch.Tensor, torch.Tensor], ...] | None = None
+        # The current batch's keep masks (devices) per domain, or None (set by batch).
+        self._keep: tuple[torch.Tensor | None, torch.Tensor | None] = (None, None)
         if config.guidance_on_composite:
             self.composite_a, self.composite_b = self._at_classifier_size(
                 self.domain_a, self.domain_b
@@ -265,16 +260,28 @@ class CycleGANTask(TrainingTask):
         index_a = np.asarray([int(order_a[i % len(a)]) for i in indices], dtype=np.int64)
         index_b = np.asarray([int(order_b[i % len(b)]) for i in indices], dtype=np.int64)
 
-        def take(images: ImageSet, index: npt.NDArray[np.int64]) -> tuple[torch.Tensor, ...]:
-            image = torch.from_numpy(images.images[index])
-            if images.lungs is None:
-                return self.augment(image)
-            return self.augment(image, torch.from_numpy(images.lungs[index]))
+        def take(
+            images: ImageSet, index: npt.NDArray[np.int64]
+        ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+            """(image, lungs, keep) of the batch, shifted alike; lungs/keep None when absent."""
+            masks = [m for m in (images.lungs, images.devices) if m is not None]
+            shifted = self.augment(
+                torch.from_numpy(images.images[index]),
+                *(torch.from_numpy(m[index]) for m in masks),
+            )
+            parts = iter(shifted[1:])
+            lungs = next(parts) if images.lungs is not None else None
+            keep = next(parts) if images.devices is not None else None
+            return shifted[0], lungs, keep
 
         parts_a, parts_b = take(a, index_a), take(b, index_b)
         tensor = self.runtime.tensor
-        lungs_a = tensor(parts_a[1]) if len(parts_a) > 1 else None
-        lungs_b = tensor(parts_b[1]) if len(parts_b) > 1 else None
+
+        def placed(part: torch.Tensor | None) -> torch.Tensor | None:
+            return None if part is None else tensor(part)
+
+        lungs_a, lungs_b = placed(parts_a[1]), placed(parts_b[1])
+        self._keep = (placed(parts_a[2]), placed(parts_b[2]))
         self._large = None
         if self.composite_a is not None and self.composite_b is not None:
             self._large = (
@@ -298,12 +305,13 @@ class CycleGANTask(TrainingTask):
         lungs_b: torch.Tensor | None = None,
     ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
         """The generator objective's terms, and the fakes (to disease, to healthy)."""
-        config, w = self.gan_config, self.wrapped
+        config, keep_a, keep_b = self.gan_config, *self._keep
         with self.runtime.autocast():
-            fake_b = w["g_ab"](real_a)
-            fake_a = w["g_ba"](real_b)
-            rec_a = w["g_ba"](fake_b)
-            rec_b = w["g_ab"](fake_a)
+            # A translation and its way back share the anatomy's keep mask.
+            fake_b = self._generate("g_ab", real_a, keep_a)
+            fake_a = self._generate("g_ba", real_b, keep_b)
+            rec_a = self._generate("g_ba", fake_b, keep_a)
+            rec_b = self._generate("g_ab", fake_a, keep_b)
             # the discriminators' gradients are not needed here: the unwrapped modules keep
             # DistributedDataParallel out of this backward pass
             losses = {
@@ -314,8 +322,10 @@ class CycleGANTask(TrainingTask):
             losses["cycle_disease"] = config.cycle_weight * F.l1_loss(rec_b.float(), real_b)
             if config.identity_weight > 0:
                 weight = config.cycle_weight * config.identity_weight
-                losses["identity_healthy"] = weight * F.l1_loss(w["g_ba"](real_a).float(), real_a)
-                losses["identity_disease"] = weight * F.l1_loss(w["g_ab"](real_b).float(), real_b)
+                same_a = self._generate("g_ba", real_a, keep_a).float()
+                same_b = self._generate("g_ab", real_b, keep_b).float()
+                losses["identity_healthy"] = weight * F.l1_loss(same_a, real_a)
+                losses["identity_disease"] = weight * F.l1_loss(same_b, real_b)
             if config.classifier_guidance > 0 and self.classifier is not None:
                 large = self._large
                 if large is not None:
@@ -346,6 +356,12 @@ class CycleGANTask(TrainingTask):
                     + total_variation(fake_a.float() - real_b)
                 )
         return losses, fake_b, fake_a
+
+    def _generate(self, name: str, image: torch.Tensor, keep: torch.Tensor | None) -> torch.Tensor:
+        """Generator ``name`` on ``image``; a keep mask (only the constrained generator takes
+        one, and only data with device masks give one) holds those pixels unchanged."""
+        generator = self.wrapped[name]
+        return generator(image) if keep is None else generator(image, keep)
 
     def train_step(self, indices: Sequence[int], epoch: int, step: int) -> dict[str, float]:
         real_a, real_b, lungs_a, lungs_b = self.batch(indices, epoch)

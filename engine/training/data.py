@@ -60,6 +60,14 @@ class Split(StrEnum):
     TEST = "test"
 
 
+class DeviceMasks(StrEnum):
+    """Whether :func:`load_images` loads the foreign-object masks (``masks/<id>_devices.png``)."""
+
+    NONE = "none"
+    REQUIRED = "required"  # every sample needs one (the device segmenter's targets)
+    WHEN_PRESENT = "when_present"  # loaded when every sample has one (a keep mask), else None
+
+
 class LungField(StrEnum):
     """What the classifier and the CycleGAN see."""
 
@@ -266,7 +274,7 @@ def load_images(
     lung_field: LungField = LungField.MASK,
     mask_predictor: MaskPredictor | None = None,
     with_sides: bool = False,
-    with_devices: bool = False,
+    devices: DeviceMasks = DeviceMasks.NONE,
     cancel: Callable[[], bool] | None = None,
 ) -> ImageSet:
     """Load ``samples`` as model inputs of ``size`` (see :class:`ImageSet`).
@@ -274,7 +282,8 @@ def load_images(
     Lung masks come from the folder, or from ``mask_predictor`` when given (a segmenter run on
     the full-resolution image, as inference does). With ``lung_field=MASK`` a missing mask is an
     InputError naming the image; ``with_sides`` needs the left/right masks of every sample
-    (segmenter targets), ``with_devices`` the device mask of every sample (device segmenter).
+    (segmenter targets); ``devices`` says whether the device masks come along (see
+    :class:`DeviceMasks`).
     """
     n = len(samples)
     whole = np.empty((n, 1, size, size), dtype=np.float32)
@@ -282,7 +291,10 @@ def load_images(
     lungs = np.zeros((n, 1, size, size), dtype=np.float32)
     shares = np.zeros((n, 1, size, size), dtype=np.float32)
     sides = np.zeros((n, 2, size, size), dtype=np.float32) if with_sides else None
-    devices = np.zeros((n, 1, size, size), dtype=np.float32) if with_devices else None
+    with_devices = devices is DeviceMasks.REQUIRED or (
+        devices is DeviceMasks.WHEN_PRESENT and all(s.devices_mask for s in samples)
+    )
+    found_devices = np.zeros((n, 1, size, size), dtype=np.float32) if with_devices else None
     have_lungs = mask_predictor is not None or all(s.has_lung_mask for s in samples)
     if lung_field is LungField.MASK and not have_lungs:
         missing = next(s.id for s in samples if not s.has_lung_mask)
@@ -305,14 +317,14 @@ def load_images(
                 if path is not None:  # both exist: has_side_masks
                     side = model_input(intensity, _read_mask(path, shape), size)
                     sides[index, channel] = side.lung
-        if devices is not None:
+        if found_devices is not None:
             if sample.devices_mask is None:
                 raise InputError(
                     f"image {sample.id} has no {MASK_FOLDER}/{sample.id}_devices.png; the device "
                     "segmenter trains on foreign-object masks (an empty mask: no devices)"
                 )
             found = model_input(intensity, _read_mask(sample.devices_mask, shape), size)
-            devices[index, 0] = found.lung_share >= DEVICE_SHARE
+            found_devices[index, 0] = found.lung_share >= DEVICE_SHARE
         mask = None
         if have_lungs:
             mask = (
@@ -334,7 +346,7 @@ def load_images(
         lungs=lungs if have_lungs else None,
         sides=sides,
         shares=shares if have_lungs else None,
-        devices=devices,
+        devices=found_devices,
     )
 
 

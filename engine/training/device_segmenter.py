@@ -23,8 +23,8 @@ import numpy.typing as npt
 import torch
 import torch.nn.functional as F
 
-from engine.training.config import ModelKind, check_option
-from engine.training.data import ImageSet
+from engine.training.config import ModelKind, TrainConfig, check_option
+from engine.training.data import DeviceMasks, ImageSet
 from engine.training.runtime import Runtime
 from engine.training.segmenter import SegmenterConfig, SegmenterTask
 from engine.training.task import PreparedData
@@ -72,13 +72,16 @@ def device_scores(
 class DeviceSegmenterTask(SegmenterTask):
     config_type = DeviceSegmenterConfig
     data_with_sides = False
-    data_with_devices = True
     model_id = MODEL_ID
     description = (
         "U-Net foreign-object segmenter (pacemaker, wires, ECG leads). Input: the whole "
         "letterboxed radiograph. Output: 1 logit channel; sigmoid > 0.5 = device. The "
         "explanation leaves these pixels unchanged (the keep mask)."
     )
+
+    @classmethod
+    def data_devices(cls, config: TrainConfig) -> DeviceMasks:
+        return DeviceMasks.REQUIRED
 
     def __init__(self, config: DeviceSegmenterConfig, runtime: Runtime, data: PreparedData) -> None:
         self.device_config = config

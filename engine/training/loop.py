@@ -221,7 +221,7 @@ def run_task(
             runtime,
             lung_field=task_type.data_lung_field,
             with_sides=task_type.data_with_sides,
-            with_devices=task_type.data_with_devices,
+            devices=task_type.data_devices(config),
             cancel=cancel,
         )
         seed_everything(config.seed)

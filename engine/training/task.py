@@ -27,6 +27,7 @@ from engine.networks import Architecture
 from engine.training.config import TrainConfig, TrainingError
 from engine.training.data import (
     LABELS,
+    DeviceMasks,
     ImageSet,
     LungField,
     Sample,
@@ -82,9 +83,14 @@ class TrainingTask(ABC):
     #: config's) and which target masks come along (left/right lungs, devices).
     data_lung_field: ClassVar[LungField | None] = None
     data_with_sides: ClassVar[bool] = False
-    data_with_devices: ClassVar[bool] = False
 
     loss_names: tuple[str, ...] = ()
+
+    @classmethod
+    def data_devices(cls, config: TrainConfig) -> DeviceMasks:
+        """Whether :func:`prepare_data` loads the device masks for ``config``."""
+        del config  # most tasks never read them
+        return DeviceMasks.NONE
 
     @classmethod
     def check_before_data(cls, config: TrainConfig) -> None:
@@ -262,7 +268,7 @@ def prepare_data(
     *,
     lung_field: LungField | None = None,
     with_sides: bool = False,
-    with_devices: bool = False,
+    devices: DeviceMasks = DeviceMasks.NONE,
     cancel: threading.Event | None = None,
 ) -> PreparedData:
     """Scan ``config.data`` and load both splits at ``config.size``."""
@@ -282,7 +288,7 @@ def prepare_data(
         "lung_field": field_mode,
         "mask_predictor": predictor,
         "with_sides": with_sides,
-        "with_devices": with_devices,
+        "devices": devices,
         "cancel": check,
     }
     train = load_images(train_samples, config.size, **options)

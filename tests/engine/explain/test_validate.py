@@ -254,6 +254,7 @@ def test_validate_cli_writes_the_report(tmp_path, tiny_models, capsys):
     text = (out / "validation.md").read_text()
     assert "## By finding" in text
     assert "--findings plain" in report["command"]
+    assert "--devices 1" in report["command"]
     assert text.startswith("# Validation")
     assert "| classifier accuracy |" in text
     assert "(n=2)" in text

@@ -300,7 +300,7 @@ def test_guidance_on_the_composite_with_a_margin(
 def test_total_variation_prices_stripes_far_above_blobs() -> None:
     """The smoothness term's purpose: a 2-pixel stripe pattern of the same mean |change| as a few
     4-pixel blobs (what the sparsity term alone cannot tell apart) costs twice as much."""
-    from engine.training.cyclegan import total_variation
+    from engine.training.gan_losses import total_variation
 
     stripes = torch.zeros(1, 1, 32, 32)
     stripes[..., ::2, :] = 0.1

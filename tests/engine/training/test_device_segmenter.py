@@ -15,7 +15,7 @@ from engine.networks import Architecture
 from engine.phantoms import DiseaseParams, ForeignObject, generate_pair
 from engine.phantoms.pair_files import PairLayout, write_pair
 from engine.phantoms.population import PopulationExtras
-from engine.training.data import load_images, scan_dataset
+from engine.training.data import DeviceMasks, load_images, scan_dataset
 from engine.training.defaults_data import write_phantom_dataset
 from engine.training.defaults_plan import DefaultsPlan
 from engine.training.device_defaults import DevicePlan, devices_data_plan
@@ -46,7 +46,7 @@ def test_a_pair_writes_its_devices_mask(tmp_path: Path) -> None:
 def test_device_targets_load_at_model_size(device_set: Path) -> None:
     samples = scan_dataset(device_set)
     assert all(s.devices_mask is not None for s in samples)
-    loaded = load_images(samples, 32, with_devices=True)
+    loaded = load_images(samples, 32, devices=DeviceMasks.REQUIRED)
     assert loaded.devices is not None
     assert loaded.devices.shape == (len(samples), 1, 32, 32)
     assert set(np.unique(loaded.devices)) <= {0.0, 1.0}
@@ -66,7 +66,7 @@ def test_an_image_without_a_devices_mask_is_named(device_set: Path, tmp_path: Pa
     try:
         missing.devices_mask.unlink()
         with pytest.raises(InputError, match=f"{missing.id} has no masks/{missing.id}_devices"):
-            load_images(scan_dataset(device_set), 32, with_devices=True)
+            load_images(scan_dataset(device_set), 32, devices=DeviceMasks.REQUIRED)
     finally:
         missing.devices_mask.write_bytes(copy)
 
@@ -100,3 +100,41 @@ def test_train_devices_from_the_cli_writes_a_one_channel_unet(
 def test_train_devices_refuses_a_bad_positive_weight(device_set: Path, tmp_path: Path) -> None:
     argv = ["train", "devices", "--data", str(device_set), "--out", str(tmp_path / "run")]
     assert main([*argv, "--positive-weight", "0"]) != 0
+
+
+def test_the_constrained_cyclegan_keeps_the_datas_devices(device_set: Path, tmp_path: Path) -> None:
+    """With device masks in the data, the constrained generator's translations (and their way
+    back) leave those pixels exactly as they were; the paper generator ignores them."""
+    import torch
+
+    from engine.training.cyclegan import CycleGANTask
+    from engine.training.cyclegan_config import CycleGANConfig
+    from engine.training.runtime import start_runtime
+    from engine.training.task import prepare_data
+
+    options = {"size": 32, "ngf": 4, "ndf": 4, "residual_blocks": 1, "discriminator": "patchgan"}
+    config = CycleGANConfig(
+        data=device_set, out=tmp_path / "gan", generator="constrained", **options
+    )
+    assert CycleGANTask.data_devices(config) is DeviceMasks.WHEN_PRESENT
+    runtime = start_runtime("cpu")
+    task = CycleGANTask(
+        config, runtime, prepare_data(config, runtime, devices=DeviceMasks.WHEN_PRESENT)
+    )
+    for generator in (task.g_ab, task.g_ba):  # a change everywhere it may change
+        last = generator.body.decoder[-2]
+        torch.nn.init.constant_(last.bias, 0.5)
+    indices = list(range(4))
+    real_a, real_b, _, _ = task.batch(indices, 0)
+    keep_a, keep_b = task._keep
+    assert keep_a is not None
+    assert keep_b is not None
+    assert keep_a.any()
+    with torch.no_grad():
+        _, fake_b, fake_a = task.generator_losses(real_a, real_b)
+    assert torch.equal(fake_b[keep_a.bool()], real_a[keep_a.bool()])
+    assert torch.equal(fake_a[keep_b.bool()], real_b[keep_b.bool()])
+    editable = (real_a > -1 + 1e-4) & ~keep_a.bool()
+    assert not torch.equal(fake_b[editable], real_a[editable])  # it did change the rest
+    paper = CycleGANConfig(data=device_set, out=tmp_path / "paper", **options)
+    assert CycleGANTask.data_devices(paper) is DeviceMasks.NONE
