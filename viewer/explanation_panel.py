@@ -26,6 +26,7 @@ from viewer.explanation import (
     Explanation,
     ExplanationChoice,
     Feature,
+    engine_result,
     explanation_alerts,
 )
 
@@ -78,6 +79,11 @@ class ExplanationPanel(QWidget):
         self.probability_detail = QLabel()
         self.probability_detail.setWordWrap(True)
         self.model_label = QLabel()
+        self.kept_label = QLabel()
+        self.kept_label.setToolTip(
+            "Foreign objects (pacemaker, wires, ECG leads) found by the device segmenter: the "
+            "translation leaves them as they are. Display > Lung contour outlines them in amber."
+        )
 
         self.banner = QLabel()
         self.banner.setObjectName("warningBanner")
@@ -95,6 +101,7 @@ class ExplanationPanel(QWidget):
         form = QFormLayout(translation)
         form.addRow("Explain", self.direction_combo)
         form.addRow("Model", self.model_label)
+        form.addRow("Unchanged", self.kept_label)
 
         self.slider_group = strength = QGroupBox(STRENGTH_TITLE)
         strength_layout = QVBoxLayout(strength)
@@ -190,6 +197,7 @@ class ExplanationPanel(QWidget):
             FEATURE_SCORE_TITLE if isinstance(shown, Feature) else STRENGTH_TITLE
         )
         self.set_alerts(explanation_alerts(explanation) if explanation is not None else ())
+        self.kept_label.setText(kept_text(explanation))
         if explanation is None:
             self.model_label.setText("—")
             self.probability_label.setText("—")
@@ -278,6 +286,15 @@ class ExplanationPanel(QWidget):
 
     def _on_timer_timeout(self) -> None:
         self.step(1)
+
+
+def kept_text(explanation: Explanation | None) -> str:
+    """What the explanation left unchanged on purpose (the engine's keep mask), one line."""
+    result = engine_result(explanation)
+    share = None if result is None else result.kept_share
+    if share is None:
+        return "—"
+    return f"devices, {100 * share:.1f} % of the lung field"
 
 
 def model_tooltip(model_label: str, checksums: Mapping[str, str]) -> str:

@@ -116,13 +116,12 @@ def summary(result: ExplanationResult) -> dict[str, Any]:
 
 def kept_summary(result: ExplanationResult) -> dict[str, Any] | None:
     """The keep mask in numbers: pixels no counterfactual changed (devices), None without one."""
-    if result.keep is None:
+    if result.keep is None or result.kept_share is None:
         return None
     lung = result.right_lung | result.left_lung
-    in_lung = int((result.keep & lung).sum())
     return {
-        "pixels_in_lung_field": in_lung,
-        "share_of_lung_field": in_lung / max(int(lung.sum()), 1),
+        "pixels_in_lung_field": int((result.keep & lung).sum()),
+        "share_of_lung_field": result.kept_share,
         "definition": "foreign objects (pacemaker, wires, ECG leads) found by the device "
         "segmenter, grown by one generator pixel: every counterfactual leaves them unchanged",
     }

@@ -135,6 +135,15 @@ class ExplanationResult:
         return far or uncertain
 
     @property
+    def kept_share(self) -> float | None:
+        """The share of the lung field every counterfactual left unchanged (the keep mask:
+        devices), or None without a keep mask."""
+        if self.keep is None:
+            return None
+        lung = self.right_lung | self.left_lung
+        return float((self.keep & lung).sum()) / max(int(lung.sum()), 1)
+
+    @property
     def primary(self) -> Counterfactual:
         return self.counterfactuals[0]
 

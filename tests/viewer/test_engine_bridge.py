@@ -63,6 +63,39 @@ def test_kept_devices_are_outlined_in_amber_with_the_lung_contour(models_dir):
     assert not np.any(np.all(plain_contour[..., :3] == KEPT_CONTOUR_RGB, axis=-1))
 
 
+def test_the_panel_says_what_the_explanation_left_unchanged(
+    make_main_window, qtbot, models_dir, tmp_path
+):
+    import shutil
+
+    import torch
+
+    from engine.models import BundleConfig, save_bundle
+    from engine.networks import Architecture, UNet
+
+    window = make_main_window(explainer=engine_explainer(models_dir))
+    with qtbot.waitSignal(window.explanation_shown, timeout=60_000):
+        window.session.open_path(str(sample_radiograph_path()))
+    assert window.explanation_panel.kept_label.text() == "—"  # no device segmenter: nothing kept
+    # Segmenters that call every pixel lung and every pixel a device: the whole lung field
+    # stays unchanged.
+    folder = tmp_path / "with_devices"
+    shutil.copytree(models_dir, folder)
+    for model_id, channels in (("segmenter", 2), ("device_segmenter", 1)):
+        network = UNet(in_channels=1, out_channels=channels, base_width=4, depth=2)
+        with torch.no_grad():
+            network.head.weight.zero_()
+            network.head.bias.fill_(5.0)
+        kwargs = {"in_channels": 1, "out_channels": channels, "base_width": 4, "depth": 2}
+        config = BundleConfig(model_id, Architecture.UNET, kwargs, (32, 32), {})
+        shutil.rmtree(folder / model_id, ignore_errors=True)
+        save_bundle(network, folder, config)
+    window = make_main_window(explainer=engine_explainer(folder))
+    with qtbot.waitSignal(window.explanation_shown, timeout=60_000):
+        window.session.open_path(str(sample_radiograph_path()))
+    assert window.explanation_panel.kept_label.text() == "devices, 100.0 % of the lung field"
+
+
 def test_window_shows_the_engine_explanation(make_main_window, qtbot, models_dir):
     window = make_main_window(explainer=engine_explainer(models_dir))
     with qtbot.waitSignal(window.explanation_shown, timeout=60_000):
