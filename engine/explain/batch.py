@@ -25,7 +25,7 @@ from pathlib import Path
 from engine.errors import CancelledError, EngineError, InputError
 from engine.explain.cohort_figures import zone_column
 from engine.explain.cohort_report import write_cohort_report
-from engine.explain.pipeline import Direction, ExplainRequest, explain
+from engine.explain.pipeline import Direction, ExplainRequest, ExplanationResult, explain
 from engine.explain.zones import Zone
 from engine.inference.model_set import ModelSet
 from engine.io import load_radiograph
@@ -55,6 +55,8 @@ COLUMNS = (
     "monotonic",
     "ood_score",
     "out_of_distribution",
+    # Share of the lung field the counterfactual left unchanged: devices (the keep mask).
+    "kept_share",
     "caution",
 )
 RESULTS_FILE = "results.csv"
@@ -176,6 +178,13 @@ def explain_rows(
     except EngineError as error:
         yield error_row(path, relative, str(error))
         return
+    yield from result_rows(result, relative, folder_label)
+
+
+def result_rows(
+    result: ExplanationResult, relative: str, folder_label: str
+) -> Iterator[dict[str, str]]:
+    """The CSV rows of one explained image, one per counterfactual."""
     caution = result.caution() or ""
     for counterfactual in result.counterfactuals:
         statistics = counterfactual.statistics
@@ -209,6 +218,7 @@ def explain_rows(
             "monotonic": str(counterfactual.frames.monotonic).lower(),
             "ood_score": "" if result.ood_score is None else f"{result.ood_score:.4f}",
             "out_of_distribution": _flag(result.out_of_distribution),
+            "kept_share": _number(result.kept_share),
             "caution": caution,
         }
 

@@ -118,3 +118,16 @@ def test_the_summary_counts_the_kept_pixels_in_the_lung_field(tiny_models, chest
     assert kept["pixels_in_lung_field"] == int((keep & lung).sum()) == 50
     assert kept["share_of_lung_field"] == pytest.approx(50 / lung.sum())
     assert summary(explain(chest_like, tiny_models, BOTH))["kept_unchanged"] is None
+
+
+def test_the_batch_row_records_the_kept_share(tiny_models, chest_like):
+    from engine.explain.batch import result_rows
+
+    lung = np.zeros(chest_like.pixels.shape, bool)
+    lung[10:50, 5:40] = True
+    keep = np.zeros_like(lung)
+    keep[10:20, 5:15] = True  # 100 of the 1400 lung pixels
+    result = explain(chest_like, tiny_models, BOTH, lung_mask=lung, keep_mask=keep)
+    rows = list(result_rows(result, "chest.png", "healthy"))
+    assert len(rows) == 2
+    assert {row["kept_share"] for row in rows} == {f"{100 / 1400:.6f}"}
