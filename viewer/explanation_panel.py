@@ -81,8 +81,9 @@ class ExplanationPanel(QWidget):
         self.model_label = QLabel()
         self.kept_label = QLabel()
         self.kept_label.setToolTip(
-            "Foreign objects (pacemaker, wires, ECG leads) found by the device segmenter: the "
-            "translation leaves them as they are. Display > Lung contour outlines them in amber."
+            "Pixels the device segmenter marks as foreign objects (pacemaker, wires, ECG leads): "
+            "the translation leaves them as they are. Display > Lung contour outlines them in "
+            "amber. On images unlike its synthetic training data it also marks bright edges."
         )
 
         self.banner = QLabel()
@@ -294,7 +295,9 @@ def kept_text(explanation: Explanation | None) -> str:
     share = None if result is None else result.kept_share
     if share is None:
         return "—"
-    return f"devices, {100 * share:.1f} % of the lung field"
+    if share == 0.0:
+        return "no devices marked"
+    return f"marked as devices: {100 * share:.1f} % of the lung field"
 
 
 def model_tooltip(model_label: str, checksums: Mapping[str, str]) -> str:

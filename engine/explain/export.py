@@ -37,6 +37,8 @@ OUTPUT_FILES = (
     "gradcam.png",
     "stats.json",
 )
+#: Written beside them when the explanation has a keep mask (a device segmenter, or one given).
+KEEP_MASK_FILE = "keep_mask.png"
 
 
 def export_explanation(result: ExplanationResult, folder: Path, *, gif: bool = True) -> list[Path]:
@@ -66,6 +68,9 @@ def export_explanation(result: ExplanationResult, folder: Path, *, gif: bool = T
         lambda: _save_tiff(folder / "difference.tiff", primary.difference, caution),
         lambda: _save_png(folder / "lung_mask.png", (lung * 255).astype(np.uint8)),
     ]
+    keep = result.keep
+    if keep is not None:  # what every counterfactual left unchanged (devices)
+        jobs.append(lambda: _save_png(folder / KEEP_MASK_FILE, (keep * 255).astype(np.uint8)))
     attributions = result.attributions
     if attributions is not None:
         jobs.append(
@@ -117,13 +122,14 @@ def summary(result: ExplanationResult) -> dict[str, Any]:
 def kept_summary(result: ExplanationResult) -> dict[str, Any] | None:
     """The keep mask in numbers: pixels no counterfactual changed (devices), None without one."""
     if result.keep is None or result.kept_share is None:
-        return None
+        return None  # no keep mask, or no lung field to measure it in
     lung = result.right_lung | result.left_lung
     return {
         "pixels_in_lung_field": int((result.keep & lung).sum()),
         "share_of_lung_field": result.kept_share,
-        "definition": "foreign objects (pacemaker, wires, ECG leads) found by the device "
-        "segmenter, grown by one generator pixel: every counterfactual leaves them unchanged",
+        "definition": "pixels every counterfactual leaves unchanged (keep_mask.png): foreign "
+        "objects (pacemaker, wires, ECG leads) marked by the device segmenter and grown by at "
+        "least half a generator pixel, or the keep mask the caller gave",
     }
 
 

@@ -137,11 +137,11 @@ class ExplanationResult:
     @property
     def kept_share(self) -> float | None:
         """The share of the lung field every counterfactual left unchanged (the keep mask:
-        devices), or None without a keep mask."""
-        if self.keep is None:
-            return None
+        devices), or None without a keep mask or without a lung field."""
         lung = self.right_lung | self.left_lung
-        return float((self.keep & lung).sum()) / max(int(lung.sum()), 1)
+        if self.keep is None or not lung.any():
+            return None
+        return float((self.keep & lung).sum()) / float(lung.sum())
 
     @property
     def primary(self) -> Counterfactual:
@@ -417,7 +417,7 @@ def _counterfactual(
 ) -> Counterfactual:
     lung = field.lung
     generator = models.to_healthy if direction is Direction.TO_HEALTHY else models.to_disease
-    translation = translate(generator, original, lung)
+    translation = translate(generator, original, lung, field.keep)
     change = translation.change
     translated = np.clip(original + np.where(field.editable, change, np.float32(0.0)), 0.0, 1.0)
     translated = translated.astype(np.float32)

@@ -122,7 +122,7 @@ class Translation:
     """One generator pass. ``change``: ``(G(x) - x) / 2`` in intensity units on the image grid;
     ``model_input`` / ``model_output``: ``x`` and ``G(x)``, ``(S, S)`` model units in [-1, 1];
     ``model_lung``: the lung field at model resolution (``(S, S)`` 0/1, what the classifier's
-    input keeps)."""
+    input keeps), less any model pixel of the caller's keep mask."""
 
     change: FloatImage
     model_input: npt.NDArray[np.float32]
@@ -137,22 +137,30 @@ class Translation:
 
 
 @torch.no_grad()
-def translate(model: LoadedModel, intensity: FloatImage, lung: np.ndarray) -> Translation:
+def translate(
+    model: LoadedModel, intensity: FloatImage, lung: np.ndarray, keep: np.ndarray | None = None
+) -> Translation:
     """Run the generator on the lung-field input of ``intensity`` (lung mask ``lung``, same grid).
 
     The change is computed at the model's resolution and added to the full-resolution original
     by the caller: a difference image then shows only what the model changed, and the original's
-    detail stays.
+    detail stays. ``keep`` (same grid): pixels the caller leaves unchanged; the generator still
+    sees them, and ``model_lung`` leaves out every model pixel they touch.
     """
-    prepared = model_input(intensity, lung, model_size(model))
+    size = model_size(model)
+    prepared = model_input(intensity, lung, size)
     model_in = batch_tensor([prepared.field], model)
     output = model.module(model_in)
     change_model = ((output - model_in) / 2.0)[0, 0].cpu().numpy()
+    editable = prepared.lung
+    if keep is not None and keep.any():
+        touched = model_input(intensity, keep, size).lung_share > 0.0
+        editable = np.where(touched, np.float32(0.0), editable).astype(np.float32)
     return Translation(
         change=from_model(change_model, prepared.box),
         model_input=prepared.field,
         model_output=output[0, 0].cpu().numpy(),
-        model_lung=prepared.lung,
+        model_lung=editable,
     )
 
 

@@ -1,4 +1,5 @@
-"""Training the segmenter, the classifier, the CycleGAN and FIGAN (``cxr-explain train``).
+"""Training the segmenter, the device segmenter, the classifier, the CycleGAN and FIGAN
+(``cxr-explain train``).
 
 Nothing in the engine imports this package; it uses ``engine.networks``, ``engine.models`` and
 ``engine.io``. One shared loop (:func:`engine.training.loop.fit`) gives every model the same
@@ -10,6 +11,7 @@ from engine.training.classifier import ClassifierConfig
 from engine.training.config import DeviceChoice, ModelKind, TrainConfig, TrainingError
 from engine.training.cyclegan_config import CycleGANConfig
 from engine.training.data import LungField, Sample, Split, scan_dataset
+from engine.training.device_segmenter import DeviceSegmenterConfig
 from engine.training.dispatch import train
 from engine.training.loop import TrainResult
 from engine.training.segmenter import SegmenterConfig
@@ -18,6 +20,7 @@ __all__ = [
     "ClassifierConfig",
     "CycleGANConfig",
     "DeviceChoice",
+    "DeviceSegmenterConfig",
     "LungField",
     "ModelKind",
     "Sample",

@@ -35,11 +35,14 @@ CHECKPOINT_FORMAT = 1
 
 @dataclass(frozen=True, slots=True)
 class Position:
-    """Where training stands: ``step`` steps done; the next is ``step_in_epoch`` of ``epoch``."""
+    """Where training stands: ``step`` steps done; the next is ``step_in_epoch`` of ``epoch``;
+    ``seconds`` of training loop spent so far, over every run that led here (a resumed run
+    goes on counting, so its metrics and its bundle record the whole training time)."""
 
     epoch: int = 0
     step_in_epoch: int = 0
     step: int = 0
+    seconds: float = 0.0
 
 
 def _rng_tensors() -> dict[str, torch.Tensor]:
@@ -100,6 +103,7 @@ def save_checkpoint(task: TrainingTask, out: Path, position: Position) -> Path:
         "epoch": position.epoch,
         "step_in_epoch": position.step_in_epoch,
         "step": position.step,
+        "seconds": round(position.seconds, 3),
         "optimizers": optimizers,
         "config": task.config.to_dict(),
         "torch": torch.__version__,
@@ -172,6 +176,7 @@ def load_checkpoint(task: TrainingTask, out: Path, index: Mapping[str, Any]) -> 
         epoch=int(index["epoch"]),
         step_in_epoch=int(index["step_in_epoch"]),
         step=int(index["step"]),
+        seconds=float(index.get("seconds", 0.0)),  # absent in checkpoints of earlier versions
     )
 
 

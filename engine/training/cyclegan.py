@@ -47,6 +47,7 @@ from engine.networks import Architecture, build_network
 from engine.training.config import TrainConfig, TrainingError
 from engine.training.cyclegan_config import CycleGANConfig, GeneratorKind
 from engine.training.data import DeviceMasks, ImageSet, load_images, segmenter_predictor
+from engine.training.gan_batch import GanBatch
 from engine.training.gan_losses import lsgan, total_variation
 from engine.training.image_pool import ImagePool
 from engine.training.run_files import to_display
@@ -134,8 +135,6 @@ class CycleGANTask(TrainingTask):
         self.composite_b: ImageSet | None = None
         # The current batch's (image, lungs) at the classifier's size, per domain (set by batch).
         self._large: tuple[tuple[torch.Tensor, torch.Tensor], ...] | None = None
-        # The current batch's keep masks (devices) per domain, or None (set by batch).
-        self._keep: tuple[torch.Tensor | None, torch.Tensor | None] = (None, None)
         if config.guidance_on_composite:
             self.composite_a, self.composite_b = self._at_classifier_size(
                 self.domain_a, self.domain_b
@@ -250,9 +249,7 @@ class CycleGANTask(TrainingTask):
         generator = torch.Generator().manual_seed(self.config.seed * 1_000_003 + epoch * 2 + domain)
         return torch.randperm(n, generator=generator)
 
-    def batch(
-        self, indices: Sequence[int], epoch: int
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    def batch(self, indices: Sequence[int], epoch: int) -> GanBatch:
         """Unpaired batch: item ``i`` pairs A[order_A[i % n_A]] with B[order_B[i % n_B]]."""
         a, b = self.domain_a, self.domain_b
         order_a = self._domain_order(epoch, 0, len(a))
@@ -281,14 +278,20 @@ class CycleGANTask(TrainingTask):
             return None if part is None else tensor(part)
 
         lungs_a, lungs_b = placed(parts_a[1]), placed(parts_b[1])
-        self._keep = (placed(parts_a[2]), placed(parts_b[2]))
         self._large = None
         if self.composite_a is not None and self.composite_b is not None:
             self._large = (
                 self._large_pair(self.composite_a, index_a),
                 self._large_pair(self.composite_b, index_b),
             )
-        return tensor(parts_a[0]), tensor(parts_b[0]), lungs_a, lungs_b
+        return GanBatch(
+            tensor(parts_a[0]),
+            tensor(parts_b[0]),
+            lungs_a,
+            lungs_b,
+            placed(parts_a[2]),
+            placed(parts_b[2]),
+        )
 
     def _large_pair(
         self, images: ImageSet, index: npt.NDArray[np.int64]
@@ -303,9 +306,11 @@ class CycleGANTask(TrainingTask):
         real_b: torch.Tensor,
         lungs_a: torch.Tensor | None = None,
         lungs_b: torch.Tensor | None = None,
+        keep_a: torch.Tensor | None = None,
+        keep_b: torch.Tensor | None = None,
     ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
         """The generator objective's terms, and the fakes (to disease, to healthy)."""
-        config, keep_a, keep_b = self.gan_config, *self._keep
+        config = self.gan_config
         with self.runtime.autocast():
             # A translation and its way back share the anatomy's keep mask.
             fake_b = self._generate("g_ab", real_a, keep_a)
@@ -364,10 +369,11 @@ class CycleGANTask(TrainingTask):
         return generator(image) if keep is None else generator(image, keep)
 
     def train_step(self, indices: Sequence[int], epoch: int, step: int) -> dict[str, float]:
-        real_a, real_b, lungs_a, lungs_b = self.batch(indices, epoch)
+        batch = self.batch(indices, epoch)
+        real_a, real_b = batch.real_a, batch.real_b
         discriminators = [self.d_a, self.d_b]
         set_requires_grad(discriminators, False)
-        losses, fake_b, fake_a = self.generator_losses(real_a, real_b, lungs_a, lungs_b)
+        losses, fake_b, fake_a = self.generator_losses(*batch)
         total_g = torch.stack([losses[name] for name in self.generator_loss_names]).sum()
         losses["g_total"] = total_g
         values = check_finite(losses, step)
@@ -464,13 +470,17 @@ class CycleGANTask(TrainingTask):
             "value_ranges": {"input": [-1, 1], "output": [-1, 1]},
             "metrics": metrics,
         }
+        # Whether the data's device masks held those pixels unchanged in training: it depends
+        # on the data folder, not on an option, so the model card says it.
+        kept = self.train_set.devices is not None
+        note = " Trained with the data's device masks as keep mask." if kept else ""
         return [
             BundleSpec(
                 model_id=TO_DISEASE_ID,
                 module=self.g_ab,
                 description=(
                     "CycleGAN generator healthy -> pneumoconiosis (translates a lung-field image "
-                    "into the disease domain). Output in model units [-1, 1]."
+                    "into the disease domain). Output in model units [-1, 1]." + note
                 ),
                 normalisation={"direction": "healthy->pneumoconiosis"},
                 **common,
@@ -480,7 +490,7 @@ class CycleGANTask(TrainingTask):
                 module=self.g_ba,
                 description=(
                     "CycleGAN generator pneumoconiosis -> healthy (translates a lung-field image "
-                    "into the healthy domain). Output in model units [-1, 1]."
+                    "into the healthy domain). Output in model units [-1, 1]." + note
                 ),
                 normalisation={"direction": "pneumoconiosis->healthy"},
                 **common,

@@ -86,8 +86,8 @@ class DefaultsPlan:
 
     @classmethod
     def quick(cls) -> DefaultsPlan:
-        """Tiny: 8 anatomies (16 images), 32 px, 1-2 epochs, narrow networks; the fine-tuning
-        stage on (8 more anatomies, one epoch), so the tests run it."""
+        """Tiny: 8 anatomies (16 images), 32 px, 1-2 epochs, narrow networks; the device stage
+        and the fine-tuning stage on (8 more anatomies each, one epoch), so the tests run them."""
         return cls(
             phantoms=8,
             phantom_sizes=(64, 80),

@@ -141,7 +141,7 @@ def fit(
         dynamic_ncols=True,
         desc=config.KIND.value,
     )
-    started = time.monotonic()
+    started = time.monotonic() - position.seconds  # a resumed run goes on counting
     step = position.step
     try:
         task.set_train_mode(True)
@@ -160,13 +160,15 @@ def fit(
                     metrics_log.write(epoch, step, lr, losses, time.monotonic() - started)
                 if runtime.is_main:
                     if in_epoch + 1 == len(batches):
-                        save_checkpoint(task, out, Position(epoch + 1, 0, step))
+                        elapsed = time.monotonic() - started
+                        save_checkpoint(task, out, Position(epoch + 1, 0, step, elapsed))
                         if config.sample_every and (
                             (epoch + 1) % config.sample_every == 0 or epoch + 1 == config.epochs
                         ):
                             _write_samples(task, out, epoch)
                     elif config.checkpoint_every and step % config.checkpoint_every == 0:
-                        save_checkpoint(task, out, Position(epoch, in_epoch + 1, step))
+                        elapsed = time.monotonic() - started
+                        save_checkpoint(task, out, Position(epoch, in_epoch + 1, step, elapsed))
                 if progress is not None:
                     progress(step, total)
         final = Position(config.epochs, 0, step)

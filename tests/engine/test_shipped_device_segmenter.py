@@ -6,8 +6,8 @@ shipped models, as the viewer does. Three numbers must not regress: the share of
 the lungs that the keep mask covers, the share of lesion pixels it covers (a keep mask that hides
 disease would be worse than a changed pacemaker) and the to-healthy change on device pixels per
 change on the other lung pixels (the issue's target: at most 0.2). The floors sit below what the
-shipped models reach (docs/validation/generators.md) with a margin, and far from what no keep
-mask gives (coverage 0, ratio about 1.5).
+shipped models reach (docs/validation/generators.md), and far from what no keep mask gives
+(coverage 0, ratio 1.67).
 """
 
 from __future__ import annotations
@@ -28,10 +28,12 @@ FIRST_SEED = 7100
 SIZES = (256, 512)
 #: The shipped device segmenter on these 8 anatomies (2026-12-06): the keep mask covers 0.969 of
 #: the device pixels in the lungs and 0.044 of the lesion pixels; the device/lung change ratio is
-#: 0.156 (1.47 without a keep mask on validate's pairs). Limits: those, with a margin.
+#: 0.156 (1.665 without a keep mask; 0.240 with the devices found but not grown, 0.113 grown by
+#: 3). Limits: coverage and lesion share with a margin; the ratio at the issue's target, 0.2,
+#: which a keep mask without its growth misses.
 COVERAGE_FLOOR = 0.85
 LESION_CEILING = 0.07
-RATIO_CEILING = 0.35
+RATIO_CEILING = 0.2
 
 
 @pytest.fixture(scope="module")

@@ -93,7 +93,8 @@ def test_the_panel_says_what_the_explanation_left_unchanged(
     window = make_main_window(explainer=engine_explainer(folder))
     with qtbot.waitSignal(window.explanation_shown, timeout=60_000):
         window.session.open_path(str(sample_radiograph_path()))
-    assert window.explanation_panel.kept_label.text() == "devices, 100.0 % of the lung field"
+    expected = "marked as devices: 100.0 % of the lung field"
+    assert window.explanation_panel.kept_label.text() == expected
 
 
 def test_window_shows_the_engine_explanation(make_main_window, qtbot, models_dir):
@@ -126,3 +127,16 @@ def test_export_without_an_explanation_says_so(make_main_window, qtbot):
     window = make_main_window()
     window.session.exports.export()
     assert "Nothing to export" in window.statusBar().currentMessage()
+
+
+def test_the_unchanged_row_reads_plainly_for_no_devices(models_dir):
+    from viewer.explanation_panel import kept_text
+
+    radiograph = load_radiograph(sample_radiograph_path())
+    lung = np.zeros(radiograph.shape, bool)
+    lung[40:-40, 20:-20] = True
+    models = load_model_set(models_dir)
+    request = ExplainRequest(n_frames=2, with_attributions=False)
+    none = explain(radiograph, models, request, lung_mask=lung, keep_mask=np.zeros_like(lung))
+    assert kept_text(bridge(radiograph, none)) == "no devices marked"
+    assert kept_text(bridge(radiograph, explain(radiograph, models, request))) == "—"

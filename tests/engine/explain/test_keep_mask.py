@@ -7,13 +7,15 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from engine.errors import InputError
-from engine.explain.export import summary
+from engine.explain.edit_field import device_growth
+from engine.explain.export import KEEP_MASK_FILE, export_explanation, summary
 from engine.explain.pipeline import Direction, ExplainRequest, explain
 from engine.inference.model_input import model_intensity
 from engine.inference.model_set import DEVICE_SEGMENTER_ID, ModelSet, load_model_set
-from engine.inference.run import find_devices
+from engine.inference.run import classify, find_devices
 from engine.models import BundleConfig, save_bundle
 from engine.networks import Architecture, UNet
 from engine.testing import write_tiny_models
@@ -102,10 +104,78 @@ def test_found_devices_grow_by_whole_model_pixels(tmp_path, chest_like):
     assert loaded is not None
     spot = dataclasses.replace(loaded, module=_Spot((16, 16)))
     image = model_intensity(chest_like)
-    alone, grown = find_devices(spot, image), find_devices(spot, image, grow=2)
-    assert alone.any()
-    assert np.all(grown[alone])  # growing keeps what was found
-    assert grown.sum() > 4 * alone.sum()  # a 5 x 5 model-pixel square from a single one
+    # One device pixel of the 32 px model grid; the 60 x 44 image is letterboxed into it, so a
+    # model pixel is 60 / 32 image pixels on a side.
+    for grow in (0, 1, 2):
+        found = find_devices(spot, image, grow)
+        rows, columns = np.nonzero(found)
+        side = 60 / 32 * (2 * grow + 1)  # a (2 grow + 1)-pixel square of the model grid
+        assert abs((rows.max() - rows.min() + 1) - side) <= 2, (grow, rows.min(), rows.max())
+        assert abs((columns.max() - columns.min() + 1) - side) <= 2, grow
+    assert np.all(find_devices(spot, image, 2)[find_devices(spot, image, 1)])
+
+
+def test_the_keep_mask_grows_by_half_a_generator_pixel(tmp_path):
+    models = _with_devices(tmp_path, -5.0)  # tiny models: 32 px generators and segmenter
+    assert device_growth(models) == 1  # ceil(32 / 64)
+    assert models.devices is not None
+    shipped_like = dataclasses.replace(
+        models,
+        devices=dataclasses.replace(
+            models.devices,
+            config=dataclasses.replace(models.devices.config, input_size=(384, 384)),
+        ),
+        to_healthy=_resized(models.to_healthy, 128),
+        to_disease=_resized(models.to_disease, 128),
+    )
+    assert device_growth(shipped_like) == 2  # the shipped 384 px segmenter, 128 px generators
+    assert device_growth(dataclasses.replace(models, devices=None)) == 0
+
+
+def _resized(loaded, size: int):
+    return dataclasses.replace(
+        loaded, config=dataclasses.replace(loaded.config, input_size=(size, size))
+    )
+
+
+def test_a_given_keep_mask_is_copied(tiny_models, chest_like):
+    keep = np.zeros(chest_like.pixels.shape, bool)
+    keep[5:10, 5:10] = True
+    result = explain(chest_like, tiny_models, BOTH, keep_mask=keep)
+    assert keep.flags.writeable  # the caller's array is theirs
+    assert result.keep is not keep
+
+
+def test_no_lung_field_gives_no_kept_share(tiny_models, chest_like):
+    lung = np.zeros(chest_like.pixels.shape, bool)
+    keep = np.ones_like(lung)
+    result = explain(chest_like, tiny_models, BOTH, lung_mask=lung, keep_mask=keep)
+    assert result.kept_share is None
+
+
+def test_the_model_resolution_verdict_leaves_the_keep_mask_out(tiny_models, chest_like):
+    """The extra model-resolution probability scores the generator's change without the kept
+    pixels, like the composite: with everything kept it is the original's."""
+    lung = np.ones(chest_like.pixels.shape, bool)
+    request = ExplainRequest(direction=Direction.TO_HEALTHY, n_frames=2, with_attributions=False)
+    kept = explain(chest_like, tiny_models, request, lung_mask=lung, keep_mask=lung)
+    free = explain(chest_like, tiny_models, request, lung_mask=lung)
+    unchanged = kept.primary.model_resolution_probability
+    assert unchanged is not None
+    assert free.primary.model_resolution_probability != pytest.approx(unchanged, abs=1e-9)
+    original = classify(tiny_models.classifier, [kept.original], lung)[0]
+    assert unchanged == pytest.approx(float(original), abs=1e-5)
+
+
+def test_the_export_writes_the_keep_mask(tiny_models, chest_like, tmp_path):
+    keep = np.zeros(chest_like.pixels.shape, bool)
+    keep[5:12, 3:9] = True
+    result = explain(chest_like, tiny_models, BOTH, keep_mask=keep)
+    export_explanation(result, tmp_path / "with", gif=False)
+    written = np.asarray(Image.open(tmp_path / "with" / KEEP_MASK_FILE)) > 127
+    np.testing.assert_array_equal(written, keep)
+    export_explanation(explain(chest_like, tiny_models, BOTH), tmp_path / "without", gif=False)
+    assert not (tmp_path / "without" / KEEP_MASK_FILE).exists()
 
 
 def test_the_summary_counts_the_kept_pixels_in_the_lung_field(tiny_models, chest_like):

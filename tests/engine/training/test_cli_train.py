@@ -282,7 +282,7 @@ def test_guidance_on_the_composite_with_a_margin(
     task = CycleGANTask(config, runtime, prepare_data(config, runtime))
     assert task.composite_a is not None
     assert task.composite_a.images.shape[-1] == 64  # the classifier's size, not the GAN's
-    real_a, _, lungs_a, _ = task.batch([0], 0)
+    real_a, _, lungs_a, *_ = task.batch([0], 0)
     assert task._large is not None
     large = task._large[0]
     # No change: the classifier sees exactly the image loaded at its own size.

@@ -124,17 +124,18 @@ def test_the_constrained_cyclegan_keeps_the_datas_devices(device_set: Path, tmp_
     for generator in (task.g_ab, task.g_ba):  # a change everywhere it may change
         last = generator.body.decoder[-2]
         torch.nn.init.constant_(last.bias, 0.5)
-    indices = list(range(4))
-    real_a, real_b, _, _ = task.batch(indices, 0)
-    keep_a, keep_b = task._keep
+    batch = task.batch(list(range(4)), 0)
+    real_a, real_b, keep_a, keep_b = batch.real_a, batch.real_b, batch.keep_a, batch.keep_b
     assert keep_a is not None
     assert keep_b is not None
     assert keep_a.any()
     with torch.no_grad():
-        _, fake_b, fake_a = task.generator_losses(real_a, real_b)
+        _, fake_b, fake_a = task.generator_losses(*batch)
     assert torch.equal(fake_b[keep_a.bool()], real_a[keep_a.bool()])
     assert torch.equal(fake_a[keep_b.bool()], real_b[keep_b.bool()])
     editable = (real_a > -1 + 1e-4) & ~keep_a.bool()
     assert not torch.equal(fake_b[editable], real_a[editable])  # it did change the rest
+    # The model card says the data's device masks were used.
+    assert "device masks as keep mask" in task.bundles({})[0].description
     paper = CycleGANConfig(data=device_set, out=tmp_path / "paper", **options)
     assert CycleGANTask.data_devices(paper) is DeviceMasks.NONE

@@ -90,7 +90,7 @@ def test_cyclegan_step_lowers_the_reconstruction_loss(shared_dataset: Path, tmp_
     torch.manual_seed(0)
     task = CycleGANTask(config, CPU, data)
     task.set_train_mode(True)
-    real_a, real_b, _, _ = task.batch([0, 1], 0)
+    real_a, real_b, *_ = task.batch([0, 1], 0)
     names = ("cycle_healthy", "cycle_disease", "identity_healthy", "identity_disease")
 
     def reconstruction() -> float:
@@ -174,8 +174,18 @@ def test_classifier_resume_across_epochs_with_dropout_and_shifts(
     config = ClassifierConfig(out=tmp_path / "resumed", **options)  # type: ignore[arg-type]
     with pytest.raises(_KilledError):
         train(config, progress=_kill_after(3))  # killed in epoch 2, saved at step 2
-    train(dataclasses.replace(config, resume=True))
+    index = json.loads((tmp_path / "resumed" / CHECKPOINT_FOLDER / CHECKPOINT_INDEX).read_text())
+    before = index["seconds"]
+    assert before > 0
+    result = train(dataclasses.replace(config, resume=True))
     _assert_same_run(tmp_path / "straight", tmp_path / "resumed")
+    # The resumed run goes on counting: its rows and its bundle include the first run's time.
+    rows = (tmp_path / "resumed" / "metrics.csv").read_text().splitlines()
+    assert float(rows[-1].split(",")[-1]) >= before
+    final = json.loads((tmp_path / "resumed" / CHECKPOINT_FOLDER / CHECKPOINT_INDEX).read_text())
+    assert final["seconds"] > before
+    bundle = json.loads((result.bundles[0] / "config.json").read_text())
+    assert bundle["training"]["seconds"] >= round(final["seconds"], 1)  # the same clock
 
 
 def test_resume_refuses_changed_options_and_fresh_runs_refuse_old_checkpoints(
