@@ -32,7 +32,7 @@ from viewer.explanation import (
     readonly_image,
 )
 from viewer.feature_bridge import FeatureExplanation, bridge_exploration
-from viewer.overlays import KEPT_CONTOUR_RGB, RgbaImage, contour_rgba, heat_rgba, over
+from viewer.overlays import RgbaImage, field_contour, heat_rgba
 from viewer.rendering import symmetric_limit
 
 log = logging.getLogger(__name__)
@@ -128,12 +128,7 @@ def _out_of_distribution(result: api.ExplanationResult) -> str | None:
 
 
 def _overlays(result: api.ExplanationResult) -> BridgedOverlays:
-    lung = result.right_lung | result.left_lung
-    # A lung field covering the whole image (no segmenter) has no contour worth drawing.
-    contour = contour_rgba((result.right_lung, result.left_lung)) if not lung.all() else None
-    kept = None if result.keep is None else result.keep & lung
-    if kept is not None and kept.any():  # devices the explanation left alone, in amber
-        contour = over(contour_rgba((kept,), KEPT_CONTOUR_RGB), contour)
+    contour = field_contour((result.right_lung, result.left_lung), result.keep)
     attributions = result.attributions
     return BridgedOverlays(
         lung_contour=contour,

@@ -25,7 +25,7 @@ from viewer.explanation import (
     readonly_image,
 )
 from viewer.export import GifExportOptions, write_sequence_gif
-from viewer.overlays import RgbaImage, contour_rgba
+from viewer.overlays import RgbaImage, field_contour
 from viewer.rendering import symmetric_limit
 
 # First line of the banner for every feature explanation: the frames are not an image of anyone.
@@ -93,9 +93,7 @@ def bridge_exploration(
             sequence.frames, changes, exploration.achieved, strict=True
         )
     )
-    lung = exploration.lung
-    # A lung field covering the whole image (no segmenter) has no contour worth drawing.
-    contour = contour_rgba((lung,)) if not lung.all() else None
+    contour = field_contour((exploration.lung,), exploration.keep)
     return FeatureExplanation(
         translated=frames[-1].translated,
         difference=readonly_image(changes[-1]),

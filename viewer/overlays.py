@@ -96,6 +96,18 @@ def over(top: RgbaImage, bottom: RgbaImage | None) -> RgbaImage:
     return _readonly(out.astype(np.uint8))
 
 
+def field_contour(lungs: tuple[BoolImage, ...], keep: BoolImage | None) -> RgbaImage | None:
+    """The lung contour (green), with what the explanation kept unchanged inside the lungs
+    (devices) outlined over it in amber; None when there is nothing worth drawing (a lung field
+    covering the whole image, as without a segmenter, and nothing kept)."""
+    lung = np.logical_or.reduce(lungs)
+    contour = contour_rgba(lungs) if not lung.all() else None
+    kept = None if keep is None else keep & lung
+    if kept is not None and kept.any():
+        contour = over(contour_rgba((kept,), KEPT_CONTOUR_RGB), contour)
+    return contour
+
+
 def heat_rgba(values: npt.NDArray[np.float32]) -> RgbaImage:
     """A heat map of ``values`` in ``[0, 1]`` (1 = most relevant): colour and opacity both rise
     with the value, so irrelevant regions leave the radiograph visible."""

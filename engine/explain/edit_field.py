@@ -14,6 +14,7 @@ import numpy as np
 from engine.errors import InputError
 from engine.inference.model_set import ModelSet
 from engine.inference.run import find_devices, model_size
+from engine.models import LoadedModel
 from engine.types import FloatImage
 
 
@@ -37,13 +38,19 @@ class EditField:
 
 
 def device_growth(models: ModelSet) -> int:
-    """How many device-segmenter pixels the found devices grow by: the fewest whole pixels that
-    make at least half a pixel of the coarser generator (2 for a 384 px segmenter and 128 px
-    generators: two thirds of a generator pixel)."""
+    """How many device-segmenter pixels the found devices grow by for ``models``' generators
+    (:func:`growth`); 0 without a device segmenter."""
     if models.devices is None:
         return 0
     generator = min(model_size(models.to_healthy), model_size(models.to_disease))
-    return -(-model_size(models.devices) // (2 * generator))  # ceil
+    return growth(models.devices, generator)
+
+
+def growth(devices: LoadedModel, generator_size: int) -> int:
+    """The fewest whole device-segmenter pixels that make at least half a pixel of a generator
+    of ``generator_size`` (2 for a 384 px segmenter and 128 px generators: two thirds of a
+    generator pixel)."""
+    return -(-model_size(devices) // (2 * generator_size))  # ceil
 
 
 def keep_mask_of(

@@ -38,13 +38,15 @@ from torch import nn
 
 from engine.errors import CancelledError, InputError, ModelError
 from engine.explain.difference import signed_difference, symmetric_limit
+from engine.explain.edit_field import growth
 from engine.explain.frames import Frame, FrameSequence, StoredImages, is_monotonic
 from engine.figan.features import ScoreProjector
 from engine.figan.measures import pearson
 from engine.figan.pls import FeaturePLS, load_pls
 from engine.geometry import from_model
 from engine.inference.model_input import model_input, model_intensity
-from engine.inference.run import batch_tensor, model_size, segment_lungs
+from engine.inference.model_set import CLASSIFIER_ID, DEVICE_SEGMENTER_ID, SEGMENTER_ID
+from engine.inference.run import batch_tensor, find_devices, model_size, segment_lungs
 from engine.models import LoadedModel, load_bundle
 from engine.networks import Architecture, ConditionalGenerator
 from engine.types import FloatImage, Radiograph, readonly
@@ -52,8 +54,6 @@ from engine.types import FloatImage, Radiograph, readonly
 log = logging.getLogger(__name__)
 
 FIGAN_ID = "figan"
-CLASSIFIER_ID = "classifier"
-SEGMENTER_ID = "segmenter"
 #: Inversion error (mean absolute, display units, lung field) above which a warning is shown.
 ROUGH_RECONSTRUCTION = 0.05
 #: Requested-vs-achieved correlation below which the slider is flagged as not doing what it says.
@@ -66,12 +66,14 @@ ProgressCallback = Callable[[float, str], None]
 
 @dataclass(frozen=True, slots=True)
 class FiganModels:
-    """The FIGAN generator with its PLS projection, the classifier it explains, the segmenter."""
+    """The FIGAN generator with its PLS projection, the classifier it explains, the segmenter
+    and the device segmenter (whose devices the slider leaves unchanged)."""
 
     generator: LoadedModel
     pls: FeaturePLS
     classifier: LoadedModel
     segmenter: LoadedModel | None
+    devices: LoadedModel | None = None
 
     @property
     def network(self) -> ConditionalGenerator:
@@ -87,7 +89,7 @@ class FiganModels:
     def version_label(self) -> str:
         parts = [
             f"{m.config.model_id}@{m.config.sha256[:8]}"
-            for m in (self.segmenter, self.classifier, self.generator)
+            for m in (self.segmenter, self.classifier, self.generator, self.devices)
             if m is not None
         ]
         return " ".join(parts)
@@ -121,7 +123,7 @@ def load_figan_models(
     classifier: str | os.PathLike[str] | None = None,
 ) -> FiganModels:
     """Load ``directory/figan`` (generator + PLS), ``directory/classifier`` (or ``classifier``)
-    and, when present, ``directory/segmenter``."""
+    and, when present, ``directory/segmenter`` and ``directory/device_segmenter``."""
     root = Path(directory)
     if not root.is_dir():
         raise ModelError(f"model folder {root.name!r} does not exist")
@@ -140,7 +142,9 @@ def load_figan_models(
     segmenter = (
         load_bundle(segmenter_dir, Architecture.UNET, device) if segmenter_dir.is_dir() else None
     )
-    return FiganModels(generator, pls, loaded_classifier, segmenter)
+    devices_dir = root / DEVICE_SEGMENTER_ID
+    devices = load_bundle(devices_dir, Architecture.UNET, device) if devices_dir.is_dir() else None
+    return FiganModels(generator, pls, loaded_classifier, segmenter, devices)
 
 
 # --------------------------------------------------------------------------- inversion
@@ -309,6 +313,7 @@ class FeatureExploration:
     score_correlation: float
     explained_label_variance: float
     warnings: tuple[str, ...]
+    keep: npt.NDArray[np.bool_] | None = None  # pixels no frame changes (devices), or None
 
 
 def _check(
@@ -366,6 +371,9 @@ def explore(
         raise InputError("almost no lung field found: is this a frontal chest radiograph?")
     _check(cancel, progress, 0.1, "lung field")
     generator = models.network
+    keep = None
+    if models.devices is not None:  # devices are not the feature: every frame keeps them
+        keep = find_devices(models.devices, original, growth(models.devices, generator.size))
     projector = models.projector()
     prepared = model_input(original, lung, generator.size)
     box = prepared.box
@@ -390,10 +398,11 @@ def explore(
         generated = generator(conditions, latent.repeat(request.n_frames, 1))
         reconstruction = generator(base, latent)
     change_model = ((generated - reconstruction) / 2.0)[:, 0].numpy()
+    editable = lung if keep is None else lung & ~keep
     images = []
     for change in change_model:
         change_grid = from_model(change, box)
-        image = np.clip(original + np.where(lung, change_grid, np.float32(0.0)), 0.0, 1.0)
+        image = np.clip(original + np.where(editable, change_grid, np.float32(0.0)), 0.0, 1.0)
         images.append(image.astype(np.float32))
     achieved, probabilities = _read_back(projector, images, lung)
     _check(cancel, progress, 0.9, "read back")
@@ -451,6 +460,7 @@ def explore(
         score_correlation=correlation,
         explained_label_variance=share,
         warnings=tuple(warnings),
+        keep=None if keep is None else readonly(keep),
     )
 
 

@@ -100,3 +100,9 @@ def test_devices_change_far_less_than_the_lungs(explained: list[dict]) -> None:
     finite = [r for r in ratios if np.isfinite(r)]
     assert len(finite) >= ANATOMIES // 2, f"only {len(finite)} anatomies with devices in the lungs"
     assert np.mean(finite) <= RATIO_CEILING, f"device/lung change ratio {np.mean(finite):.3f}"
+
+
+def test_the_figan_slider_of_the_shipped_models_keeps_devices_too() -> None:
+    from engine.figan.explore import load_figan_models
+
+    assert load_figan_models(api.default_models_dir()).devices is not None

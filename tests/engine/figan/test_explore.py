@@ -137,3 +137,36 @@ def test_a_figan_made_for_another_classifier_is_refused(models: FiganModels) -> 
     )
     with pytest.raises(ModelError, match="retrain"):
         check_pairing(models.generator, models.pls, other)
+
+
+def test_the_slider_leaves_the_device_segmenters_devices_unchanged(
+    models: FiganModels, tmp_path
+) -> None:
+    """With a device segmenter in the model folder, no frame changes a marked pixel."""
+    from engine.inference.model_set import DEVICE_SEGMENTER_ID
+    from engine.models import BundleConfig, save_bundle
+    from engine.networks import Architecture, UNet
+
+    network = UNet(in_channels=1, out_channels=1, base_width=4, depth=2)
+    with torch.no_grad():  # every pixel a device
+        network.head.weight.zero_()
+        network.head.bias.fill_(5.0)
+    kwargs = {"in_channels": 1, "out_channels": 1, "base_width": 4, "depth": 2}
+    config = BundleConfig(DEVICE_SEGMENTER_ID, Architecture.UNET, kwargs, (32, 32), {})
+    save_bundle(network, tmp_path, config)
+    from engine.models import load_bundle
+
+    everywhere = dataclasses.replace(
+        models, devices=load_bundle(tmp_path / DEVICE_SEGMENTER_ID, Architecture.UNET)
+    )
+    display = _with_full_range((_generated(models, [0.0, 0.0], seed=3)[0, 0].numpy() + 1) / 2)
+    request = ExploreRequest(component=0, n_frames=3, inversion_steps=5)
+    whole = np.ones(display.shape, dtype=bool)
+    kept = explore(phantom_radiograph(display), everywhere, request, lung_mask=whole)
+    assert kept.keep is not None
+    assert kept.keep.all()
+    for frame in kept.sequence.frames:
+        np.testing.assert_array_equal(frame.image, kept.original)
+    free = explore(phantom_radiograph(display), models, request, lung_mask=whole)
+    assert free.keep is None
+    assert any(not np.array_equal(f.image, free.original) for f in free.sequence.frames)
