@@ -417,7 +417,7 @@ def _counterfactual(
 ) -> Counterfactual:
     lung = field.lung
     generator = models.to_healthy if direction is Direction.TO_HEALTHY else models.to_disease
-    translation = translate(generator, original, lung, field.keep)
+    translation = translate(generator, original, lung, keep=field.keep)
     change = translation.change
     translated = np.clip(original + np.where(field.editable, change, np.float32(0.0)), 0.0, 1.0)
     translated = translated.astype(np.float32)

@@ -75,8 +75,8 @@ def test_change_stays_in_the_lungs_and_brightening_shows_as_positive(
 ):
     real_translate = pipeline.translate
 
-    def brighten(model, image, lung):
-        real = real_translate(model, image, lung)
+    def brighten(model, image, lung, keep=None):
+        real = real_translate(model, image, lung, keep)
         return dataclasses.replace(real, change=np.full(image.shape, 0.1, np.float32))
 
     monkeypatch.setattr(pipeline, "translate", brighten)

@@ -115,8 +115,8 @@ def test_the_true_change_as_translation_scores_perfectly(tiny_models, monkeypatc
         remembered[path.parent.name] = radiograph
         return radiograph
 
-    def true_translate(model, intensity, lung):
-        real = real_translate(model, intensity, lung)
+    def true_translate(model, intensity, lung, keep=None):
+        real = real_translate(model, intensity, lung, keep)
         healthy, diseased = remembered["healthy"], remembered["pneumoconiosis"]
         source, target = (
             (diseased, healthy) if model is tiny_models.to_healthy else (healthy, diseased)
