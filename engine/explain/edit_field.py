@@ -42,8 +42,11 @@ def device_growth(models: ModelSet) -> int:
     (:func:`growth`); 0 without a device segmenter."""
     if models.devices is None:
         return 0
-    generator = min(model_size(models.to_healthy), model_size(models.to_disease))
-    return growth(models.devices, generator)
+    return growth(models.devices, _generator_size(models))
+
+
+def _generator_size(models: ModelSet) -> int:
+    return min(model_size(models.to_healthy), model_size(models.to_disease))
 
 
 def growth(devices: LoadedModel, generator_size: int) -> int:
@@ -70,6 +73,15 @@ def keep_mask_of(
         if given.shape != original.shape:
             raise InputError(f"keep mask shape {given.shape} is not the image's {original.shape}")
         return np.array(given, dtype=bool)  # a copy: the result freezes it
-    if models.devices is None:
+    return kept_devices(models.devices, original, _generator_size(models))
+
+
+def kept_devices(
+    devices: LoadedModel | None, original: FloatImage, generator_size: int
+) -> np.ndarray | None:
+    """What ``devices`` (a device segmenter, or None) finds in ``original``, grown for a
+    generator of ``generator_size`` (:func:`growth`): the keep mask of any translation made at
+    that size, the CycleGAN's or the FIGAN's."""
+    if devices is None:
         return None
-    return find_devices(models.devices, original, device_growth(models))
+    return find_devices(devices, original, growth(devices, generator_size))

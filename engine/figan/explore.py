@@ -38,7 +38,7 @@ from torch import nn
 
 from engine.errors import CancelledError, InputError, ModelError
 from engine.explain.difference import signed_difference, symmetric_limit
-from engine.explain.edit_field import growth
+from engine.explain.edit_field import kept_devices
 from engine.explain.frames import Frame, FrameSequence, StoredImages, is_monotonic
 from engine.figan.features import ScoreProjector
 from engine.figan.measures import pearson
@@ -46,7 +46,7 @@ from engine.figan.pls import FeaturePLS, load_pls
 from engine.geometry import from_model
 from engine.inference.model_input import model_input, model_intensity
 from engine.inference.model_set import CLASSIFIER_ID, DEVICE_SEGMENTER_ID, SEGMENTER_ID
-from engine.inference.run import batch_tensor, find_devices, model_size, segment_lungs
+from engine.inference.run import batch_tensor, model_size, segment_lungs
 from engine.models import LoadedModel, load_bundle
 from engine.networks import Architecture, ConditionalGenerator
 from engine.types import FloatImage, Radiograph, readonly
@@ -371,9 +371,8 @@ def explore(
         raise InputError("almost no lung field found: is this a frontal chest radiograph?")
     _check(cancel, progress, 0.1, "lung field")
     generator = models.network
-    keep = None
-    if models.devices is not None:  # devices are not the feature: every frame keeps them
-        keep = find_devices(models.devices, original, growth(models.devices, generator.size))
+    # Devices are not the feature: every frame keeps them.
+    keep = kept_devices(models.devices, original, generator.size)
     projector = models.projector()
     prepared = model_input(original, lung, generator.size)
     box = prepared.box

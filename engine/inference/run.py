@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from engine.geometry import from_model
+from engine.geometry import from_model, to_model
 from engine.inference.model_input import ModelInput, model_input
 from engine.models import LoadedModel
 from engine.types import FloatImage
@@ -147,14 +147,13 @@ def translate(
     detail stays. ``keep`` (same grid): pixels the caller leaves unchanged; the generator still
     sees them, and ``model_lung`` leaves out every model pixel they touch.
     """
-    size = model_size(model)
-    prepared = model_input(intensity, lung, size)
+    prepared = model_input(intensity, lung, model_size(model))
     model_in = batch_tensor([prepared.field], model)
     output = model.module(model_in)
     change_model = ((output - model_in) / 2.0)[0, 0].cpu().numpy()
     editable = prepared.lung
-    if keep is not None and keep.any():
-        touched = model_input(intensity, keep, size).lung_share > 0.0
+    if keep is not None and keep.any():  # the keep mask on the same letterbox as the input
+        touched = to_model(keep.astype(np.float32), prepared.box, fill=0.0) > 0.0
         editable = np.where(touched, np.float32(0.0), editable).astype(np.float32)
     return Translation(
         change=from_model(change_model, prepared.box),

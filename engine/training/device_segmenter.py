@@ -30,6 +30,8 @@ from engine.training.segmenter import SegmenterConfig, SegmenterTask
 from engine.training.task import PreparedData
 
 MODEL_ID = "device_segmenter"
+#: The test metrics of :func:`device_scores`.
+DEVICE_SCORES = ("test_device_recall", "test_device_precision", "test_device_dice")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -62,11 +64,10 @@ def device_scores(
     are devices (precision), and the Dice of the two; None where a share has no pixels."""
     hits = float(np.logical_and(predicted, target).sum())
     truth, flagged = float(target.sum()), float(predicted.sum())
-    return {
-        "test_device_recall": hits / truth if truth else None,
-        "test_device_precision": hits / flagged if flagged else None,
-        "test_device_dice": 2 * hits / (truth + flagged) if truth + flagged else None,
-    }
+    recall = hits / truth if truth else None
+    precision = hits / flagged if flagged else None
+    dice = 2 * hits / (truth + flagged) if truth + flagged else None
+    return dict(zip(DEVICE_SCORES, (recall, precision, dice), strict=True))
 
 
 class DeviceSegmenterTask(SegmenterTask):
@@ -97,6 +98,6 @@ class DeviceSegmenterTask(SegmenterTask):
     def evaluate(self) -> dict[str, Any]:
         test = self.test_set
         if not len(test) or test.devices is None:
-            return dict.fromkeys(device_scores(np.zeros(0, bool), np.zeros(0, bool)))
+            return dict.fromkeys(DEVICE_SCORES)
         scores = device_scores(self._predict(test.whole), test.devices > 0.5)
         return {**scores, "test_images": len(test)}
