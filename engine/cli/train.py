@@ -22,7 +22,13 @@ from engine.cli.base import EXIT_OK, Subcommand
 from engine.networks import Upsampling
 from engine.training.classifier import ClassifierConfig
 from engine.training.config import DeviceChoice, ModelKind, TrainConfig
-from engine.training.cyclegan_config import PRESETS, CycleGANConfig, GeneratorKind, Preset
+from engine.training.cyclegan_config import (
+    PRESETS,
+    ChangeSign,
+    CycleGANConfig,
+    GeneratorKind,
+    Preset,
+)
 from engine.training.data import LungField
 from engine.training.device_segmenter import DeviceSegmenterConfig
 from engine.training.dispatch import train
@@ -274,6 +280,14 @@ def _add_cyclegan(parser: argparse.ArgumentParser) -> None:
         "upsampling",
         "generator upsampling: transpose (paper) or resize (nearest + conv: no stripe pattern)",
         choices=[u.value for u in Upsampling],
+    )
+    _option(
+        parser,
+        config,
+        "change_sign",
+        "constrained: free (either sign) or directional (toward disease only brighter, "
+        "toward healthy only darker)",
+        choices=[c.value for c in ChangeSign],
     )
     _option(
         parser,

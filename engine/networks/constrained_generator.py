@@ -14,6 +14,14 @@ during training, where the data carry one). A pixel outside the edit mask is ret
 exactly, whatever the weights; ``change`` exposes the signed change itself for the sparsity term
 (after VA-GAN's additive maps and RadEdit's edit/keep masks).
 
+``sign`` optionally fixes the change's direction: ``+1`` may only brighten, ``-1`` only darken
+(``0``, the default, either). Pneumoconiotic opacities attenuate more than the lung around them,
+so a translation toward disease adds brightness and one toward healthy takes it away; a texture
+of alternating signs, the cheapest pattern that moves a classifier reading fine texture, is then
+out of reach. With a sign the body's ``tanh`` output ``t`` becomes the magnitude
+``max_change * (1 + t) / 2``, and the last convolution starts at a bias that makes it about
+2 % of ``max_change`` (exactly zero would leave no gradient to grow from).
+
 Shape contract: ``(B, 1, H, W)`` in ``[-1, 1]`` -> the same; ``keep``: ``(B, 1, H, W)`` 0/1 or
 None. ``H`` and ``W`` as for the paper generator (multiples of 4, at least 8). The weights' keys
 are the paper generator's under ``body.``, so a paper generator's weights can start it.
@@ -31,6 +39,8 @@ from engine.networks.generator import CycleGANGenerator, Upsampling
 BACKGROUND = -1.0
 #: A pixel belongs to the edit mask when it is this far above the background.
 _FIELD_TOLERANCE = 1e-4
+#: Starting bias of the last convolution with a fixed sign: (1 + tanh(-2)) / 2 = 0.018.
+_SIGNED_START_BIAS = -2.0
 
 
 class ConstrainedGenerator(nn.Module):
@@ -41,6 +51,7 @@ class ConstrainedGenerator(nn.Module):
         norm_affine, upsampling: as for :class:`CycleGANGenerator` (one input and one output
         channel).
         max_change: the largest change per pixel, in model units (2 = the whole range).
+        sign: +1 brightens only, -1 darkens only, 0 either way (see the module docstring).
     """
 
     def __init__(
@@ -54,11 +65,15 @@ class ConstrainedGenerator(nn.Module):
         norm_affine: bool = False,
         upsampling: Upsampling | str = Upsampling.TRANSPOSE,
         max_change: float = 1.0,
+        sign: int = 0,
     ) -> None:
         super().__init__()
         if not isinstance(max_change, int | float) or not 0.0 < float(max_change) <= 2.0:
             raise ValueError(f"max_change must be in (0, 2], got {max_change!r}")
+        if isinstance(sign, bool) or sign not in (-1, 0, 1):
+            raise ValueError(f"sign must be -1, 0 or 1, got {sign!r}")
         self.max_change = float(max_change)
+        self.sign = int(sign)
         self.body = CycleGANGenerator(
             in_channels=1,
             out_channels=1,
@@ -70,14 +85,15 @@ class ConstrainedGenerator(nn.Module):
             norm_affine=norm_affine,
             upsampling=upsampling,
         )
-        # Start as the identity: the last convolution writes zeros, so the first translations
-        # change nothing and training grows the change from there (not from random noise).
+        # Start as the identity (near it with a sign): the last convolution writes a constant,
+        # so the first translations change (almost) nothing and training grows the change from
+        # there, not from random noise.
         last = self.body.decoder[-2]
         if not isinstance(last, nn.Conv2d):
             raise TypeError(f"the generator's last layer is a {type(last).__name__}, not a conv")
         nn.init.zeros_(last.weight)
         if last.bias is not None:
-            nn.init.zeros_(last.bias)
+            nn.init.constant_(last.bias, _SIGNED_START_BIAS if self.sign else 0.0)
 
     @staticmethod
     def edit_mask(x: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
@@ -89,7 +105,11 @@ class ConstrainedGenerator(nn.Module):
 
     def change(self, x: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
         """The signed change (model units) the generator adds, already confined to the mask."""
-        return self.max_change * self.body(x) * self.edit_mask(x, keep)
+        t = self.body(x)
+        scale = self.max_change * self.edit_mask(x, keep)
+        if self.sign:
+            return self.sign * scale * (1.0 + t) / 2.0
+        return scale * t
 
     def forward(self, x: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
         """``(B, 1, H, W)`` in ``[-1, 1]`` -> ``x`` plus the masked change, clamped to [-1, 1]."""

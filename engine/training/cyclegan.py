@@ -88,8 +88,11 @@ class CycleGANTask(TrainingTask):
                 "--mask-consistency needs lung masks (masks/ in the data folder or --segmenter)"
             )
         place = runtime.place
-        self.g_ab = place(build_network(config.generator_architecture, config.generator_kwargs))
-        self.g_ba = place(build_network(config.generator_architecture, config.generator_kwargs))
+        architecture = config.generator_architecture
+        self.g_ab = place(build_network(architecture, config.generator_kwargs_toward(disease=True)))
+        self.g_ba = place(
+            build_network(architecture, config.generator_kwargs_toward(disease=False))
+        )
         architecture = config.discriminator_architecture
         self.d_a = place(build_network(architecture, config.discriminator_kwargs))
         self.d_b = place(build_network(architecture, config.discriminator_kwargs))
@@ -463,10 +466,8 @@ class CycleGANTask(TrainingTask):
         return rows
 
     def bundles(self, metrics: Mapping[str, Any]) -> list[BundleSpec]:
-        kwargs = self.gan_config.generator_kwargs
         common: dict[str, Any] = {
             "architecture": self.gan_config.generator_architecture,
-            "kwargs": kwargs,
             "value_ranges": {"input": [-1, 1], "output": [-1, 1]},
             "metrics": metrics,
         }
@@ -478,6 +479,7 @@ class CycleGANTask(TrainingTask):
             BundleSpec(
                 model_id=TO_DISEASE_ID,
                 module=self.g_ab,
+                kwargs=self.gan_config.generator_kwargs_toward(disease=True),
                 description=(
                     "CycleGAN generator healthy -> pneumoconiosis (translates a lung-field image "
                     "into the disease domain). Output in model units [-1, 1]." + note
@@ -488,6 +490,7 @@ class CycleGANTask(TrainingTask):
             BundleSpec(
                 model_id=TO_HEALTHY_ID,
                 module=self.g_ba,
+                kwargs=self.gan_config.generator_kwargs_toward(disease=False),
                 description=(
                     "CycleGAN generator pneumoconiosis -> healthy (translates a lung-field image "
                     "into the healthy domain). Output in model units [-1, 1]." + note

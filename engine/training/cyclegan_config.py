@@ -40,6 +40,14 @@ class GeneratorKind(StrEnum):
     CONSTRAINED = "constrained"
 
 
+class ChangeSign(StrEnum):
+    """The sign of the constrained generator's change: either way, or the direction's (toward
+    disease only brighter, toward healthy only darker: opacities attenuate)."""
+
+    FREE = "free"
+    DIRECTIONAL = "directional"
+
+
 class Preset(StrEnum):
     """Named option sets for ``cxr-explain train cyclegan --preset``."""
 
@@ -112,6 +120,7 @@ class CycleGANConfig(TrainConfig):
     sparsity_weight: float = 0.0
     upsampling: Upsampling = Upsampling.TRANSPOSE
     smoothness_weight: float = 0.0
+    change_sign: ChangeSign = ChangeSign.FREE
 
     def __post_init__(self) -> None:
         TrainConfig.__post_init__(self)
@@ -119,6 +128,12 @@ class CycleGANConfig(TrainConfig):
         coerce_paths(self, "classifier")
         coerce_choice(self, "generator", GeneratorKind)
         coerce_choice(self, "upsampling", Upsampling)
+        coerce_choice(self, "change_sign", ChangeSign)
+        if (
+            self.change_sign is not ChangeSign.FREE
+            and self.generator is not GeneratorKind.CONSTRAINED
+        ):
+            raise InputError("--change-sign directional needs --generator constrained")
         check_option(0 < self.max_change <= 2, "max-change", "must be in (0, 2]", self.max_change)
         check_whole(self, 1, "ngf", "ndf", "residual_blocks")
         check_whole(self, 0, "pool_size")
@@ -169,8 +184,17 @@ class CycleGANConfig(TrainConfig):
             return Architecture.CONSTRAINED_GENERATOR
         return Architecture.GENERATOR
 
+    def generator_kwargs_toward(self, *, disease: bool) -> dict[str, Any]:
+        """The kwargs of the generator toward disease (``disease``) or toward healthy: with a
+        directional sign the first may only brighten and the second only darken."""
+        kwargs = self.generator_kwargs
+        if self.change_sign is ChangeSign.DIRECTIONAL:
+            return {**kwargs, "sign": 1 if disease else -1}
+        return kwargs
+
     @property
     def generator_kwargs(self) -> dict[str, Any]:
+        """The kwargs both generators share."""
         kwargs: dict[str, Any] = {
             "base_width": self.ngf,
             "n_residual_blocks": self.residual_blocks,

@@ -60,6 +60,27 @@ def test_the_change_is_bounded_and_carries_gradients(network: ConstrainedGenerat
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in network.parameters())
 
 
+@pytest.mark.parametrize("sign", [1, -1])
+def test_a_fixed_sign_changes_one_way_only(sign: int) -> None:
+    """With ``sign`` the change never has the other sign, whatever the weights; a new generator
+    changes the lungs by about 2 % of max_change, and the change carries gradients."""
+    x = _lung_field_batch(4)
+    torch.manual_seed(1)
+    network = ConstrainedGenerator(base_width=4, n_residual_blocks=1, max_change=0.5, sign=sign)
+    with torch.no_grad():
+        start = network.change(x)
+    assert float(start.abs().max()) < 0.02 * 0.5
+    torch.nn.init.normal_(network.body.decoder[-2].weight, std=0.5)
+    change = network.change(x)
+    inside = x > -1.0
+    assert bool((sign * change[inside] >= 0).all())
+    assert float(change.detach().abs().max()) > 0.1  # it does change, up to max_change
+    change.abs().mean().backward()
+    assert network.body.decoder[-2].weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="sign"):
+        ConstrainedGenerator(base_width=4, sign=2)
+
+
 def test_registered_and_checked() -> None:
     built = build_network(
         Architecture.CONSTRAINED_GENERATOR, {"base_width": 4, "n_residual_blocks": 1}

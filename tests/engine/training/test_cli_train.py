@@ -316,7 +316,9 @@ def test_constrained_generator_trains_resumes_and_explains(
     shared_dataset: Path, tmp_path: Path
 ) -> None:
     """``--generator constrained`` trains with the sparsity term, resumes, and its bundles load
-    in a model set; nothing outside the lung field of the model input changes."""
+    in a model set; nothing outside the lung field of the model input changes, and with
+    ``--change-sign directional`` the generator toward healthy only darkens and the one toward
+    disease only brightens."""
     import shutil
 
     from engine.explain.pipeline import explain
@@ -329,6 +331,7 @@ def test_constrained_generator_trains_resumes_and_explains(
     argv = ["train", "cyclegan", "--data", str(shared_dataset), "--out", str(out), *TINY_GAN]
     argv += ["--generator", "constrained", "--sparsity-weight", "0.5", "--max-change", "0.5"]
     argv += ["--upsampling", "resize", "--smoothness-weight", "0.5"]
+    argv += ["--change-sign", "directional"]
     assert run_cli(argv) == 0
     header, *rows = (out / "metrics.csv").read_text().splitlines()
     assert {"sparsity", "smoothness"} <= set(header.split(","))
@@ -341,9 +344,14 @@ def test_constrained_generator_trains_resumes_and_explains(
     assert isinstance(loaded.module.body.decoder[0], torch.nn.Sequential)  # resize + conv
     x = torch.full((1, 1, 32, 32), -1.0)
     x[..., 8:24, 6:14] = 0.2
+    x[..., 12:14, 8:10] = 0.6  # an "opacity"
     with torch.no_grad():
         y = loaded.module(x)
+        brightened = load_bundle(out / "generator_to_disease").module(x)
     assert torch.equal(y[x == -1.0], x[x == -1.0])
+    assert loaded.config.architecture_kwargs["sign"] == -1
+    assert float((y - x).max()) <= 0.0 < float((x - y).max())
+    assert float((brightened - x).min()) >= 0.0 < float((brightened - x).max())
     # The constrained bundles stand in for the paper's in a model set.
     models = write_tiny_models(tmp_path / "models")
     for name in ("generator_to_healthy", "generator_to_disease"):
@@ -361,6 +369,7 @@ def test_constrained_generator_trains_resumes_and_explains(
         ("devices", {"width": 4, "positive_weight": 3.0, "augment_shift": 0.1}),
         ("classifier", {"width": 4, "lr_schedule": "cosine", "augment_input": True}),
         ("cyclegan", {"ngf": 8, "attention": False, "classifier": Path("clf")}),
+        ("cyclegan", {"generator": "constrained", "change_sign": "directional"}),
         ("figan", {"components": 3, "classifier": Path("clf")}),
     ],
 )

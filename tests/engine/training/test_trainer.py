@@ -430,6 +430,19 @@ def test_recalibrated_batchnorm_holds_the_exact_data_statistics() -> None:
     assert stem_bn.momentum == 0.1
 
 
+def test_a_directional_change_needs_the_constrained_generator(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="--change-sign directional needs --generator constrained"):
+        CycleGANConfig(data=tmp_path, out=tmp_path / "run", size=48, change_sign="directional")
+    config = CycleGANConfig(
+        data=tmp_path, out=tmp_path / "run", generator="constrained", change_sign="directional"
+    )
+    assert config.generator_kwargs_toward(disease=True)["sign"] == 1
+    assert config.generator_kwargs_toward(disease=False)["sign"] == -1
+    assert "sign" not in dataclasses.replace(config, change_sign="free").generator_kwargs_toward(
+        disease=True
+    )
+
+
 def test_an_option_added_after_a_run_started_resumes_at_its_default(tmp_path: Path) -> None:
     config = CycleGANConfig(data=tmp_path, out=tmp_path / "run", size=48)
     saved = config.to_dict()
