@@ -88,11 +88,9 @@ class CycleGANTask(TrainingTask):
                 "--mask-consistency needs lung masks (masks/ in the data folder or --segmenter)"
             )
         place = runtime.place
-        architecture = config.generator_architecture
-        self.g_ab = place(build_network(architecture, config.generator_kwargs_toward(disease=True)))
-        self.g_ba = place(
-            build_network(architecture, config.generator_kwargs_toward(disease=False))
-        )
+        generator = config.generator_architecture
+        self.g_ab = place(build_network(generator, config.generator_kwargs_toward(disease=True)))
+        self.g_ba = place(build_network(generator, config.generator_kwargs_toward(disease=False)))
         architecture = config.discriminator_architecture
         self.d_a = place(build_network(architecture, config.discriminator_kwargs))
         self.d_b = place(build_network(architecture, config.discriminator_kwargs))
