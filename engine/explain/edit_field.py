@@ -34,7 +34,12 @@ class EditField:
     @property
     def editable(self) -> np.ndarray:
         """The pixels a counterfactual may change, ``(H, W)`` bool."""
-        return self.lung if self.keep is None else self.lung & ~self.keep
+        return editable(self.lung, self.keep)
+
+
+def editable(lung: np.ndarray, keep: np.ndarray | None) -> np.ndarray:
+    """The pixels of ``lung`` a translation may change: all of them, less ``keep`` if given."""
+    return lung if keep is None else lung & ~keep
 
 
 def device_growth(models: ModelSet) -> int:

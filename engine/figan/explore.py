@@ -38,7 +38,7 @@ from torch import nn
 
 from engine.errors import CancelledError, InputError, ModelError
 from engine.explain.difference import signed_difference, symmetric_limit
-from engine.explain.edit_field import kept_devices
+from engine.explain.edit_field import editable, kept_devices
 from engine.explain.frames import Frame, FrameSequence, StoredImages, is_monotonic
 from engine.figan.features import ScoreProjector
 from engine.figan.measures import pearson
@@ -397,11 +397,11 @@ def explore(
         generated = generator(conditions, latent.repeat(request.n_frames, 1))
         reconstruction = generator(base, latent)
     change_model = ((generated - reconstruction) / 2.0)[:, 0].numpy()
-    editable = lung if keep is None else lung & ~keep
+    changed = editable(lung, keep)
     images = []
     for change in change_model:
         change_grid = from_model(change, box)
-        image = np.clip(original + np.where(editable, change_grid, np.float32(0.0)), 0.0, 1.0)
+        image = np.clip(original + np.where(changed, change_grid, np.float32(0.0)), 0.0, 1.0)
         images.append(image.astype(np.float32))
     achieved, probabilities = _read_back(projector, images, lung)
     _check(cancel, progress, 0.9, "read back")
