@@ -255,6 +255,16 @@ def _add_cyclegan(parser: argparse.ArgumentParser) -> None:
     _option(
         parser,
         config,
+        "extra_guides",
+        "more classifier bundles the guidance must move too (an ensemble; judge the result with "
+        "a classifier that is none of them)",
+        type=Path,
+        nargs="+",
+        metavar="BUNDLE_DIR",
+    )
+    _option(
+        parser,
+        config,
         "mask_consistency",
         "weight of the penalty on changes outside the lung field (0 = off)",
         type=float,

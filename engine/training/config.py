@@ -84,6 +84,14 @@ def coerce_paths(config: object, *names: str) -> None:
         object.__setattr__(config, name, None if value is None else Path(value))
 
 
+def coerce_path_tuple(config: object, name: str) -> None:
+    """Set the frozen field ``name`` (any iterable of paths) to a tuple of :class:`Path`."""
+    value = getattr(config, name)
+    if isinstance(value, (str, Path)):  # one path, not its characters
+        value = (value,)
+    object.__setattr__(config, name, tuple(Path(v) for v in value))
+
+
 #: Fields that may differ between a run and its resumption (they do not change the result).
 #: Options a reproducing command leaves out: how the run went, not what it trains.
 _NOT_RECORDED = frozenset({"resume", "progress_bar", "bundle_dir"})
@@ -163,6 +171,8 @@ class TrainConfig:
             value = getattr(self, item.name)
             if isinstance(value, Path):
                 value = value.name if path_names else str(value)
+            elif isinstance(value, tuple) and all(isinstance(v, Path) for v in value):
+                value = [v.name if path_names else str(v) for v in value]
             elif isinstance(value, StrEnum):
                 value = value.value
             out[item.name] = value
@@ -181,6 +191,10 @@ class TrainConfig:
                     words.append(option if value else "--no-" + option[2:])
                 continue
             if value is None:
+                continue
+            if isinstance(value, tuple):  # a list option (paths): one word per item, or none
+                if value:
+                    words += [option, *(v.name if isinstance(v, Path) else str(v) for v in value)]
                 continue
             if isinstance(value, Path):
                 value = value.name

@@ -43,11 +43,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.errors import InputError
-from engine.networks import Architecture, build_network
-from engine.training.config import TrainConfig, TrainingError
+from engine.networks import build_network
+from engine.training.config import TrainConfig
 from engine.training.cyclegan_config import CycleGANConfig, GeneratorKind
 from engine.training.data import DeviceMasks, ImageSet, load_images, segmenter_predictor
 from engine.training.gan_batch import GanBatch
+from engine.training.gan_guidance import ClassifierGuides
 from engine.training.gan_losses import lsgan, total_variation
 from engine.training.image_pool import ImagePool
 from engine.training.run_files import to_display
@@ -111,27 +112,14 @@ class CycleGANTask(TrainingTask):
         )
         self.pool_a = ImagePool(config.pool_size)
         self.pool_b = ImagePool(config.pool_size)
-        self.classifier: nn.Module | None = None
-        self.classifier_size = config.size
+        self.guides: ClassifierGuides | None = None
         if config.classifier is not None:
-            from engine.models import load_bundle
-
-            loaded = load_bundle(
-                config.classifier,
-                expected_architecture=Architecture.CLASSIFIER,
-                device=runtime.device,
+            self.guides = ClassifierGuides(
+                (config.classifier, *config.extra_guides),
+                config.lung_field.value,
+                runtime.device,
             )
-            field = loaded.config.normalisation.get("lung_field")
-            if field not in (None, config.lung_field.value):
-                log.warning(
-                    "classifier %s was trained with lung_field %s, this run uses %s",
-                    loaded.config.model_id,
-                    field,
-                    config.lung_field.value,
-                )
-            self.classifier = loaded.module.eval()
-            self.classifier_size = max(loaded.config.input_size)
-            set_requires_grad([self.classifier], False)
+        self.classifier_size = config.size if self.guides is None else self.guides.size
         self.composite_a: ImageSet | None = None
         self.composite_b: ImageSet | None = None
         # The current batch's (image, lungs) at the classifier's size, per domain (set by batch).
@@ -173,50 +161,6 @@ class CycleGANTask(TrainingTask):
             for images in domains
         )
 
-    def _composite_logits(
-        self,
-        real: torch.Tensor,
-        fake: torch.Tensor,
-        lungs: torch.Tensor | None,
-        large: tuple[torch.Tensor, torch.Tensor],
-    ) -> torch.Tensor:
-        """The classifier's logits of what the user sees: the change ``fake - real`` inside the
-        lungs, resampled to the classifier's size and added to the image loaded at that size."""
-        if self.classifier is None:
-            raise TrainingError("no classifier")
-        change = fake.float() - real
-        if lungs is not None:
-            change = change * lungs
-        size = (self.classifier_size, self.classifier_size)
-        change = F.interpolate(change, size=size, mode="bilinear", align_corners=False)
-        image, lung = large
-        composite = torch.clamp(image + change * lung, -1.0, 1.0)
-        return self.classifier(composite).float()
-
-    def _guidance(self, logits: torch.Tensor, target_disease: bool) -> torch.Tensor:
-        """BCE toward the target class, or with a margin the hinge ``relu(m - s * logit)``."""
-        margin = self.gan_config.guidance_margin
-        if margin is None:
-            target = torch.ones_like(logits) if target_disease else torch.zeros_like(logits)
-            return F.binary_cross_entropy_with_logits(logits, target)
-        sign = 1.0 if target_disease else -1.0
-        return F.relu(margin - sign * logits).mean()
-
-    def _classify(self, images: torch.Tensor) -> torch.Tensor:
-        """The frozen classifier's logits of generator outputs, resampled to the classifier's own
-        input size when the two differ (as the explanation pipeline's inputs are)."""
-        if self.classifier is None:
-            raise TrainingError("no classifier")
-        if images.shape[-1] != self.classifier_size:
-            images = F.interpolate(
-                images.float(),
-                size=(self.classifier_size, self.classifier_size),
-                mode="bilinear",
-                align_corners=False,
-                antialias=images.shape[-1] > self.classifier_size,
-            )
-        return self.classifier(images).float()
-
     def modules(self) -> Mapping[str, nn.Module]:
         return {
             "G_to_disease": self.g_ab,
@@ -233,8 +177,8 @@ class CycleGANTask(TrainingTask):
 
     def set_train_mode(self, training: bool) -> None:
         super().set_train_mode(training)
-        if self.classifier is not None:
-            self.classifier.eval()  # always frozen
+        if self.guides is not None:
+            self.guides.eval()  # always frozen
 
     def epoch_length(self) -> int:
         return max(len(self.domain_a), len(self.domain_b))
@@ -332,16 +276,17 @@ class CycleGANTask(TrainingTask):
                 same_b = self._generate("g_ab", real_b, keep_b).float()
                 losses["identity_healthy"] = weight * F.l1_loss(same_a, real_a)
                 losses["identity_disease"] = weight * F.l1_loss(same_b, real_b)
-            if config.classifier_guidance > 0 and self.classifier is not None:
+            guides = self.guides
+            if config.classifier_guidance > 0 and guides is not None:
                 large = self._large
                 if large is not None:
-                    logit_b = self._composite_logits(real_a, fake_b, lungs_a, large[0])
-                    logit_a = self._composite_logits(real_b, fake_a, lungs_b, large[1])
+                    seen_b = guides.composite(real_a, fake_b, lungs_a, large[0])
+                    seen_a = guides.composite(real_b, fake_a, lungs_b, large[1])
                 else:
-                    logit_b = self._classify(fake_b)
-                    logit_a = self._classify(fake_a)
+                    seen_b, seen_a = guides.resized(fake_b), guides.resized(fake_a)
+                margin = config.guidance_margin
                 losses["guidance"] = config.classifier_guidance * (
-                    self._guidance(logit_b, True) + self._guidance(logit_a, False)
+                    guides.loss(seen_b, True, margin) + guides.loss(seen_a, False, margin)
                 )
             if config.mask_consistency > 0 and lungs_a is not None and lungs_b is not None:
                 outside_a, outside_b = 1.0 - lungs_a, 1.0 - lungs_b
@@ -419,7 +364,7 @@ class CycleGANTask(TrainingTask):
             if not len(images):
                 metrics[f"test_cycle_mae_{name}"] = None
                 metrics[f"test_mean_lung_change_{name}"] = None
-                if self.classifier is not None:
+                if self.guides is not None:
                     metrics[f"test_flip_rate_{name}"] = None
                 continue
             real = self.runtime.tensor(images.images).float()
@@ -433,9 +378,10 @@ class CycleGANTask(TrainingTask):
                 metrics[f"test_mean_lung_change_{name}"] = float(change)
             else:
                 metrics[f"test_mean_lung_change_{name}"] = None
-            if self.classifier is not None:
+            guides = self.guides
+            if guides is not None:
                 logits = torch.cat(
-                    [self._classify(fake[i : i + 8]) for i in range(0, len(fake), 8)]
+                    [guides.logits(guides.resized(fake[i : i + 8])) for i in range(0, len(fake), 8)]
                 )
                 flipped = logits > 0 if label == 0 else logits < 0
                 metrics[f"test_flip_rate_{name}"] = float(flipped.float().mean())

@@ -28,6 +28,7 @@ from engine.training.config import (
     check_option,
     check_whole,
     coerce_choice,
+    coerce_path_tuple,
     coerce_paths,
 )
 
@@ -121,11 +122,13 @@ class CycleGANConfig(TrainConfig):
     upsampling: Upsampling = Upsampling.TRANSPOSE
     smoothness_weight: float = 0.0
     change_sign: ChangeSign = ChangeSign.FREE
+    extra_guides: tuple[Path, ...] = ()
 
     def __post_init__(self) -> None:
         TrainConfig.__post_init__(self)
         coerce_choice(self, "discriminator", DiscriminatorKind)
         coerce_paths(self, "classifier")
+        coerce_path_tuple(self, "extra_guides")
         coerce_choice(self, "generator", GeneratorKind)
         coerce_choice(self, "upsampling", Upsampling)
         coerce_choice(self, "change_sign", ChangeSign)
@@ -164,6 +167,8 @@ class CycleGANConfig(TrainConfig):
         )
         if self.classifier_guidance > 0 and self.classifier is None:
             raise InputError("--classifier-guidance needs --classifier BUNDLE_DIR")
+        if self.extra_guides and self.classifier_guidance <= 0:
+            raise InputError("--extra-guides needs --classifier-guidance > 0 and --classifier")
         if self.guidance_margin is not None:
             check_option(
                 self.guidance_margin >= 0, "guidance-margin", "must be >= 0", self.guidance_margin

@@ -18,6 +18,7 @@ from engine.cli.main import main
 from engine.models import load_bundle
 from engine.networks import Architecture
 from engine.training.bundle_writer import NORMALISATION_INPUT
+from engine.training.gan_guidance import guidance_term
 
 REPO = Path(__file__).resolve().parents[3]
 TINY_GAN = ["--size", "32", "--ngf", "4", "--ndf", "4", "--residual-blocks", "1"]
@@ -286,15 +287,65 @@ def test_guidance_on_the_composite_with_a_margin(
     assert task._large is not None
     large = task._large[0]
     # No change: the classifier sees exactly the image loaded at its own size.
-    unchanged = task._composite_logits(real_a, real_a.clone(), lungs_a, large)
-    assert task.classifier is not None
-    with torch.no_grad():
-        direct = task.classifier(large[0]).float()
-    torch.testing.assert_close(unchanged, direct)
+    assert task.guides is not None
+    unchanged = task.guides.composite(real_a, real_a.clone(), lungs_a, large)
+    torch.testing.assert_close(unchanged, large[0])
     # The hinge is zero beyond the margin and linear before it.
     logits = torch.tensor([3.0, 1.0, -3.0])
-    assert float(task._guidance(logits, True)) == pytest.approx((0 + 1 + 5) / 3)
-    assert float(task._guidance(logits, False)) == pytest.approx((5 + 3 + 0) / 3)
+    assert float(guidance_term(logits, True, 2.0)) == pytest.approx((0 + 1 + 5) / 3)
+    assert float(guidance_term(logits, False, 2.0)) == pytest.approx((5 + 3 + 0) / 3)
+
+    # An ensemble: a second classifier (own seed) guides as well; the term is the guides' mean.
+    second = [
+        "--out",
+        str(tmp_path / "clf2"),
+        "--size",
+        "64",
+        "--seed",
+        "1",
+        "--model-id",
+        "oracle",
+    ]
+    assert run_cli(["train", "classifier", *common, *second, "--width", "4", "--stages", "2"]) == 0
+    oracle_bundle = tmp_path / "clf2" / "oracle"
+    extra = ["--extra-guides", str(oracle_bundle), "--out", str(tmp_path / "gan2")]
+    assert run_cli([*gan, *TINY_GAN, *guided, "--guidance-margin", "2", *extra]) == 0
+    card = load_bundle(
+        tmp_path / "gan2" / "generator_to_healthy", expected_architecture=Architecture.GENERATOR
+    )
+    recorded = card.config.training["command"]
+    assert "--extra-guides oracle" in recorded
+    ensemble = CycleGANConfig(**{**config.to_dict(), "extra_guides": [oracle_bundle]})
+    assert ensemble.extra_guides == (oracle_bundle,)
+    both = CycleGANTask(ensemble, runtime, prepare_data(ensemble, runtime))
+    assert both.guides is not None
+    assert len(both.guides.modules) == 2
+    seen = both.guides.composite(real_a, real_a + 0.1, lungs_a, large)
+    with torch.no_grad():
+        each = [guidance_term(m(seen).float(), False, 2.0) for m in both.guides.modules]
+        assert float(both.guides.loss(seen, False, 2.0)) == pytest.approx(
+            float(sum(each) / 2), rel=1e-5
+        )
+        assert float(each[0]) != pytest.approx(float(each[1]))  # two guides, not one twice
+
+
+def test_extra_guides_are_refused_without_guidance_or_at_another_size(
+    shared_dataset: Path, tmp_path: Path
+) -> None:
+    from engine.errors import InputError
+    from engine.training.cyclegan_config import CycleGANConfig
+    from engine.training.gan_guidance import ClassifierGuides
+
+    base = {"data": shared_dataset, "out": tmp_path / "gan", "size": 64}
+    with pytest.raises(InputError, match="--extra-guides needs --classifier-guidance"):
+        CycleGANConfig(**base, extra_guides=[tmp_path / "x"])
+    common = ["--data", str(shared_dataset), "--epochs", "1", "--no-progress", "--width", "4"]
+    for size in ("32", "64"):
+        out = ["--out", str(tmp_path / f"clf{size}"), "--size", size, "--stages", "2"]
+        assert run_cli(["train", "classifier", *common, *out]) == 0
+    bundles = [tmp_path / f"clf{size}" / "classifier" for size in ("32", "64")]
+    with pytest.raises(InputError, match="different input sizes"):
+        ClassifierGuides(bundles, "mask", "cpu")
 
 
 def test_total_variation_prices_stripes_far_above_blobs() -> None:
