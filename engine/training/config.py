@@ -221,6 +221,8 @@ def resume_differences(saved: Mapping[str, Any], current: TrainConfig) -> list[s
         if name not in saved:
             default = defaults.get(name, dataclasses.MISSING)
             plain = default.value if isinstance(default, StrEnum) else default
+            if isinstance(plain, tuple):  # to_dict records a list option as a list
+                plain = list(plain)
             return now.get(name) != plain
         return saved.get(name) != now.get(name)
 

@@ -448,6 +448,21 @@ def test_an_option_added_after_a_run_started_resumes_at_its_default(tmp_path: Pa
     saved = config.to_dict()
     del saved["sparsity_weight"]  # a checkpoint written before the option existed
     del saved["generator"]
+    del saved["extra_guides"]  # a list option: its default is an empty tuple, recorded as []
     assert resume_differences(saved, config) == []
-    changed = dataclasses.replace(config, sparsity_weight=0.5, generator="constrained")
-    assert resume_differences(saved, changed) == ["generator", "sparsity_weight"]
+    changed = dataclasses.replace(
+        config,
+        sparsity_weight=0.5,
+        generator="constrained",
+        classifier=tmp_path / "classifier",
+        classifier_guidance=1.0,
+        extra_guides=(tmp_path / "oracle",),
+    )
+    assert resume_differences(saved, changed) == [
+        "classifier",
+        "classifier_guidance",
+        "extra_guides",
+        "generator",
+        "sparsity_weight",
+    ]
+    assert resume_differences(changed.to_dict(), changed) == []  # as a checkpoint records it
