@@ -1,0 +1,74 @@
+"""Does the classifier's verdict follow the detector noise? (issue 18: it must read the lungs).
+
+Through the user's path, as the issue's check does: ``cxr-explain phantoms --paired --seed S
+--size Z --noise L`` writes the files, ``cxr-explain batch`` explains them with the models, and
+this prints, per size and noise level, how many healthy and diseased images are called right at
+the operating point, the highest healthy P and the lowest diseased P. The training phantoms all
+have noise level 1; a classifier that reads the lungs gives the same verdicts at every level.
+
+    .venv/bin/python benchmarks/measure_noise_sensitivity.py [--n 8] [--seed 777]
+        [--sizes 256 512 1024] [--noise 0.5 1 1.5] [--models DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import tempfile
+from pathlib import Path
+
+from engine.cli.main import main as cli
+
+
+def verdicts(results: Path) -> tuple[list[float], list[float]]:
+    """P(disease) of the healthy and of the diseased images of a batch ``results.csv``."""
+    probability: dict[str, tuple[str, float]] = {}
+    with results.open(newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            if row["status"] == "ok":  # one row per direction: the image's P is the same
+                probability[row["file"]] = (row["folder_label"], float(row["probability"]))
+    healthy = [p for label, p in probability.values() if label == "healthy"]
+    diseased = [p for label, p in probability.values() if label != "healthy"]
+    return healthy, diseased
+
+
+def measure(
+    work: Path, n: int, seed: int, size: int, noise: float, models: Path | None
+) -> tuple[list[float], list[float]]:
+    phantoms, report = work / f"ph_{size}_{noise}", work / f"batch_{size}_{noise}"
+    common = ["--n", str(n), "--paired", "--seed", str(seed), "--size", str(size)]
+    if cli(["phantoms", *common, "--noise", str(noise), "--out", str(phantoms)]) != 0:
+        raise SystemExit(f"phantoms failed at {size} px, noise {noise}")
+    extra = ["--models", str(models)] if models is not None else []
+    if cli(["batch", str(phantoms), "--out", str(report), *extra]) != 0:
+        raise SystemExit(f"batch failed at {size} px, noise {noise}")
+    return verdicts(report / "results.csv")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=8, help="paired phantoms per cell")
+    parser.add_argument("--seed", type=int, default=777)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024])
+    parser.add_argument("--noise", type=float, nargs="+", default=[0.5, 1.0, 1.5])
+    parser.add_argument("--models", type=Path, default=None, help="default: the shipped models")
+    args = parser.parse_args()
+    print("| size | noise | healthy right | diseased right | top healthy P | lowest diseased P |")
+    print("| --- | --- | --- | --- | ---: | ---: |")
+    with tempfile.TemporaryDirectory() as folder:
+        for size in args.sizes:
+            for noise in args.noise:
+                healthy, diseased = measure(
+                    Path(folder), args.n, args.seed, size, noise, args.models
+                )
+                right_h = sum(p < 0.5 for p in healthy)
+                right_d = sum(p >= 0.5 for p in diseased)
+                print(
+                    f"| {size} px | {noise:g} | {right_h}/{len(healthy)} | "
+                    f"{right_d}/{len(diseased)} | {max(healthy):.2f} | {min(diseased):.2f} |",
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()
