@@ -18,10 +18,11 @@ import tempfile
 from pathlib import Path
 
 from engine.cli.main import main as cli
+from engine.explain.batch import RESULTS_FILE
 
 
 def verdicts(results: Path) -> tuple[list[float], list[float]]:
-    """P(disease) of the healthy and of the diseased images of a batch ``results.csv``."""
+    """P(disease) of the healthy and of the diseased images of a batch's results file."""
     probability: dict[str, tuple[str, float]] = {}
     with results.open(newline="", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
@@ -42,7 +43,7 @@ def measure(
     extra = ["--models", str(models)] if models is not None else []
     if cli(["batch", str(phantoms), "--out", str(report), *extra]) != 0:
         raise SystemExit(f"batch failed at {size} px, noise {noise}")
-    return verdicts(report / "results.csv")
+    return verdicts(report / RESULTS_FILE)
 
 
 def main() -> None:

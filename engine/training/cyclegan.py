@@ -32,7 +32,6 @@ test images the classifier calls diseased after translation, and vice versa.
 from __future__ import annotations
 
 import itertools
-import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -61,8 +60,6 @@ from engine.training.task import (
     check_finite,
     set_requires_grad,
 )
-
-log = logging.getLogger(__name__)
 
 TO_DISEASE_ID = "generator_to_disease"
 TO_HEALTHY_ID = "generator_to_healthy"
