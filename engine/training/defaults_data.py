@@ -41,10 +41,13 @@ def _anatomy_seed(seed: int, index: int) -> int:
 
 
 def recipe_extras(plan: DefaultsPlan, seed: int, index: int) -> PopulationExtras:
-    """Devices and breast shadows of anatomy ``index``: its own stream, so the findings (drawn
-    in order from the recipe's seed) are the same with or without them."""
+    """Devices, breast shadows and noise level of anatomy ``index``: its own streams, so the
+    findings (drawn in order from the recipe's seed) are the same with or without them."""
     return extras_for_seed(
-        _anatomy_seed(seed, index), plan.foreign_object_probability, plan.breast_probability
+        _anatomy_seed(seed, index),
+        plan.foreign_object_probability,
+        plan.breast_probability,
+        plan.noise_levels,
     )
 
 
@@ -134,7 +137,7 @@ _WRITER = "engine.training.defaults"
 
 def recipe_marker(plan: DefaultsPlan, seed: int) -> dict[str, Any]:
     """What determines the phantom data set; a rerun reuses a data set only when this matches."""
-    extras = {
+    extras: dict[str, Any] = {
         name: value
         for name, value in (
             ("foreign_object_probability", plan.foreign_object_probability),
@@ -142,6 +145,8 @@ def recipe_marker(plan: DefaultsPlan, seed: int) -> dict[str, Any]:
         )
         if value > 0.0  # absent when off, as in markers written before the option existed
     }
+    if plan.noise_levels != (1.0, 1.0):  # likewise absent at the documented noise
+        extras["noise_levels"] = list(plan.noise_levels)
     return {
         "count": plan.phantoms,
         "sizes": list(plan.phantom_sizes),

@@ -29,6 +29,11 @@ class DefaultsPlan:
     # and a to-healthy generator that flipped 5 % instead of 95 % (docs/training.md).
     foreign_object_probability: float = 0.0
     breast_probability: float = 0.0
+    # Detector noise per anatomy, log-uniform in (low, high) from its own stream (the findings,
+    # devices and breast shadows stay as they are). (1, 1), as the shipped models were trained:
+    # every phantom at the documented noise, and 256 px files with 1.5x that noise read as
+    # diseased (benchmarks/measure_noise_sensitivity.py, docs/training.md).
+    noise_levels: tuple[float, float] = (1.0, 1.0)
     # Segmenter and CycleGAN input side.
     size: int = 128
     segmenter_epochs: int = 5

@@ -181,3 +181,63 @@ def _assert_the_shipped_classifier_is_the_fine_tuned_one(
     assert (work / "phantoms_finetune" / "manifest.csv").is_file()
     generator = load_bundle(out / "figan", Architecture.FIGAN_GENERATOR)
     check_pairing(generator, load_pls(out / "figan"), tuned)  # ModelError if not its classifier
+
+
+def test_recipe_draws_noise_levels_log_uniform_and_leaves_the_rest_alone() -> None:
+    plain = DefaultsPlan()
+    noisy = replace(plain, noise_levels=(0.5, 2.0))
+    drawn = [recipe_extras(noisy, seed=0, index=index) for index in range(1000)]
+    levels = [extras.noise_level for extras in drawn]
+    assert all(0.5 <= level <= 2.0 for level in levels)
+    # Log-uniform: as many below the geometric middle (1) as above it; a uniform draw would put
+    # a third below.
+    below = sum(level < 1.0 for level in levels) / len(levels)
+    assert abs(below - 0.5) < 0.05
+    assert {recipe_extras(plain, seed=0, index=i).noise_level for i in range(50)} == {1.0}
+    # Devices and breast shadows come from their own stream: the same with and without noise.
+    loaded = replace(noisy, foreign_object_probability=0.5, breast_probability=0.5)
+    unloaded = replace(loaded, noise_levels=(1.0, 1.0))
+    for index in range(50):
+        a, b = recipe_extras(loaded, 0, index), recipe_extras(unloaded, 0, index)
+        assert (a.foreign_objects, a.breast_shadows) == (b.foreign_objects, b.breast_shadows)
+    assert recipe_marker(noisy, seed=0)["noise_levels"] == [0.5, 2.0]
+    assert "noise_levels" not in recipe_marker(plain, seed=0)
+
+
+@pytest.mark.parametrize("levels", [(0.0, 1.0), (2.0, 1.0), (-1.0, -0.5)])
+def test_a_noise_range_that_is_not_one_is_refused(levels: tuple[float, float]) -> None:
+    plan = replace(DefaultsPlan(), noise_levels=levels)
+    with pytest.raises(ValueError, match="noise levels"):
+        recipe_extras(plan, seed=0, index=0)
+
+
+def test_noise_levels_change_the_images_noise_and_not_the_finding(tmp_path: Path) -> None:
+    """At a drawn level the healthy image's fine texture follows the level; the finding (the
+    diseased minus the healthy image) is the one drawn at the documented noise."""
+    import numpy as np
+    from PIL import Image
+
+    plain = DefaultsPlan.quick()
+    noisy = replace(plain, noise_levels=(0.25, 4.0))
+    a = write_phantom_dataset(tmp_path / "plain", plain, seed=5)
+    b = write_phantom_dataset(tmp_path / "noisy", noisy, seed=5)
+    marker = json.loads((b / PHANTOM_MARKER).read_text())
+    assert marker["noise_levels"] == [0.25, 4.0]
+
+    def load(root: Path, label: str, name: str) -> np.ndarray:
+        return np.asarray(Image.open(root / label / name), dtype=np.float64)
+
+    def roughness(image: np.ndarray) -> float:  # pixel-to-pixel differences: mostly noise
+        return float(np.std(np.diff(image, axis=1)))
+
+    ratios, levels = [], []
+    for index in range(plain.phantoms):
+        name = f"phantom_{index:04d}.png"
+        healthy_a, healthy_b = load(a, "healthy", name), load(b, "healthy", name)
+        ratios.append(roughness(healthy_b) / roughness(healthy_a))
+        levels.append(recipe_extras(noisy, 5, index).noise_level)
+        lesion_a = load(a, "pneumoconiosis", name) - healthy_a
+        lesion_b = load(b, "pneumoconiosis", name) - healthy_b
+        assert np.corrcoef(lesion_a.ravel(), lesion_b.ravel())[0, 1] > 0.5
+    # The noisier the anatomy was drawn, the rougher its image.
+    assert np.corrcoef(np.log(levels), np.log(ratios))[0, 1] > 0.8
