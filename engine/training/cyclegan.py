@@ -416,27 +416,22 @@ class CycleGANTask(TrainingTask):
         # on the data folder, not on an option, so the model card says it.
         kept = self.train_set.devices is not None
         note = " Trained with the data's device masks as keep mask." if kept else ""
+        directions = (
+            (TO_DISEASE_ID, self.g_ab, True, "healthy", "pneumoconiosis"),
+            (TO_HEALTHY_ID, self.g_ba, False, "pneumoconiosis", "healthy"),
+        )
         return [
             BundleSpec(
-                model_id=TO_DISEASE_ID,
-                module=self.g_ab,
-                kwargs=self.gan_config.generator_kwargs_toward(disease=True),
+                model_id=model_id,
+                module=generator,
+                kwargs=self.gan_config.generator_kwargs_toward(disease=disease),
                 description=(
-                    "CycleGAN generator healthy -> pneumoconiosis (translates a lung-field image "
-                    "into the disease domain). Output in model units [-1, 1]." + note
+                    f"CycleGAN generator {source} -> {target} (translates a lung-field image "
+                    f"into the {'disease' if disease else 'healthy'} domain). Output in model "
+                    "units [-1, 1]." + note
                 ),
-                normalisation={"direction": "healthy->pneumoconiosis"},
+                normalisation={"direction": f"{source}->{target}"},
                 **common,
-            ),
-            BundleSpec(
-                model_id=TO_HEALTHY_ID,
-                module=self.g_ba,
-                kwargs=self.gan_config.generator_kwargs_toward(disease=False),
-                description=(
-                    "CycleGAN generator pneumoconiosis -> healthy (translates a lung-field image "
-                    "into the healthy domain). Output in model units [-1, 1]." + note
-                ),
-                normalisation={"direction": "pneumoconiosis->healthy"},
-                **common,
-            ),
+            )
+            for model_id, generator, disease, source, target in directions
         ]

@@ -110,26 +110,22 @@ class FIGANConfig(TrainConfig):
         check_whole(self, 1, "components", "latent_dim", "ngf", "ndf", "max_width")
         check_option(self.score_weight >= 0, "score-weight", "must be >= 0", self.score_weight)
 
-    @property
-    def generator_kwargs(self) -> dict[str, Any]:
+    def _network_kwargs(self, base_width: int) -> dict[str, Any]:
+        """What the generator and the critic share: the condition, the size and the widths."""
         return {
             "n_conditions": self.components,
-            "latent_dim": self.latent_dim,
             "size": self.size,
-            "base_width": self.ngf,
+            "base_width": base_width,
             "max_width": self.max_width,
-            "out_channels": 1,
         }
 
     @property
+    def generator_kwargs(self) -> dict[str, Any]:
+        return {**self._network_kwargs(self.ngf), "latent_dim": self.latent_dim, "out_channels": 1}
+
+    @property
     def discriminator_kwargs(self) -> dict[str, Any]:
-        return {
-            "n_conditions": self.components,
-            "size": self.size,
-            "base_width": self.ndf,
-            "max_width": self.max_width,
-            "in_channels": 1,
-        }
+        return {**self._network_kwargs(self.ndf), "in_channels": 1}
 
 
 class FIGANTask(TrainingTask):
