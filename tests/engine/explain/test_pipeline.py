@@ -28,7 +28,9 @@ def test_result_is_complete_and_on_the_original_grid(tiny_models, chest_like):
     assert len(counterfactual.frames.frames) == 4
     first = counterfactual.frames.frames[0]
     np.testing.assert_array_equal(first.image, result.original)
-    assert first.probability == pytest.approx(result.probability, abs=1e-9)
+    # The frames are classified as one batch, the original alone: float32 kernels may sum in
+    # another order for a batch (AMD EPYC: 4e-9), so equal means equal to float32 precision.
+    assert first.probability == pytest.approx(result.probability, abs=1e-6)
     assert result.attributions is not None
     for attribution in (result.attributions.gradcam, result.attributions.gradient):
         assert attribution.shape == chest_like.shape

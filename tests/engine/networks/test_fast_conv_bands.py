@@ -148,4 +148,6 @@ def test_generator_at_512_runs_its_decoder_in_bands(
     monkeypatch.setattr(fast_conv, "_nnpack_usable", None)
     with torch.no_grad():
         direct = generator(x)
-    torch.testing.assert_close(banded, direct, atol=1e-5, rtol=1e-4)
+    # NNPACK and the direct kernel sum in other orders; over the generator's layers that reaches
+    # 1.1e-5 on an AMD EPYC (outputs in [-1, 1]). A misplaced band or halo is off by ~0.1.
+    torch.testing.assert_close(banded, direct, atol=5e-5, rtol=1e-4)
