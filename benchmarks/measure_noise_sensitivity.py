@@ -2,9 +2,10 @@
 
 Through the user's path, as the issue's check does: ``cxr-explain phantoms --paired --seed S
 --size Z --noise L`` writes the files, ``cxr-explain batch`` explains them with the models, and
-this prints, per size and noise level, how many healthy and diseased images are called right at
-the operating point, the highest healthy P and the lowest diseased P. The training phantoms all
-have noise level 1; a classifier that reads the lungs gives the same verdicts at every level.
+this prints, per size and noise level, how many healthy and diseased images batch calls right
+(its ``predicted_label``), the highest healthy P and the lowest diseased P. The training
+phantoms all have noise level 1; a classifier that reads the lungs gives the same verdicts at
+every level.
 
     .venv/bin/python benchmarks/measure_noise_sensitivity.py [--n 8] [--seed 777]
         [--sizes 256 512 1024] [--noise 0.5 1 1.5] [--models DIR]
@@ -20,22 +21,30 @@ from pathlib import Path
 from engine.cli.main import main as cli
 from engine.explain.batch import RESULTS_FILE
 
+HEALTHY = "healthy"  # the class folder and the label of healthy images
 
-def verdicts(results: Path) -> tuple[list[float], list[float]]:
-    """P(disease) of the healthy and of the diseased images of a batch's results file."""
-    probability: dict[str, tuple[str, float]] = {}
+
+Verdict = tuple[float, bool]  # P(disease) and whether batch called the image healthy
+
+
+def verdicts(results: Path) -> tuple[list[Verdict], list[Verdict]]:
+    """P(disease) and batch's own verdict (its ``predicted_label``, at the models' threshold)
+    of the healthy and of the diseased images of a batch's results file."""
+    verdict: dict[str, tuple[str, Verdict]] = {}
     with results.open(newline="", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
-            if row["status"] == "ok":  # one row per direction: the image's P is the same
-                probability[row["file"]] = (row["folder_label"], float(row["probability"]))
-    healthy = [p for label, p in probability.values() if label == "healthy"]
-    diseased = [p for label, p in probability.values() if label != "healthy"]
+            if row["status"] == "ok":  # one row per direction: the image's verdict is the same
+                called_healthy = row["predicted_label"] == HEALTHY
+                p = float(row["probability"])
+                verdict[row["file"]] = (row["folder_label"], (p, called_healthy))
+    healthy = [v for label, v in verdict.values() if label == HEALTHY]
+    diseased = [v for label, v in verdict.values() if label != HEALTHY]
     return healthy, diseased
 
 
 def measure(
     work: Path, n: int, seed: int, size: int, noise: float, models: Path | None
-) -> tuple[list[float], list[float]]:
+) -> tuple[list[Verdict], list[Verdict]]:
     phantoms, report = work / f"ph_{size}_{noise}", work / f"batch_{size}_{noise}"
     common = ["--n", str(n), "--paired", "--seed", str(seed), "--size", str(size)]
     if cli(["phantoms", *common, "--noise", str(noise), "--out", str(phantoms)]) != 0:
@@ -62,11 +71,13 @@ def main() -> None:
                 healthy, diseased = measure(
                     Path(folder), args.n, args.seed, size, noise, args.models
                 )
-                right_h = sum(p < 0.5 for p in healthy)
-                right_d = sum(p >= 0.5 for p in diseased)
+                right_h = sum(called_healthy for _, called_healthy in healthy)
+                right_d = sum(not called_healthy for _, called_healthy in diseased)
+                top_healthy = max(p for p, _ in healthy)
+                lowest_diseased = min(p for p, _ in diseased)
                 print(
                     f"| {size} px | {noise:g} | {right_h}/{len(healthy)} | "
-                    f"{right_d}/{len(diseased)} | {max(healthy):.2f} | {min(diseased):.2f} |",
+                    f"{right_d}/{len(diseased)} | {top_healthy:.2f} | {lowest_diseased:.2f} |",
                     flush=True,
                 )
 
