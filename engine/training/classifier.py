@@ -23,22 +23,12 @@ from engine.errors import InputError, ModelError
 from engine.inference.ood import fit_feature_density, network_features, save_feature_density
 from engine.networks import Architecture, ClassifierNet
 from engine.training.augment import InputAugmentation
-from engine.training.config import (
-    ModelKind,
-    TrainConfig,
-    check_option,
-    check_whole,
-    coerce_paths,
-)
+from engine.training.config import ModelKind, TrainConfig, check_option, check_whole, coerce_paths
 from engine.training.data import LungField
+from engine.training.optim import recalibrate_batchnorm
 from engine.training.run_files import to_display
 from engine.training.runtime import Runtime
-from engine.training.task import (
-    BundleSpec,
-    PreparedData,
-    SupervisedTask,
-    recalibrate_batchnorm,
-)
+from engine.training.task import BundleSpec, PreparedData, SupervisedTask
 
 MODEL_ID = "classifier"
 LR_SCHEDULES = ("constant", "cosine")

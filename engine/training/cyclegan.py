@@ -50,16 +50,10 @@ from engine.training.gan_batch import GanBatch
 from engine.training.gan_guidance import ClassifierGuides
 from engine.training.gan_losses import lsgan, total_variation
 from engine.training.image_pool import ImagePool
+from engine.training.optim import adam, check_finite, set_requires_grad
 from engine.training.run_files import to_display
 from engine.training.runtime import Runtime
-from engine.training.task import (
-    BundleSpec,
-    PreparedData,
-    TrainingTask,
-    adam,
-    check_finite,
-    set_requires_grad,
-)
+from engine.training.task import BundleSpec, PreparedData, TrainingTask
 
 TO_DISEASE_ID = "generator_to_disease"
 TO_HEALTHY_ID = "generator_to_healthy"

@@ -49,23 +49,11 @@ from engine.figan.measures import (
 from engine.figan.pls import DEFAULT_COMPONENTS, FeaturePLS, fit_pls, save_pls
 from engine.networks import Architecture, ConditionalGenerator, ProjectionDiscriminator
 from engine.networks.conditional_generator import SIZES
-from engine.training.config import (
-    ModelKind,
-    TrainConfig,
-    check_option,
-    check_whole,
-    coerce_paths,
-)
+from engine.training.config import ModelKind, TrainConfig, check_option, check_whole, coerce_paths
+from engine.training.optim import adam, check_finite, set_requires_grad
 from engine.training.run_files import to_display
 from engine.training.runtime import Runtime
-from engine.training.task import (
-    BundleSpec,
-    PreparedData,
-    TrainingTask,
-    adam,
-    check_finite,
-    set_requires_grad,
-)
+from engine.training.task import BundleSpec, PreparedData, TrainingTask
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from torch import nn
 
 from engine.errors import InputError
 from engine.networks import Architecture
-from engine.training.task import set_requires_grad
+from engine.training.optim import set_requires_grad
 
 log = logging.getLogger(__name__)
 

@@ -2,17 +2,16 @@
 
 A task owns its networks, optimizers and image pools, does one optimisation step, evaluates the
 test split and names the bundles to write; :func:`engine.training.loop.fit` does the rest.
-NaN/inf: :func:`check_finite` turns any non-finite loss into a one-line :class:`TrainingError`
-naming the step, before the optimizer step can spread it into the weights.
+The torch steps the tasks share (optimizer, loss check, freezing) are in
+:mod:`engine.training.optim`.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -24,7 +23,7 @@ from torch import nn
 
 from engine.errors import InputError
 from engine.networks import Architecture
-from engine.training.config import TrainConfig, TrainingError
+from engine.training.config import TrainConfig
 from engine.training.data import (
     LABELS,
     DeviceMasks,
@@ -38,6 +37,7 @@ from engine.training.data import (
     segmenter_predictor,
 )
 from engine.training.image_pool import ImagePool
+from engine.training.optim import adam, check_finite
 from engine.training.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -55,18 +55,6 @@ class BundleSpec:
     value_ranges: Mapping[str, Any]
     metrics: Mapping[str, Any]
     normalisation: Mapping[str, Any] = field(default_factory=dict)
-
-
-def check_finite(losses: Mapping[str, torch.Tensor], step: int) -> dict[str, float]:
-    """Loss values as floats; :class:`TrainingError` naming the loss and step if one is NaN/inf."""
-    values = {name: float(loss.detach().float()) for name, loss in losses.items()}
-    for name, value in values.items():
-        if not math.isfinite(value):
-            raise TrainingError(
-                f"training stopped at step {step}: the {name} loss is {value}; "
-                "lower --lr, check the images, or resume from the last checkpoint"
-            )
-    return values
 
 
 class TrainingTask(ABC):
@@ -121,7 +109,7 @@ class TrainingTask(ABC):
     def train_step(self, indices: Sequence[int], epoch: int, step: int) -> dict[str, float]:
         """One optimisation step on the items ``indices``; returns the losses as floats.
 
-        Must call :func:`check_finite` before any optimizer step.
+        Must call :func:`~engine.training.optim.check_finite` before any optimizer step.
         """
 
     def lr_factor(self, epoch: int) -> float:
@@ -215,46 +203,6 @@ class SupervisedTask(TrainingTask):
         return values
 
 
-def recalibrate_batchnorm(module: nn.Module, batches: Iterable[torch.Tensor]) -> None:
-    """Re-estimate BatchNorm running statistics as the exact average over ``batches``.
-
-    The exponential moving average kept during training was seen to lag the final weights badly
-    for the classifier (eval-mode accuracy 0.50 against 0.83 after this pass on the same weights),
-    because brightness, the very feature the disease changes, shifts batch statistics. Only the
-    BatchNorm layers run in train mode here (dropout stays off); no gradient, no RNG use.
-    """
-    layers = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    if not layers:
-        return
-    modes = [m.training for m in module.modules()]
-    momenta = [layer.momentum for layer in layers]
-    module.eval()
-    for layer in layers:
-        layer.reset_running_stats()
-        layer.momentum = None  # cumulative average
-        layer.train()
-    with torch.no_grad():
-        for batch in batches:
-            module(batch)
-    for layer, momentum in zip(layers, momenta, strict=True):
-        layer.momentum = momentum
-    for child, mode in zip(module.modules(), modes, strict=True):
-        child.training = mode
-
-
-def adam(
-    parameters: Iterator[nn.Parameter], config: TrainConfig, weight_decay: float = 0.0
-) -> torch.optim.Adam:
-    """Adam with the config's learning rate and betas (``foreach`` off: one code path)."""
-    return torch.optim.Adam(
-        parameters,
-        lr=config.lr,
-        betas=(config.beta1, config.beta2),
-        weight_decay=weight_decay,
-        foreach=False,
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class PreparedData:
     samples: tuple[Sample, ...]
@@ -296,11 +244,3 @@ def prepare_data(
     if not len(test):
         log.warning("data folder %s has no test images; test metrics are empty", config.data.name)
     return PreparedData(samples=samples, train=train, test=test)
-
-
-def set_requires_grad(modules: Sequence[nn.Module], flag: bool) -> None:
-    """Freeze (False) or unfreeze the parameters of ``modules``: a GAN's discriminators during
-    the generator step, a guiding classifier always."""
-    for module in modules:
-        for parameter in module.parameters():
-            parameter.requires_grad_(flag)

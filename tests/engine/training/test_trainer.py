@@ -414,7 +414,7 @@ def test_cuda_bf16_channels_last_run(shared_dataset: Path, tmp_path: Path) -> No
 
 def test_recalibrated_batchnorm_holds_the_exact_data_statistics() -> None:
     from engine.networks import ClassifierNet
-    from engine.training.task import recalibrate_batchnorm
+    from engine.training.optim import recalibrate_batchnorm
 
     torch.manual_seed(0)
     network = ClassifierNet(base_width=4, n_stages=2, feature_dim=8)
