@@ -195,6 +195,14 @@ def _add_classifier(parser: argparse.ArgumentParser) -> None:
     _option(
         parser,
         ClassifierConfig,
+        "augment_stripes",
+        "with --augment-input, the share of training images that also get a label-free "
+        "horizontal line pattern (patterns a guided generator used to hide disease)",
+        type=float,
+    )
+    _option(
+        parser,
+        ClassifierConfig,
         "model_id",
         "bundle folder name (classifier, or oracle for the independent judge)",
     )

@@ -8,13 +8,19 @@ healthy image diseased when one of them changes (issue: the lung border alone mo
 phantoms from P ~0.1 to ~1.0). Each training batch therefore draws them at random, on the cached
 model-resolution images, before the lung field is cut out.
 
+One further variation is off by default: *line patterns* (:meth:`InputAugmentation.with_stripes`),
+horizontal lines and fine stripes of either sign added to images of both classes alike. A
+generator guided by the shipped classifier learned to remove its disease evidence with dark
+horizontal lines and a stripe texture (docs/validation/generators.md); a guide that has seen such
+patterns carry no label cannot be moved by them.
+
 All operations act on ``whole`` (``(B, 1, S, S)`` in ``[-1, 1]``) and the lung area share of each
 pixel (same shape, ``[0, 1]``), and return the lung-field input ``(B, 1, S, S)``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -33,6 +39,8 @@ class InputAugmentation:
     (intensity units). ``noise``: largest standard deviation of added white noise (intensity
     units). ``blur``: largest Gaussian sigma in model pixels (resampling from another size).
     ``quantise_probability``: chance of 8-bit quantisation of the intensity.
+    ``stripe_probability``: chance of a horizontal line pattern (see :func:`line_pattern`) of
+    peak amplitude up to ``stripe_amplitude`` (intensity units) on an image.
     """
 
     lung_share: tuple[float, float] = (0.25, 0.75)
@@ -42,10 +50,16 @@ class InputAugmentation:
     noise: float = 0.008
     blur: float = 0.5
     quantise_probability: float = 0.3
+    stripe_probability: float = 0.0
+    stripe_amplitude: float = 0.04
 
     @classmethod
     def off(cls) -> InputAugmentation:
         return cls((0.5, 0.5), 0.0, (1.0, 1.0), 0.0, 0.0, 0.0, 0.0)
+
+    def with_stripes(self, probability: float) -> InputAugmentation:
+        """These variations plus line patterns on a share ``probability`` of the images."""
+        return replace(self, stripe_probability=probability)
 
     def apply(
         self, whole: torch.Tensor, share: torch.Tensor, generator: torch.Generator | None = None
@@ -70,6 +84,10 @@ class InputAugmentation:
             sd = uniform(0.0, self.noise)
             noise = torch.randn(intensity.shape, generator=generator, dtype=whole.dtype)
             intensity = (intensity + sd * noise.to(whole.device)).clamp(0.0, 1.0)
+        if self.stripe_probability > 0:
+            chosen = uniform(0.0, 1.0) < self.stripe_probability
+            pattern = line_pattern(batch, intensity.shape[-2], self.stripe_amplitude, generator)
+            intensity = (intensity + chosen * pattern.to(whole.device, whole.dtype)).clamp(0, 1)
         if self.quantise_probability > 0:
             chosen = uniform(0.0, 1.0) < self.quantise_probability
             intensity = torch.where(chosen, torch.round(intensity * 255.0) / 255.0, intensity)
@@ -101,3 +119,30 @@ def _blur_each(images: torch.Tensor, sigmas: torch.Tensor) -> torch.Tensor:
         rows = F.conv2d(padded, kernel.view(1, 1, -1, 1))
         out.append(F.conv2d(rows, kernel.view(1, 1, 1, -1))[0])
     return torch.stack(out)
+
+
+def line_pattern(
+    batch: int, size: int, amplitude: float, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Random horizontal line patterns, ``(B, 1, size, 1)`` (constant along each row).
+
+    Each is the sum of fine stripes (a sine across the rows, period 2-10 px, peak up to
+    ``amplitude``) and scattered single lines (each row with a chance of up to 15 %, either sign,
+    up to ``amplitude``), confined to a random band of rows of 30-100 % of the height with soft
+    ends: the shapes of the changes a texture-reading guide let a generator get away with.
+    """
+
+    def draw(*shape: int) -> torch.Tensor:
+        return torch.rand(batch, *shape, generator=generator)
+
+    rows = torch.arange(size, dtype=torch.float32).view(1, size)
+    period = 2.0 + 8.0 * draw(1)
+    phase = 2.0 * torch.pi * draw(1)
+    stripes = amplitude * draw(1) * torch.sin(2.0 * torch.pi * rows / period + phase)
+    hit = draw(size) < 0.15 * draw(1)
+    lines = hit * amplitude * (2.0 * draw(size) - 1.0)
+    height = (0.3 + 0.7 * draw(1)) * size
+    start = (size - height) * draw(1)
+    ramp = max(2.0, 0.05 * size)
+    band = ((rows - start) / ramp).clamp(0, 1) * ((start + height - rows) / ramp).clamp(0, 1)
+    return ((stripes + lines) * band).view(batch, 1, size, 1)

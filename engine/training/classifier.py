@@ -45,6 +45,9 @@ class ClassifierConfig(TrainConfig):
 
     ``augment_input``: draw the input variations of :class:`InputAugmentation` for every
     training batch (what differs between files, resolutions, masks and processing of one image).
+    ``augment_stripes``: with ``augment_input``, the share of training images that also get a
+    label-free horizontal line pattern (:func:`engine.training.augment.line_pattern`), so that
+    such patterns, which a guided generator used to remove disease evidence, carry no label.
     ``model_id``: the bundle's folder name (``oracle`` for the independent judge of
     counterfactuals, trained on its own seed and width).
     ``lr_schedule``: ``constant``, or ``cosine`` (the learning rate falls from ``lr`` along half a
@@ -64,6 +67,7 @@ class ClassifierConfig(TrainConfig):
     dropout: float = 0.2
     weight_decay: float = 1e-4
     augment_input: bool = False
+    augment_stripes: float = 0.0
     model_id: str = MODEL_ID
     lr_schedule: str = "constant"
     init_from: Path | None = None
@@ -84,6 +88,18 @@ class ClassifierConfig(TrainConfig):
             self.lr_schedule,
         )
         check_whole(self, 1, "width", "stages", "feature_dim")
+        check_option(
+            0.0 <= self.augment_stripes <= 1.0,
+            "augment-stripes",
+            "must be a share in [0, 1]",
+            self.augment_stripes,
+        )
+        check_option(
+            self.augment_input or self.augment_stripes == 0.0,
+            "augment-stripes",
+            "needs --augment-input",
+            self.augment_stripes,
+        )
         check_option(0.0 <= self.dropout < 1.0, "dropout", "must be in [0, 1)", self.dropout)
         check_option(self.weight_decay >= 0, "weight-decay", "must be >= 0", self.weight_decay)
         minimum = 2 ** (self.stages + 1)
@@ -174,6 +190,7 @@ class ClassifierTask(SupervisedTask):
 
     def __init__(self, config: ClassifierConfig, runtime: Runtime, data: PreparedData) -> None:
         self.clf_config = config
+        self.input_variations = InputAugmentation().with_stripes(config.augment_stripes)
         super().__init__(config, runtime, data, weight_decay=config.weight_decay)
 
     @classmethod
@@ -202,7 +219,7 @@ class ClassifierTask(SupervisedTask):
                 if train.shares is None or self.clf_config.lung_field is LungField.NONE
                 else torch.from_numpy(train.shares[index])
             )
-            inputs = InputAugmentation().apply(whole, share)
+            inputs = self.input_variations.apply(whole, share)
         else:
             inputs = torch.from_numpy(train.images[index])
         (images,) = self.augment(inputs)

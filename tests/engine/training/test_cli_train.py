@@ -43,7 +43,11 @@ def test_cli_trains_all_three_and_bundles_load_back(
     segmenter = ["train", "segmenter", *common, "--out", str(tmp_path / "seg")]
     assert run_cli([*segmenter, "--width", "4", "--depth", "2"]) == 0
     classifier = ["train", "classifier", *common, "--out", str(tmp_path / "clf")]
-    assert run_cli([*classifier, "--width", "4", "--stages", "2", "--batch-size", "4"]) == 0
+    variations = ["--augment-input", "--augment-stripes", "0.5"]
+    assert (
+        run_cli([*classifier, "--width", "4", "--stages", "2", "--batch-size", "4", *variations])
+        == 0
+    )
     gan = ["train", "cyclegan", "--data", str(shared_dataset), "--out", str(tmp_path / "gan")]
     clf_bundle = str(tmp_path / "clf" / "classifier")
     capsys.readouterr()
@@ -419,6 +423,7 @@ def test_constrained_generator_trains_resumes_and_explains(
         ("segmenter", {"width": 4, "depth": 2, "size": 64}),
         ("devices", {"width": 4, "positive_weight": 3.0, "augment_shift": 0.1}),
         ("classifier", {"width": 4, "lr_schedule": "cosine", "augment_input": True}),
+        ("classifier", {"augment_input": True, "augment_stripes": 0.25}),
         ("cyclegan", {"ngf": 8, "attention": False, "classifier": Path("clf")}),
         ("cyclegan", {"generator": "constrained", "change_sign": "directional"}),
         ("figan", {"components": 3, "classifier": Path("clf")}),
