@@ -11,8 +11,8 @@ model-resolution images, before the lung field is cut out.
 One further variation is off by default: *line patterns* (:meth:`InputAugmentation.with_stripes`),
 horizontal lines and fine stripes of either sign added to images of both classes alike. A
 generator guided by the shipped classifier learned to remove its disease evidence with dark
-horizontal lines and a stripe texture (docs/validation/generators.md); a guide that has seen such
-patterns carry no label cannot be moved by them.
+horizontal lines and a stripe texture; a classifier that has seen such patterns carry no label
+is not moved by those translations (measured in docs/validation/generators.md).
 
 All operations act on ``whole`` (``(B, 1, S, S)`` in ``[-1, 1]``) and the lung area share of each
 pixel (same shape, ``[0, 1]``), and return the lung-field input ``(B, 1, S, S)``.
