@@ -13,7 +13,6 @@ high-pass SD and its AUC where they were, the noise is not what hides it.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
@@ -42,6 +41,7 @@ def statistics(image: Image, lungs: npt.NDArray[np.bool_]) -> tuple[float, float
 
 
 def block_mean(image: Image, factor: int) -> Image:
+    """Means of ``factor`` x ``factor`` blocks (factor 1: the image itself)."""
     side = image.shape[0] // factor
     return image.reshape(side, factor, side, factor).mean(axis=(1, 3))
 
@@ -55,13 +55,10 @@ def measure(
         disease = DiseaseParams(profusion=1 + index % 3, opacity_type=kind)
         params = PhantomParams(seed=1000 + index, size=size, noise_level=noise, disease=disease)
         phantom = generate_phantom(params)
-        lungs = phantom.lung_left | phantom.lung_right
-        shrink: Callable[[Image], Image] = (
-            (lambda image: block_mean(image, factor)) if factor > 1 else (lambda image: image)
-        )
-        inside = shrink(lungs.astype(np.float32)) > 0.99
-        healthy.append(statistics(shrink(phantom.healthy_image), inside))
-        diseased.append(statistics(shrink(phantom.image), inside))
+        lungs = (phantom.lung_left | phantom.lung_right).astype(np.float32)
+        inside = block_mean(lungs, factor) > 0.99
+        healthy.append(statistics(block_mean(phantom.healthy_image, factor), inside))
+        diseased.append(statistics(block_mean(phantom.image, factor), inside))
     scores = np.asarray(healthy + diseased)
     labels = np.r_[np.zeros(n), np.ones(n)]
     aucs = [float(roc_auc_score(labels, scores[:, k])) for k in range(3)]
