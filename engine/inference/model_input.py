@@ -13,9 +13,10 @@ Two steps:
    display (a real CR carries centre 15000 / width 30000, which washes its lungs out), nor on
    whether the same pixels were stored as 8- or 16-bit.
 2. :func:`model_input`: letterbox to the model's square size with antialiased bilinear
-   resampling (fill = background), resample the full-resolution lung mask the same way as an area
-   fraction and keep model pixels that are at least half lung, then set everything outside to the
-   background: the *lung-field image* of the paper.
+   resampling (fill = background; an image already at the model's size is smoothed as a
+   resampling would, see :data:`UNRESAMPLED_SIGMA`), resample the full-resolution lung mask the
+   same way as an area fraction and keep model pixels that are at least half lung, then set
+   everything outside to the background: the *lung-field image* of the paper.
 
 Model units: ``intensity * 2 - 1`` in ``[-1, 1]``; the background (outside the lungs and the
 letterbox margins) is ``-1``.
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from engine.geometry import Letterbox, to_model
+from engine.geometry import Letterbox, gaussian_smooth, to_model
 from engine.io.grayscale import auto_window
 from engine.types import FloatImage, Radiograph, VoiPreset, readonly
 
@@ -37,6 +38,12 @@ BACKGROUND = -1.0
 #: A model pixel belongs to the lung field when at least this share of it is lung.
 LUNG_SHARE = 0.5
 MODEL_WINDOW_NAME = "model"
+#: Gaussian sigma (model pixels) for an image whose letterbox needs no resampling. Every other
+#: size passes through interpolation, which smooths; an image exactly at the model's size did
+#: not, and its sharper noise and edges read as disease (healthy phantoms at the classifier's
+#: 384 px were called diseased far more often than at 376 or 392 px). Sigma 0.5 brought their
+#: logits to those of the same anatomies at 376 and 392 px (docs/validation/resolution.md).
+UNRESAMPLED_SIGMA = 0.5
 
 
 def model_window(radiograph: Radiograph) -> VoiPreset:
@@ -82,7 +89,10 @@ def model_input(
     """
     shape = (int(intensity.shape[0]), int(intensity.shape[1]))
     box = Letterbox.fit(shape, size)
-    whole = to_model(np.asarray(intensity, dtype=np.float32) * 2.0 - 1.0, box, fill=BACKGROUND)
+    scaled = np.asarray(intensity, dtype=np.float32) * 2.0 - 1.0
+    if box.content_shape == shape and UNRESAMPLED_SIGMA > 0:
+        scaled = gaussian_smooth(scaled, UNRESAMPLED_SIGMA)
+    whole = to_model(scaled, box, fill=BACKGROUND)
     np.clip(whole, -1.0, 1.0, out=whole)  # antialiasing may overshoot by rounding only
     if lung is None:
         ones = np.ones_like(whole)

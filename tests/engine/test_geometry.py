@@ -56,3 +56,19 @@ def test_bad_arguments():
         Letterbox.fit((10, 10), 0)
     with pytest.raises(ValueError, match="source_shape"):
         Letterbox.fit((0, 10), 8)
+
+
+@pytest.mark.parametrize("sigma", [0.5, 1.3])
+def test_gaussian_smooth_matches_scipy_and_keeps_constants(sigma):
+    from scipy.ndimage import gaussian_filter
+
+    from engine.geometry import gaussian_smooth
+
+    image = np.random.default_rng(3).random((37, 23)).astype(np.float32)
+    np.testing.assert_allclose(
+        gaussian_smooth(image, sigma), gaussian_filter(image, sigma, mode="nearest"), atol=1e-6
+    )
+    flat = np.full((9, 5), 0.25, np.float32)
+    np.testing.assert_allclose(gaussian_smooth(flat, sigma), flat, atol=1e-6)
+    with pytest.raises(ValueError, match="sigma"):
+        gaussian_smooth(image, 0.0)

@@ -114,3 +114,20 @@ def test_eight_and_sixteen_bit_files_of_one_image_give_nearly_the_same_input(tmp
 def test_model_input_checks_the_mask_grid():
     with pytest.raises(ValueError, match="lung mask shape"):
         model_input(np.zeros((10, 12), np.float32), np.zeros((12, 10), bool), 16)
+
+
+def test_an_image_at_the_model_size_is_as_smooth_as_its_neighbours():
+    """No resampling (the image is exactly the model's size) must not mean a sharper input: the
+    classifier reads fine detail as disease (docs/validation/resolution.md)."""
+    rng = np.random.default_rng(5)
+
+    def detail(side: int) -> float:
+        """Mean pixel-to-pixel variation of the model input of white-noise images."""
+        values = []
+        for _ in range(4):
+            image = (0.4 + 0.2 * rng.random((side, side))).astype(np.float32)
+            values.append(float(np.std(np.diff(model_input(image, None, 64).whole, axis=1))))
+        return float(np.mean(values))
+
+    at_size, neighbours = detail(64), [detail(62), detail(66)]
+    assert 0.9 * min(neighbours) <= at_size <= 1.1 * max(neighbours)
