@@ -37,6 +37,7 @@ from engine.explain.frames import (
     strength_positions,
 )
 from engine.explain.request import Direction, ExplainRequest
+from engine.explain.resolution import SourceResolution
 from engine.explain.statistics import LungStatistics, lung_statistics
 from engine.explain.warning_codes import EngineWarning, WarningCode
 from engine.inference.model_input import model_intensity
@@ -123,6 +124,8 @@ class ExplanationResult:
     # Bool (H, W): pixels every counterfactual leaves unchanged (devices), or None (no device
     # segmenter and no keep mask given).
     keep: np.ndarray | None = None
+    # The image's longer side against the classifier's input (None: results made before it).
+    resolution: SourceResolution | None = None
 
     @property
     def out_of_distribution(self) -> bool:
@@ -149,7 +152,11 @@ class ExplanationResult:
 
     @property
     def predicted_label(self) -> str:
-        return POSITIVE_LABEL if self.probability >= self.threshold else "healthy"
+        return "healthy" if self._healthy_verdict else POSITIVE_LABEL
+
+    @property
+    def _healthy_verdict(self) -> bool:
+        return self.probability < self.threshold
 
     @property
     def trustworthy(self) -> bool:
@@ -161,8 +168,8 @@ class ExplanationResult:
     def caution(self) -> str | None:
         """A one-line warning that must travel with every export of this explanation, or None.
 
-        Names each reason: out of distribution, an invalid or non-qualifying counterfactual, a
-        non-monotonic slider.
+        Names each reason: out of distribution, a healthy verdict on a low-resolution image, an
+        invalid or non-qualifying counterfactual, a non-monotonic slider.
         """
         reasons = []
         if self.out_of_distribution:
@@ -173,6 +180,8 @@ class ExplanationResult:
             if uncertainty is not None and uncertainty > MAX_SEGMENTATION_UNCERTAINTY:
                 checks.append(f"uncertain lung segmentation {uncertainty:.2f}")
             reasons.append(f"OUT OF DISTRIBUTION ({', '.join(checks)})")
+        if self.resolution is not None and self.resolution.weakens(self._healthy_verdict):
+            reasons.append(self.resolution.caution())
         for counterfactual in self.counterfactuals:
             name = counterfactual.direction.value
             if not counterfactual.qualifies:
@@ -272,6 +281,9 @@ def explain(
                 "models' training data; do not trust this explanation",
             )
         )
+    resolution = SourceResolution(max(original.shape), model_size(models.classifier))
+    if resolution.weakens(probability < request.threshold):
+        warnings.append(resolution.warning())
     clock.stage("classify", 0.35)
     directions = _directions(request.direction, probability, request.threshold)
     counterfactuals = []
@@ -308,6 +320,7 @@ def explain(
         segmentation_uncertainty=segmentation_uncertainty,
         oracle_probability=oracle_probability,
         keep=None if keep is None else readonly(keep),
+        resolution=resolution,
     )
 
 

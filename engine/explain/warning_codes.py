@@ -19,6 +19,7 @@ class WarningCode(StrEnum):
     NOT_A_COUNTERFACTUAL = "not-a-counterfactual"
     INVALID_COUNTERFACTUAL = "invalid-counterfactual"
     ORACLE_DISAGREES = "oracle-disagrees"
+    LOW_RESOLUTION = "low-resolution"
 
 
 #: The codes whose warnings explain an out-of-distribution verdict (which check fired).

@@ -1,0 +1,58 @@
+"""Whether an image is too coarse for a healthy verdict to carry its usual weight.
+
+The classifier reads a letterboxed square of ``model_side`` pixels. An image with fewer pixels
+across reaches it up-sampled: opacities smaller than the image's own pixels are averaged away
+before any model sees them. Through files, on `cxr-explain phantoms --paired` sets (11 seeds,
+88 pairs per size; docs/validation/validation.md, "Source resolution"), the shipped classifier
+at its operating point kept its specificity at every size but found fewer diseased images in the
+smallest files: 256 and 288 px against 320-1024 px. A positive verdict there is as good as
+elsewhere; a healthy one is weaker evidence, and the result says so wherever it goes.
+
+What it cannot show: the share was measured on synthetic phantoms whose 256 px files have 1.6 mm
+pixels; a real radiograph's smallest visible finding depends on its pixel spacing and the
+findings, which a pixel count alone does not know.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.explain.warning_codes import EngineWarning, WarningCode
+
+#: Below this share of the classifier's input side a source counts as low resolution: on the
+#: measured sets sensitivity fell at 256 and 288 px (0.67-0.75 of the model's 384) and held from
+#: 320 px (0.83) up.
+LOW_RESOLUTION_SHARE = 0.8
+
+
+@dataclass(frozen=True, slots=True)
+class SourceResolution:
+    """The image's longer side and the classifier's input side, in pixels."""
+
+    side: int
+    model_side: int
+
+    def __post_init__(self) -> None:
+        if self.side < 1 or self.model_side < 1:
+            raise ValueError(f"sides must be positive, got {self.side} and {self.model_side}")
+
+    @property
+    def low(self) -> bool:
+        return self.side < LOW_RESOLUTION_SHARE * self.model_side
+
+    def weakens(self, healthy_verdict: bool) -> bool:
+        """True when this resolution makes the verdict weaker evidence: a healthy verdict on a
+        low-resolution image (positive verdicts keep their specificity there)."""
+        return healthy_verdict and self.low
+
+    def warning(self) -> EngineWarning:
+        return EngineWarning(
+            WarningCode.LOW_RESOLUTION,
+            f"low resolution ({self.side} px across, the classifier reads {self.model_side} px): "
+            "it finds fewer mild findings in images this coarse, so a healthy verdict is weaker "
+            "evidence; open the full-resolution image if there is one",
+        )
+
+    def caution(self) -> str:
+        """The reason's words in :meth:`ExplanationResult.caution` (burned into exports)."""
+        return f"LOW RESOLUTION ({self.side} px): a healthy verdict misses more mild findings"

@@ -1,0 +1,82 @@
+"""Low-resolution images: a healthy verdict on them says it is weaker evidence, wherever it goes."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from engine.explain.pipeline import ExplainRequest, explain
+from engine.explain.resolution import LOW_RESOLUTION_SHARE, SourceResolution
+from engine.explain.warning_codes import WarningCode, code_of
+from engine.io import load_radiograph
+
+
+@pytest.mark.parametrize(
+    ("side", "low"),
+    [(256, True), (288, True), (307, True), (308, False), (384, False), (1024, False)],
+)
+def test_low_means_below_the_measured_share_of_the_model_side(side, low):
+    resolution = SourceResolution(side, 384)
+    assert resolution.low is low
+    assert (side < LOW_RESOLUTION_SHARE * 384) is low
+    # Only a healthy verdict is weakened; a positive verdict keeps its weight.
+    assert resolution.weakens(healthy_verdict=True) is low
+    assert resolution.weakens(healthy_verdict=False) is False
+
+
+def test_bad_sides_are_refused():
+    with pytest.raises(ValueError, match="positive"):
+        SourceResolution(0, 384)
+
+
+def test_the_warning_names_both_sides_and_has_its_code():
+    warning = SourceResolution(256, 384).warning()
+    assert code_of(warning) is WarningCode.LOW_RESOLUTION
+    assert "256 px" in warning
+    assert "384 px" in warning
+    assert SourceResolution(256, 384).caution().startswith("LOW RESOLUTION (256 px)")
+
+
+def _coarse_chest(tmp_path, side: int):
+    """A ``side`` x ``side`` 8-bit image with two darker 'lungs'."""
+    rows, columns = np.mgrid[0:side, 0:side] / side
+    image = np.full((side, side), 170, np.uint8)
+    for centre in (0.3, 0.7):
+        image[((columns - centre) / 0.18) ** 2 + ((rows - 0.5) / 0.35) ** 2 < 1] = 60
+    path = tmp_path / f"chest_{side}.png"
+    Image.fromarray(image).save(path)
+    return load_radiograph(path)
+
+
+@pytest.mark.parametrize("healthy_verdict", [True, False])
+def test_a_coarse_image_warns_only_with_a_healthy_verdict(tmp_path, tiny_models, healthy_verdict):
+    coarse = _coarse_chest(tmp_path, 20)  # the tiny classifier reads 32 px: 20 < 0.8 * 32
+    probe = explain(coarse, tiny_models, ExplainRequest(with_attributions=False, n_frames=2))
+    # A threshold just above or below the tiny model's P decides the verdict.
+    threshold = (
+        min(0.999, probe.probability + 1e-3)
+        if healthy_verdict
+        else max(0.001, probe.probability - 1e-3)
+    )
+    request = ExplainRequest(threshold=threshold, with_attributions=False, n_frames=2)
+    result = explain(coarse, tiny_models, request)
+    assert result.resolution == SourceResolution(20, 32)
+    assert (result.predicted_label == "healthy") is healthy_verdict
+    codes = [code_of(w) for w in result.warnings]
+    assert (WarningCode.LOW_RESOLUTION in codes) is healthy_verdict
+    caution = result.caution() or ""
+    assert ("LOW RESOLUTION (20 px)" in caution) is healthy_verdict
+
+
+def test_a_fine_image_never_warns(tmp_path, tiny_models):
+    fine = _coarse_chest(tmp_path, 40)  # 40 >= 0.8 * 32
+    result = explain(fine, tiny_models, ExplainRequest(threshold=0.999, with_attributions=False))
+    assert result.predicted_label == "healthy"
+    assert WarningCode.LOW_RESOLUTION not in [code_of(w) for w in result.warnings]
+    assert "LOW RESOLUTION" not in (result.caution() or "")
+    # The same result on a coarse image would carry it: the caution reads the stored sides.
+    coarse = dataclasses.replace(result, resolution=SourceResolution(20, 32))
+    assert "LOW RESOLUTION (20 px)" in (coarse.caution() or "")
