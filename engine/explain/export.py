@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageDraw, PngImagePlugin
+from PIL import Image, PngImagePlugin
 
 from engine.atomic import atomic_path
 from engine.explain.difference import render_difference, symmetric_limit
-from engine.explain.gif import CAUTION_PREFIX, CAUTION_RED, GifOptions, fitted_font, write_gif
+from engine.explain.gif import CAUTION_PREFIX, GifOptions, caution_band, write_gif
 from engine.explain.pipeline import Counterfactual, ExplanationResult
 from engine.explain.statistics import LungStatistics
 from engine.types import FloatImage
@@ -153,11 +153,7 @@ def with_caution_band(pixels: np.ndarray, caution: str) -> np.ndarray:
     caution; RGB out. The image's own pixels are kept, not painted over."""
     rgb = pixels if pixels.ndim == 3 else np.repeat(pixels[..., None], 3, axis=-1)
     width = int(rgb.shape[1])
-    height = max(14, round(0.04 * max(rgb.shape[0], width)))
-    band = Image.new("RGB", (width, height), CAUTION_RED)
-    text = CAUTION_PREFIX + caution
-    font = fitted_font(text, width, max(9, round(height * 0.6)))
-    ImageDraw.Draw(band).text((4, height * 0.2), text, fill=(255, 255, 255), font=font)
+    band = caution_band(caution, width, max(14, round(0.04 * max(rgb.shape[0], width))))
     return np.concatenate([np.asarray(band, dtype=np.uint8), rgb], axis=0)
 
 

@@ -134,28 +134,26 @@ def _labelled(strip: npt.NDArray[np.uint8], caption: str, options: GifOptions) -
         size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
         image = image.resize(size, Image.Resampling.LANCZOS)
     band = max(14, round(image.height * _BANNER_FRACTION))
-    caution_band = band if options.caution else 0
-    canvas = Image.new("RGB", (image.width, image.height + 2 * band + caution_band), (0, 0, 0))
-    canvas.paste(image, (0, band + caution_band))
+    warning = caution_band(options.caution, image.width, band) if options.caution else None
+    caution_height = 0 if warning is None else warning.height
+    canvas = Image.new("RGB", (image.width, image.height + 2 * band + caution_height), (0, 0, 0))
+    canvas.paste(image, (0, band + caution_height))
+    if warning is not None:
+        canvas.paste(warning, (0, 0))
     draw = ImageDraw.Draw(canvas)
     text_size = max(9, round(band * 0.6))
-    if options.caution:
-        draw.rectangle((0, 0, image.width, caution_band - 1), fill=CAUTION_RED)
-        text = CAUTION_PREFIX + options.caution
-        font = fitted_font(text, image.width, text_size)
-        draw.text((4, band * 0.2), text, fill=(255, 255, 255), font=font)
     # Identifiers the user asked for come first: a long description must not push them off.
     top = "  ".join(t for t in (options.header_text, options.description) if t) or SYNTHETIC_LABEL
-    top_y = caution_band + band * 0.2
+    top_y = caution_height + band * 0.2
     draw.text((4, top_y), top, fill=(255, 200, 0), font=fitted_font(top, image.width, text_size))
     pane = image.width / 3
     names = ("original", TRANSLATED_PANE_LABEL, "difference")
     for index, name in enumerate(names):
         font = fitted_font(name, int(pane) - 8, text_size)
         draw.text(
-            (index * pane + 4, caution_band + band * 1.05), name, fill=(0, 255, 255), font=font
+            (index * pane + 4, caution_height + band * 1.05), name, fill=(0, 255, 255), font=font
         )
-    bottom = caution_band + image.height + band * 1.2
+    bottom = caution_height + image.height + band * 1.2
     font = fitted_font(caption, image.width, text_size)
     draw.text((4, bottom), caption, fill=(255, 255, 255), font=font)
     return canvas
@@ -171,6 +169,44 @@ def fitted_font(
         if font.getlength(text) <= width - 8:
             return font
     return ImageFont.load_default(size=minimum)
+
+
+def caution_band(caution: str, width: int, height: int) -> Image.Image:
+    """A red band ``width`` pixels wide that shows ``caution`` whole, for the top of an export.
+
+    One line at the largest font that fits (down to a readable floor) in a band ``height`` high;
+    a caution too long for that (a 256 px image's PNG) is word-wrapped at that floor over as many
+    lines as it needs, and the band grows to hold them: someone who receives only the picture
+    must be able to read every reason."""
+    text = CAUTION_PREFIX + caution
+    floor = 9
+    size = max(floor, round(height * 0.6))
+    font = fitted_font(text, width, size, minimum=floor)
+    lines = [text] if font.getlength(text) <= width - 8 else _wrapped(text, font, width - 8)
+    line_height = int(font.getbbox("Ag")[3]) + 2
+    top = round(height * 0.2)
+    band_height = height if len(lines) == 1 else max(height, 2 * top + len(lines) * line_height)
+    band = Image.new("RGB", (width, band_height), CAUTION_RED)
+    draw = ImageDraw.Draw(band)
+    for index, line in enumerate(lines):
+        draw.text((4, top + index * line_height), line, fill=(255, 255, 255), font=font)
+    return band
+
+
+def _wrapped(
+    text: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont, width: int
+) -> list[str]:
+    """``text`` broken at spaces into lines of at most ``width`` pixels (a longer word alone)."""
+    lines: list[str] = []
+    current = ""
+    for word in text.split():
+        trial = f"{current} {word}" if current else word
+        if current and font.getlength(trial) > width:
+            lines.append(current)
+            current = word
+        else:
+            current = trial
+    return [*lines, current]
 
 
 def _save_atomically(path: Path, images: Sequence[Image.Image], frame_ms: int) -> Path:

@@ -158,3 +158,29 @@ def test_gif_burns_the_caution_into_every_frame_and_names_the_translated_pane(tm
             rows = _red_rows(np.asarray(gif.convert("RGB")))
             assert rows[: len(rows) // 10].sum() >= 5, index  # a red band at the top
     assert "SYNTHETIC" in TRANSLATED_PANE_LABEL
+
+
+def test_a_long_caution_wraps_instead_of_being_cut():
+    from PIL import ImageFont
+
+    from engine.explain.export import with_caution_band
+    from engine.explain.gif import _wrapped, caution_band
+
+    caution = "LOW RESOLUTION (256 px): a healthy verdict misses more mild findings"
+    wide = caution_band(caution, 1200, 20)
+    narrow = caution_band(caution, 160, 20)
+    assert wide.size == (1200, 20)  # one line: the band keeps its height
+    assert narrow.width == 160
+    assert narrow.height > 2 * 14  # two lines or more
+    # Every word is kept, in order, and no line is wider than the band.
+    font = ImageFont.load_default(size=12)
+    lines = _wrapped("CAUTION: " + caution, font, 150)
+    assert " ".join(lines) == "CAUTION: " + caution
+    assert all(font.getlength(line) <= 150 for line in lines if " " in line)
+    # The exported picture keeps its own pixels under the taller band.
+    pixels = np.full((80, 160), 77, np.uint8)
+    marked = with_caution_band(pixels, caution)
+    band = caution_band(caution, 160, 14)  # an export's band: 4 % of the side, at least 14 px
+    assert band.height > 14
+    assert marked.shape[0] == band.height + 80
+    np.testing.assert_array_equal(marked[band.height :, :, 0], pixels)
