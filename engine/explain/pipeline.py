@@ -160,10 +160,8 @@ class ExplanationResult:
 
     @property
     def trustworthy(self) -> bool:
-        """In distribution, every counterfactual valid and monotonic: nothing to warn about."""
-        return not self.out_of_distribution and all(
-            c.valid and c.frames.monotonic for c in self.counterfactuals
-        )
+        """Nothing to warn about: no reason for a :meth:`caution`."""
+        return self.caution() is None
 
     def caution(self) -> str | None:
         """A one-line warning that must travel with every export of this explanation, or None.

@@ -80,3 +80,12 @@ def test_a_fine_image_never_warns(tmp_path, tiny_models):
     # The same result on a coarse image would carry it: the caution reads the stored sides.
     coarse = dataclasses.replace(result, resolution=SourceResolution(20, 32))
     assert "LOW RESOLUTION (20 px)" in (coarse.caution() or "")
+
+
+def test_trustworthy_means_no_caution(tmp_path, tiny_models):
+    result = explain(_coarse_chest(tmp_path, 40), tiny_models, ExplainRequest(n_frames=2))
+    assert result.trustworthy is (result.caution() is None)
+    coarse_healthy = dataclasses.replace(
+        result, resolution=SourceResolution(20, 32), probability=0.0
+    )
+    assert not coarse_healthy.trustworthy
