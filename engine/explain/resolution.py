@@ -3,7 +3,7 @@
 The classifier reads a letterboxed square of ``model_side`` pixels. An image with fewer pixels
 across reaches it up-sampled: opacities smaller than the image's own pixels are averaged away
 before any model sees them. Through files, on `cxr-explain phantoms --paired` sets (11 seeds,
-88 pairs per size; docs/validation/validation.md, "Source resolution"), the shipped classifier
+88 pairs per size; docs/validation/resolution.md), the shipped classifier
 at its operating point kept its specificity at every size but found fewer diseased images in the
 smallest files: 256 and 288 px against 320-1024 px. A positive verdict there is as good as
 elsewhere; a healthy one is weaker evidence, and the result says so wherever it goes.
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from engine.explain.warning_codes import EngineWarning, WarningCode
 
 #: Below this share of the classifier's input side a source counts as low resolution: on the
-#: measured sets sensitivity fell at 256 and 288 px (0.67-0.75 of the model's 384) and held from
-#: 320 px (0.83) up.
+#: measured sets sensitivity fell in 256 and 288 px files (0.67 and 0.75 of the model's 384 px)
+#: and held from 320 px (0.83 of it) up.
 LOW_RESOLUTION_SHARE = 0.8
 
 
