@@ -83,7 +83,8 @@ def main() -> None:
                     h, d = measure(work, args.n, seed, size, noise, args.models)
                     missed_h = sum(not called_healthy for _, called_healthy in h)
                     missed_d = sum(called_healthy for _, called_healthy in d)
-                    passing += missed_h <= 1 and missed_d <= 1
+                    complete = len(h) == len(d) == args.n  # failed images are no pass
+                    passing += complete and missed_h <= 1 and missed_d <= 1
                     healthy, diseased = healthy + h, diseased + d
                 right_h = sum(called_healthy for _, called_healthy in healthy)
                 right_d = sum(not called_healthy for _, called_healthy in diseased)

@@ -55,7 +55,8 @@ class GifOptions:
     # What the animation shows, e.g. "to-healthy  models classifier@1a2b3c4d ..."
     description: str | None = None
     # A warning burned into every frame (ExplanationResult.caution(): out of distribution,
-    # invalid, non-monotonic), so that whoever receives only the GIF sees it.
+    # invalid, non-monotonic, a healthy verdict on a low-resolution image), so that whoever
+    # receives only the GIF sees it.
     caution: str | None = None
 
     def __post_init__(self) -> None:
@@ -177,7 +178,8 @@ def caution_band(caution: str, width: int, height: int) -> Image.Image:
     One line at the largest font that fits (down to a readable floor) in a band ``height`` high;
     a caution too long for that (a 256 px image's PNG) is word-wrapped at that floor over as many
     lines as it needs, and the band grows to hold them: someone who receives only the picture
-    must be able to read every reason."""
+    must be able to read every reason. (A single word wider than the band, in an image a few
+    dozen pixels wide, is still cut.)"""
     text = CAUTION_PREFIX + caution
     floor = 9
     size = max(floor, round(height * 0.6))

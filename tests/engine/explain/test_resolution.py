@@ -84,8 +84,25 @@ def test_a_fine_image_never_warns(tmp_path, tiny_models):
 
 def test_trustworthy_means_no_caution(tmp_path, tiny_models):
     result = explain(_coarse_chest(tmp_path, 40), tiny_models, ExplainRequest(n_frames=2))
-    assert result.trustworthy is (result.caution() is None)
+    clean = dataclasses.replace(
+        result,
+        ood_score=None,
+        segmentation_uncertainty=None,
+        counterfactuals=tuple(
+            dataclasses.replace(
+                c, valid=True, qualifies=True, frames=dataclasses.replace(c.frames, monotonic=True)
+            )
+            for c in result.counterfactuals
+        ),
+        resolution=SourceResolution(40, 32),
+    )
+    assert clean.caution() is None
+    assert clean.trustworthy
+    # The same explanation of a coarse image called healthy is not: the caution names it.
     coarse_healthy = dataclasses.replace(
-        result, resolution=SourceResolution(20, 32), probability=0.0
+        clean, resolution=SourceResolution(20, 32), probability=0.0
     )
     assert not coarse_healthy.trustworthy
+    # Called diseased, the coarse image needs no caution.
+    coarse_diseased = dataclasses.replace(coarse_healthy, probability=1.0)
+    assert coarse_diseased.trustworthy
