@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 from PIL import Image
 
+from engine.explain.pipeline import ExplanationResult
 from engine.inference.model_set import ModelSet, load_model_set
 from engine.io import load_radiograph
 from engine.testing import write_tiny_models
@@ -27,3 +31,27 @@ def chest_like(tmp_path) -> Radiograph:
     path = tmp_path / "chest.png"
     Image.fromarray(image).save(path)
     return load_radiograph(path)
+
+
+@pytest.fixture
+def without_reasons() -> Callable[[ExplanationResult], ExplanationResult]:
+    """A copy of a result with no reason for a caution: in distribution, every counterfactual
+    qualifying, valid and monotonic (the image's resolution is left as it is)."""
+
+    def clear(result: ExplanationResult) -> ExplanationResult:
+        return dataclasses.replace(
+            result,
+            ood_score=None,
+            segmentation_uncertainty=None,
+            counterfactuals=tuple(
+                dataclasses.replace(
+                    c,
+                    valid=True,
+                    qualifies=True,
+                    frames=dataclasses.replace(c.frames, monotonic=True),
+                )
+                for c in result.counterfactuals
+            ),
+        )
+
+    return clear

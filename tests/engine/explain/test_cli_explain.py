@@ -173,7 +173,9 @@ def test_bench_reports_every_stage(tiny_models, capsys):
     assert report["peak_rss_mb"] > 0
 
 
-def test_a_caution_travels_with_every_exported_picture(tmp_path, tiny_models, chest_like):
+def test_a_caution_travels_with_every_exported_picture(
+    tmp_path, tiny_models, chest_like, without_reasons
+):
     import dataclasses
 
     from engine.explain.export import export_explanation
@@ -204,20 +206,7 @@ def test_a_caution_travels_with_every_exported_picture(tmp_path, tiny_models, ch
     assert stats["caution"] == caution
     assert stats["counterfactuals"][0]["verdict"] in ("valid", "invalid")
     # Without a reason, nothing is added.
-    clean = dataclasses.replace(
-        result,
-        ood_score=None,
-        segmentation_uncertainty=None,
-        counterfactuals=tuple(
-            dataclasses.replace(
-                c,
-                valid=True,
-                qualifies=True,
-                frames=dataclasses.replace(c.frames, monotonic=True),
-            )
-            for c in result.counterfactuals
-        ),
-    )
+    clean = without_reasons(result)
     assert clean.caution() is None
     export_explanation(clean, tmp_path / "clean", gif=False)
     with Image.open(tmp_path / "clean" / "translated.png") as image:

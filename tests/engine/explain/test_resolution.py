@@ -82,20 +82,9 @@ def test_a_fine_image_never_warns(tmp_path, tiny_models):
     assert "LOW RESOLUTION (20 px)" in (coarse.caution() or "")
 
 
-def test_trustworthy_means_no_caution(tmp_path, tiny_models):
+def test_trustworthy_means_no_caution(tmp_path, tiny_models, without_reasons):
     result = explain(_coarse_chest(tmp_path, 40), tiny_models, ExplainRequest(n_frames=2))
-    clean = dataclasses.replace(
-        result,
-        ood_score=None,
-        segmentation_uncertainty=None,
-        counterfactuals=tuple(
-            dataclasses.replace(
-                c, valid=True, qualifies=True, frames=dataclasses.replace(c.frames, monotonic=True)
-            )
-            for c in result.counterfactuals
-        ),
-        resolution=SourceResolution(40, 32),
-    )
+    clean = dataclasses.replace(without_reasons(result), resolution=SourceResolution(40, 32))
     assert clean.caution() is None
     assert clean.trustworthy
     # The same explanation of a coarse image called healthy is not: the caution names it.
