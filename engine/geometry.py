@@ -59,31 +59,6 @@ def resize(image: np.ndarray, shape: tuple[int, int], *, nearest: bool = False) 
     return out[0, 0].numpy()
 
 
-def gaussian_smooth(image: np.ndarray, sigma: float) -> FloatImage:
-    """``image`` smoothed by a separable Gaussian of ``sigma`` pixels (edges repeated outward;
-    the kernel reaches 4 sigma, as ``scipy.ndimage.gaussian_filter`` does)."""
-    if sigma <= 0:
-        raise ValueError(f"sigma must be positive, got {sigma}")
-    radius = max(1, int(4.0 * sigma + 0.5))
-    offsets = np.arange(-radius, radius + 1, dtype=np.float64)
-    kernel = np.exp(-0.5 * (offsets / sigma) ** 2)
-    kernel /= kernel.sum()
-    out = np.asarray(image, dtype=np.float32)
-    for axis in (0, 1):
-        pad = [(0, 0), (0, 0)]
-        pad[axis] = (radius, radius)
-        padded = np.pad(out, pad, mode="edge")
-        length = out.shape[axis]
-        out = sum(
-            (
-                np.float32(weight) * np.take(padded, np.arange(k, k + length), axis=axis)
-                for k, weight in enumerate(kernel)
-            ),
-            start=np.zeros_like(out),
-        )
-    return out.astype(np.float32)
-
-
 def to_model(
     image: np.ndarray, box: Letterbox, fill: float, *, nearest: bool = False
 ) -> FloatImage:

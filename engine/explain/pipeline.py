@@ -156,7 +156,7 @@ class ExplanationResult:
 
     @property
     def _healthy_verdict(self) -> bool:
-        return self.probability < self.threshold
+        return healthy_verdict(self.probability, self.threshold)
 
     @property
     def trustworthy(self) -> bool:
@@ -280,7 +280,7 @@ def explain(
             )
         )
     resolution = SourceResolution(max(original.shape), model_size(models.classifier))
-    if resolution.weakens(probability < request.threshold):
+    if resolution.weakens(healthy_verdict(probability, request.threshold)):
         warnings.append(resolution.warning())
     clock.stage("classify", 0.35)
     directions = _directions(request.direction, probability, request.threshold)
@@ -320,6 +320,11 @@ def explain(
         keep=None if keep is None else readonly(keep),
         resolution=resolution,
     )
+
+
+def healthy_verdict(probability: float, threshold: float) -> bool:
+    """The classifier calls the image healthy: P(pneumoconiosis) below the threshold."""
+    return probability < threshold
 
 
 def _verdict_warnings(counterfactual: Counterfactual, threshold: float) -> list[EngineWarning]:

@@ -29,7 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from engine.geometry import Letterbox, gaussian_smooth, to_model
+from engine.blur import gaussian_blur
+from engine.geometry import Letterbox, to_model
 from engine.io.grayscale import auto_window
 from engine.types import FloatImage, Radiograph, VoiPreset, readonly
 
@@ -91,7 +92,7 @@ def model_input(
     box = Letterbox.fit(shape, size)
     scaled = np.asarray(intensity, dtype=np.float32) * 2.0 - 1.0
     if box.content_shape == shape and UNRESAMPLED_SIGMA > 0:
-        scaled = gaussian_smooth(scaled, UNRESAMPLED_SIGMA)
+        scaled = gaussian_blur(scaled, UNRESAMPLED_SIGMA)
     whole = to_model(scaled, box, fill=BACKGROUND)
     np.clip(whole, -1.0, 1.0, out=whole)  # antialiasing may overshoot by rounding only
     if lung is None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.phantoms.raster import gaussian_blur
+from engine.blur import gaussian_blur
 from engine.types import FloatImage
 
 NOISE_SIGMA = 0.016  # white-noise scale before blur at noise_level 1

@@ -21,32 +21,6 @@ FloatArray = npt.NDArray[np.floating]
 MIN_RADIUS_PX = 0.75
 
 
-def gaussian_blur(image: FloatImage, sigma: float) -> FloatImage:
-    """Separable Gaussian blur (edge-replicated borders), float32; ``sigma`` in px."""
-    if sigma <= 0.0:
-        return image.astype(np.float32, copy=True)
-    radius = max(1, math.ceil(3.0 * sigma))
-    taps = np.arange(1, radius + 1, dtype=np.float64)
-    kernel = np.exp(-0.5 * (taps / sigma) ** 2)
-    norm = 1.0 + 2.0 * kernel.sum()
-    center = np.float32(1.0 / norm)
-    weights = (kernel / norm).astype(np.float32)
-    height, width = image.shape
-    padded = np.pad(image.astype(np.float32, copy=False), ((0, 0), (radius, radius)), "edge")
-    out = padded[:, radius : radius + width] * center
-    for tap, weight in enumerate(weights, start=1):
-        out += (
-            padded[:, radius - tap : radius - tap + width] + padded[:, radius + tap :][:, :width]
-        ) * weight
-    padded = np.pad(out, ((radius, radius), (0, 0)), "edge")
-    out = padded[radius : radius + height] * center
-    for tap, weight in enumerate(weights, start=1):
-        out += (
-            padded[radius - tap : radius - tap + height] + padded[radius + tap :][:height]
-        ) * weight
-    return out
-
-
 def _gather_boxes(
     x_low: npt.NDArray[np.int64],
     x_high: npt.NDArray[np.int64],

@@ -58,17 +58,17 @@ def test_bad_arguments():
         Letterbox.fit((0, 10), 8)
 
 
-@pytest.mark.parametrize("sigma", [0.5, 1.3])
-def test_gaussian_smooth_matches_scipy_and_keeps_constants(sigma):
+def test_the_model_input_blur_matches_scipy_and_keeps_constants():
+    """At the model input's sigma (0.5 px) the blur is scipy's Gaussian with repeated edges."""
     from scipy.ndimage import gaussian_filter
 
-    from engine.geometry import gaussian_smooth
+    from engine.blur import gaussian_blur
+    from engine.inference.model_input import UNRESAMPLED_SIGMA
 
+    sigma = UNRESAMPLED_SIGMA
     image = np.random.default_rng(3).random((37, 23)).astype(np.float32)
     np.testing.assert_allclose(
-        gaussian_smooth(image, sigma), gaussian_filter(image, sigma, mode="nearest"), atol=1e-6
+        gaussian_blur(image, sigma), gaussian_filter(image, sigma, mode="nearest"), atol=1e-6
     )
     flat = np.full((9, 5), 0.25, np.float32)
-    np.testing.assert_allclose(gaussian_smooth(flat, sigma), flat, atol=1e-6)
-    with pytest.raises(ValueError, match="sigma"):
-        gaussian_smooth(image, 0.0)
+    np.testing.assert_allclose(gaussian_blur(flat, sigma), flat, atol=1e-6)

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from engine.blur import gaussian_blur
 from engine.phantoms import (
     ILO_SIZE_MM,
     DiseaseParams,
@@ -19,7 +20,7 @@ from engine.phantoms import (
     generate_phantom,
 )
 from engine.phantoms.disease import sample_diameters
-from engine.phantoms.raster import draw_spheres, gaussian_blur
+from engine.phantoms.raster import draw_spheres
 
 SIZE = 96
 
