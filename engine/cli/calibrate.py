@@ -37,16 +37,28 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         default=FIRST_SEED,
         help=f"first anatomy seed of the calibration images (default {FIRST_SEED})",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes that render and read the images (default 1; same offsets for any N)",
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
     config = CalibrationConfig(n=args.n, specificity=args.specificity, first_seed=args.seed)
+    if args.workers < 1:
+        raise InputError(f"--workers must be at least 1, got {args.workers}")
     names = [name for name in CLASSIFIER_BUNDLES if (args.models / name / "config.json").is_file()]
     if "classifier" not in names or not (args.models / "segmenter").is_dir():
         raise InputError(f"{args.models} holds no classifier and segmenter bundles to calibrate")
     with tqdm(total=config.n, unit="image", file=sys.stderr, disable=None) as bar:
         records = calibrate_bundles(
-            args.models, names, config, progress=lambda done, total: bar.update(done - bar.n)
+            args.models,
+            names,
+            config,
+            workers=args.workers,
+            progress=lambda done, total: bar.update(done - bar.n),
         )
     summary = {
         name: {

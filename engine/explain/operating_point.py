@@ -23,9 +23,11 @@ is there, and the out-of-distribution flag is the guard for that.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,14 +93,17 @@ def raw_logits(
     segmenter: LoadedModel,
     config: CalibrationConfig,
     *,
+    indices: range | None = None,
     cancel: threading.Event | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
-    """``(len(classifiers), n)`` raw logits of the calibration images: before any decision
-    offset a bundle already has (so calibrating again measures the same numbers)."""
+    """``(len(classifiers), len(indices))`` raw logits of the calibration images ``indices``
+    (default: all ``config.n``): before any decision offset a bundle already has (so calibrating
+    again measures the same numbers). Image ``i`` is the same whichever span it is asked in."""
+    span = range(config.n) if indices is None else indices
     rows: list[list[float]] = []
     with tempfile.TemporaryDirectory(prefix="cxr-calibrate-") as scratch:
-        for index in range(config.n):
+        for done, index in enumerate(span, start=1):
             if cancel is not None and cancel.is_set():
                 raise CancelledError("calibration cancelled")
             seed = config.first_seed + index
@@ -118,8 +123,61 @@ def raw_logits(
             right, left, _ = segment_lungs_checked(segmenter, intensity)
             rows.append([_raw_logit(model, intensity, right | left) for model in classifiers])
             if progress is not None:
-                progress(index + 1, config.n)
-    return np.asarray(rows, dtype=np.float64).T
+                progress(done, len(span))
+    return np.asarray(rows, dtype=np.float64).reshape(len(span), len(classifiers)).T
+
+
+def _load_judges(
+    models_dir: Path, bundle_names: Sequence[str]
+) -> tuple[LoadedModel, list[LoadedModel]]:
+    segmenter = load_bundle(models_dir / "segmenter", Architecture.UNET, "cpu")
+    classifiers = [
+        load_bundle(models_dir / name, Architecture.CLASSIFIER, "cpu") for name in bundle_names
+    ]
+    return segmenter, classifiers
+
+
+def _span_logits(
+    models_dir: Path, bundle_names: tuple[str, ...], config: CalibrationConfig, span: range
+) -> np.ndarray:
+    """One worker process's share: its own models, one thread (a process per core)."""
+    torch.set_num_threads(1)
+    segmenter, classifiers = _load_judges(models_dir, bundle_names)
+    return raw_logits(classifiers, segmenter, config, indices=span)
+
+
+def bundle_logits(
+    models_dir: Path,
+    bundle_names: Sequence[str],
+    config: CalibrationConfig,
+    *,
+    workers: int = 1,
+    cancel: threading.Event | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
+    """:func:`raw_logits` of the bundles ``bundle_names`` of ``models_dir`` (with its segmenter),
+    in ``workers`` processes when more than one: the same numbers, in image order."""
+    if workers <= 1:
+        segmenter, classifiers = _load_judges(models_dir, bundle_names)
+        return raw_logits(classifiers, segmenter, config, cancel=cancel, progress=progress)
+    step = max(1, -(-config.n // (4 * workers)))  # a few spans per worker even out their times
+    spans = [range(start, min(start + step, config.n)) for start in range(0, config.n, step)]
+    names = tuple(bundle_names)
+    # Spawned, not forked: the parent may hold torch threads, which a fork copies in a bad state.
+    context = multiprocessing.get_context("spawn")
+    parts: dict[int, np.ndarray] = {}
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        pending = {
+            pool.submit(_span_logits, models_dir, names, config, span): span.start for span in spans
+        }
+        for future in as_completed(pending):
+            if cancel is not None and cancel.is_set():
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise CancelledError("calibration cancelled")
+            parts[pending[future]] = future.result()
+            if progress is not None:
+                progress(sum(part.shape[1] for part in parts.values()), config.n)
+    return np.concatenate([parts[start] for start in sorted(parts)], axis=1)
 
 
 def population_options(config: CalibrationConfig, seed: int) -> dict[str, Any]:
@@ -174,16 +232,16 @@ def calibrate_bundles(
     bundle_names: Sequence[str],
     config: CalibrationConfig,
     *,
+    workers: int = 1,
     cancel: threading.Event | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Choose and store the operating point of each classifier bundle in ``models_dir``;
-    returns each bundle's ``operating_point`` record."""
-    segmenter = load_bundle(models_dir / "segmenter", Architecture.UNET, "cpu")
-    classifiers = [
-        load_bundle(models_dir / name, Architecture.CLASSIFIER, "cpu") for name in bundle_names
-    ]
-    logits = raw_logits(classifiers, segmenter, config, cancel=cancel, progress=progress)
+    returns each bundle's ``operating_point`` record. ``workers``: processes that render and
+    read the calibration images (the offsets do not depend on it)."""
+    logits = bundle_logits(
+        models_dir, bundle_names, config, workers=workers, cancel=cancel, progress=progress
+    )
     records = {}
     for name, row in zip(bundle_names, logits, strict=True):
         offset = choose_offset(row, config.specificity, config.confidence)

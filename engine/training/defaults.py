@@ -405,7 +405,7 @@ def train_defaults(
     if judge is not None:
         judges = [name for name in ("classifier", "oracle") if (out / name).is_dir()]
         if (out / "segmenter").is_dir():
-            calibrate_bundles(out, judges, plan.calibration, cancel=cancel)
+            calibrate_bundles(out, judges, plan.calibration, workers=phantom_workers, cancel=cancel)
     return DefaultsResult(
         data=data,
         segmenter=segmenter,

@@ -4,19 +4,26 @@ and then every probability the product shows puts P = 0.5 at it."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
 
 from engine.cli.main import main
 from engine.explain import operating_point
-from engine.explain.operating_point import CalibrationConfig, calibrate_bundles, choose_offset
+from engine.explain.operating_point import (
+    CalibrationConfig,
+    bundle_logits,
+    calibrate_bundles,
+    choose_offset,
+)
 from engine.explain.validate import FileFormat
 from engine.inference.model_input import model_intensity
 from engine.inference.model_set import load_model_set
 from engine.inference.run import classify
 from engine.io import load_radiograph
 from engine.phantoms import DiseaseParams, generate_pair
+from engine.resources import default_models_dir
 from engine.testing import write_tiny_models
 
 SMALL = CalibrationConfig(n=20, sizes=(64, 80), formats=(FileFormat.PNG,), first_seed=500)
@@ -94,3 +101,16 @@ def test_cli_refuses_a_folder_without_classifier_and_bad_specificity(tmp_path, c
     models = write_tiny_models(tmp_path / "models")
     assert main(["calibrate", "--models", str(models), "--specificity", "1.5"]) == 2
     assert "--specificity" in capsys.readouterr().err
+
+
+def test_worker_processes_give_the_same_logits_in_image_order(tmp_path):
+    """``--workers`` only spreads the images over processes: each image's logit, and the order,
+    are those of one process (the shipped segmenter finds lungs, so the logits differ)."""
+    models = write_tiny_models(tmp_path / "models")
+    shutil.rmtree(models / "segmenter")
+    shutil.copytree(default_models_dir() / "segmenter", models / "segmenter")
+    one = bundle_logits(models, ["classifier"], SMALL)
+    spread = bundle_logits(models, ["classifier"], SMALL, workers=2)
+    assert one.shape == (1, SMALL.n)
+    assert np.unique(one).size > SMALL.n // 2  # image-specific values, so order is tested
+    np.testing.assert_array_equal(spread, one)
