@@ -32,6 +32,7 @@ import csv
 import json
 import multiprocessing
 import shutil
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
@@ -62,6 +63,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--workers", type=int, default=2, help="processes for files")
     parser.add_argument(
+        "--train-budget-s",
+        type=float,
+        default=None,
+        help="stop once the training is projected to take longer (checked from 5 %% of it)",
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="tiny numbers (a smoke run of the stages)"
     )
     return parser
@@ -81,6 +88,34 @@ def _plan(args: argparse.Namespace) -> Any:
         batch_size=args.batch_size,
         finetune=None,
     )
+
+
+class _Pace:
+    """Prints the training's pace now and then, and stops a run whose steps are projected to
+    take longer than ``budget_s`` once 5 % of them are done: on a borrowed machine a run that
+    cannot finish inside the call should say so early, not be killed with nothing written."""
+
+    stop = threading.Event()
+
+    def __init__(self, budget_s: float | None) -> None:
+        self.budget_s = budget_s
+        self.first: float | None = None  # when step 1 ended: loading the data is not a step
+        self.printed = 0.0
+
+    def __call__(self, step: int, total: int) -> None:
+        now = time.monotonic()
+        if self.first is None:
+            self.first = now
+        if step < 2:
+            return
+        elapsed = now - self.first
+        projected = elapsed / (step - 1) * (total - 1)
+        if elapsed - self.printed >= 30 or step == total:
+            self.printed = elapsed
+            print(f"training step {step}/{total}, {elapsed:.0f} s, projected {projected:.0f} s")
+        if self.budget_s is not None and step >= 0.05 * total and projected > self.budget_s:
+            print(f"stopping: training projected {projected:.0f} s > budget {self.budget_s:g} s")
+            self.stop.set()
 
 
 def train_candidate(args: argparse.Namespace, models: Path) -> dict[str, Any]:
@@ -111,7 +146,7 @@ def train_candidate(args: argparse.Namespace, models: Path) -> dict[str, Any]:
     config = classifier_config(plan, work, common, "classifier", segmenter)
     config = replace(config, lr=args.lr)
     started = time.monotonic()
-    result = train(config)
+    result = train(config, progress=_Pace(args.train_budget_s), cancel=_Pace.stop)
     return {
         "phantoms_s": round(phantoms_s, 1),
         "train_s": round(time.monotonic() - started, 1),
@@ -228,6 +263,8 @@ def summarise(rows: list[dict[str, Any]], judges: tuple[str, ...]) -> list[str]:
 
 
 def main() -> None:
+    from engine.errors import CancelledError
+
     args = _parser().parse_args()
     if args.quick:
         args.anatomies, args.size, args.width, args.epochs = 8, 32, 4, 1
@@ -236,7 +273,10 @@ def main() -> None:
     models = args.work / "models"
     started = time.monotonic()
     record: dict[str, Any] = {"command": vars(args) | {"work": args.work.name}}
-    record["training"] = train_candidate(args, models)
+    try:
+        record["training"] = train_candidate(args, models)
+    except CancelledError:
+        raise SystemExit("the training was stopped: lower --epochs or --anatomies") from None
     record["operating_point"] = calibrate(args, models)
     judged = time.monotonic()
     rows = judge_through_files(args, models)

@@ -25,6 +25,7 @@ mkdir -p "$out"
   python3 -c 'import torch; print("torch", torch.__version__, torch.cuda.is_available())'
   # Leaves the copy below time to run when the trial overruns.
   timeout "${TRIAL_SECONDS:-520}" python3 benchmarks/trial_classifier.py --work "$work" \
+    --train-budget-s "${TRAIN_SECONDS:-330}" \
     --device cuda --workers "$(nproc)" "$@"
   echo "trial exit status $?"
 } 2>&1 | tee "$out/log.txt"
