@@ -1,7 +1,7 @@
 """Train a candidate classifier and judge it through files by issue 18's bar, in one run.
 
 Sized for a borrowed GPU machine (16 cores, one GPU, one command of at most 10 minutes; see
-``benchmarks/device/trial_classifier.sh``), and runs the same on a CPU with small numbers:
+``benchmarks/device/trial.sh classifier``), and runs the same on a CPU with small numbers:
 
     .venv/bin/python benchmarks/trial_classifier.py --work build/trial --size 512 --width 32 \\
         --epochs 40 --anatomies 2000 --device cuda --workers 16
@@ -32,7 +32,6 @@ import csv
 import json
 import multiprocessing
 import shutil
-import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
@@ -40,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from trial_common import Pace, recipe_phantoms
 
 #: The seeds of docs/validation/resolution.md: issue 18's three, and eight more.
 DEFAULT_SEEDS = (777, 780, 5972993, 11, 2024, 273575, 31337, 4242, 430130, 907813, 4275744)
@@ -90,48 +90,17 @@ def _plan(args: argparse.Namespace) -> Any:
     )
 
 
-class _Pace:
-    """Prints the training's pace now and then, and stops a run whose steps are projected to
-    take longer than ``budget_s`` once 5 % of them are done: on a borrowed machine a run that
-    cannot finish inside the call should say so early, not be killed with nothing written."""
-
-    stop = threading.Event()
-
-    def __init__(self, budget_s: float | None) -> None:
-        self.budget_s = budget_s
-        self.first: float | None = None  # when step 1 ended: loading the data is not a step
-        self.printed = 0.0
-
-    def __call__(self, step: int, total: int) -> None:
-        now = time.monotonic()
-        if self.first is None:
-            self.first = now
-        if step < 2:
-            return
-        elapsed = now - self.first
-        projected = elapsed / (step - 1) * (total - 1)
-        if elapsed - self.printed >= 30 or step == total:
-            self.printed = elapsed
-            print(f"training step {step}/{total}, {elapsed:.0f} s, projected {projected:.0f} s")
-        if self.budget_s is not None and step >= 0.05 * total and projected > self.budget_s:
-            print(f"stopping: training projected {projected:.0f} s > budget {self.budget_s:g} s")
-            self.stop.set()
-
-
 def train_candidate(args: argparse.Namespace, models: Path) -> dict[str, Any]:
     """Stages 1 and 2: the phantom set and the classifier (the recipe's run, resized)."""
     from engine.resources import default_models_dir
     from engine.training.config import DeviceChoice
     from engine.training.defaults import classifier_config
-    from engine.training.defaults_data import reusable_data_set, write_phantom_dataset
     from engine.training.dispatch import train
 
     plan = _plan(args)
     work: Path = args.work
     started = time.monotonic()
-    data = work / "phantoms"
-    if not reusable_data_set(data, plan, 0):
-        write_phantom_dataset(data, plan, 0, workers=args.workers)
+    data = recipe_phantoms(work, plan, args.workers)
     phantoms_s = time.monotonic() - started
     segmenter = models / "segmenter"
     if not segmenter.is_dir():
@@ -146,7 +115,8 @@ def train_candidate(args: argparse.Namespace, models: Path) -> dict[str, Any]:
     config = classifier_config(plan, work, common, "classifier", segmenter)
     config = replace(config, lr=args.lr)
     started = time.monotonic()
-    result = train(config, progress=_Pace(args.train_budget_s), cancel=_Pace.stop)
+    pace = Pace(args.train_budget_s)
+    result = train(config, progress=pace, cancel=pace.stop)
     return {
         "phantoms_s": round(phantoms_s, 1),
         "train_s": round(time.monotonic() - started, 1),
