@@ -221,7 +221,7 @@ def summarise(rows: list[dict[str, Any]], judges: tuple[str, ...]) -> list[str]:
             mild = [
                 row[judge]
                 for row in at_size
-                if row["label"] != HEALTHY and row["profusion"] == 1 and row["type"] in "pq"
+                if row["label"] != HEALTHY and row["profusion"] == 1 and row["type"] in ("p", "q")
             ]
             auc = roc_auc_score([0] * len(healthy) + [1] * len(diseased), healthy + diseased)
             lines.append(
@@ -230,6 +230,10 @@ def summarise(rows: list[dict[str, Any]], judges: tuple[str, ...]) -> list[str]:
                 f"| {auc:.3f} | {sum(p >= 0.5 for p in mild)}/{len(mild)} |"
             )
     return lines
+
+
+def _write(path: Path, record: dict[str, Any]) -> None:
+    path.write_text(json.dumps(record, indent=1, default=str) + "\n", encoding="utf-8")
 
 
 def main() -> None:
@@ -243,18 +247,22 @@ def main() -> None:
     models = args.work / "models"
     started = time.monotonic()
     record: dict[str, Any] = {"command": vars(args) | {"work": args.work.name}}
+    report = args.work / "report.json"
     try:
         record["training"] = train_candidate(args, models)
     except CancelledError:
         raise SystemExit("the training was stopped: lower --epochs or --anatomies") from None
+    # Written after every stage: a trial killed at the call's limit still says how far it got.
+    _write(report, record)
     record["operating_point"] = calibrate(args, models)
+    _write(report, record)
     judged = time.monotonic()
     rows = judge_through_files(args, models)
     record["judge_s"] = round(time.monotonic() - judged, 1)
     record["total_s"] = round(time.monotonic() - started, 1)
     record["rows"] = rows
     table = summarise(rows, ("trial", "shipped"))
-    (args.work / "report.json").write_text(json.dumps(record, indent=1, default=str) + "\n")
+    _write(report, record)
     (args.work / "report.md").write_text("\n".join(table) + "\n")
     print("\n".join(table))
     print(

@@ -30,17 +30,19 @@ class Pace:
     def __init__(self, budget_s: float | None) -> None:
         self.budget_s = budget_s
         self.stop = threading.Event()
-        self.first: float | None = None  # when step 1 ended: loading the data is not a step
+        # The first step seen and when it ended: loading the data is not a step, and a resumed
+        # run starts past step 1.
+        self.first: tuple[int, float] | None = None
         self.printed = 0.0
 
     def __call__(self, step: int, total: int) -> None:
         now = time.monotonic()
         if self.first is None:
-            self.first = now
-        if step < 2:
+            self.first = (step, now)
             return
-        elapsed = now - self.first
-        projected = elapsed / (step - 1) * (total - 1)
+        first_step, first_time = self.first
+        elapsed = now - first_time
+        projected = elapsed / (step - first_step) * (total - first_step)
         if elapsed - self.printed >= 30 or step == total:
             self.printed = elapsed
             print(f"training step {step}/{total}, {elapsed:.0f} s, projected {projected:.0f} s")

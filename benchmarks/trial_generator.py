@@ -100,6 +100,8 @@ def main() -> None:
     models = args.work / "models"
     record_path = args.work / "report.json"
     if not all((models / name / "config.json").is_file() for name in GENERATORS):
+        if not args.train_options:  # e.g. --validate-n with the bundles unpacked elsewhere
+            raise SystemExit(f"no generator bundles in {models} and no training options")
         try:
             record = {"training": train_generators(args, models)}
         except CancelledError:

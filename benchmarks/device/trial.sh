@@ -15,11 +15,11 @@
 #       carry=[".whl"], timeout_s=600)
 # $OUT gets log.txt, report.json (report.md for the classifier) and the trained bundles as
 # bundle.tar.part-* (the tool returns files of at most 16 MiB, 64 MiB in all):
-#   cat bundle.tar.part-* | tar -x -C WORK/models
+#   mkdir -p WORK/models && cat bundle.tar.part-* | tar -x -C WORK/models
 # TRAIN_SECONDS (default 330) bounds the training steps, TRIAL_SECONDS (520) the whole trial.
 set -u
-trial="$1"
-shift
+trial="${1:-}"
+shift || true
 case "$trial" in
   classifier | generator) ;;
   *) echo "usage: trial.sh classifier|generator [options of benchmarks/trial_NAME.py]"; exit 2 ;;
@@ -30,6 +30,8 @@ export PYTHONPATH="/tmp/site:$PWD" PYTHONUNBUFFERED=1
 out="${OUT:-/tmp/trial-out}"
 work=/tmp/trial
 mkdir -p "$out"
+# A warm machine keeps the last trial's work folder: its phantoms are reused, its reports not.
+rm -f "$work/report.md" "$work/report.json"
 {
   nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
   echo "cores: $(nproc)"
@@ -37,10 +39,20 @@ mkdir -p "$out"
   # The trial's own timeout leaves the copy below time to run when it overruns.
   timeout "${TRIAL_SECONDS:-520}" python3 "benchmarks/trial_$trial.py" --work "$work" \
     --device cuda --workers "$(nproc)" --train-budget-s "${TRAIN_SECONDS:-330}" "$@"
-  echo "trial exit status $?"
+  status=$?
+  echo "trial exit status $status"
+  echo "$status" > /tmp/trial.status
 } 2>&1 | tee "$out/log.txt"
 cp "$work"/report.md "$work"/report.json "$out"/ 2>/dev/null
 if [ -d "$work/models" ]; then
-  tar -C "$work/models" --exclude ./segmenter -cf - . | split -b 15m - "$out/bundle.tar.part-"
+  tar -C "$work/models" --exclude ./segmenter -cf /tmp/bundles.tar .
+  # What comes back: at most 8 files (16 MiB each, 64 MiB in all); log and reports take 3.
+  size=$(stat -c %s /tmp/bundles.tar)
+  if [ "$size" -gt $((60 * 1024 * 1024)) ]; then
+    echo "bundles are $size bytes: more than comes back; narrower networks" | tee -a "$out/log.txt"
+  else
+    split -b 15m /tmp/bundles.tar "$out/bundle.tar.part-"
+  fi
 fi
 ls -la "$out"
+exit "$(cat /tmp/trial.status 2>/dev/null || echo 1)"

@@ -41,7 +41,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         "--workers",
         type=int,
         default=1,
-        help="processes that render and read the images (default 1; same offsets for any N)",
+        help="processes that render and read the images (default 1; the offsets do not "
+        "depend on it)",
     )
 
 

@@ -443,8 +443,8 @@ def _add_defaults_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=min(os.cpu_count() or 1, 4),
         metavar="N",
-        help="processes that render the phantoms (default: one per core, at most 4; same files "
-        "for any N)",
+        help="processes that render the phantoms and the calibration images (default: one per "
+        "core, at most 4; same files and offsets for any N)",
     )
     parser.add_argument(
         "--jobs",

@@ -27,7 +27,7 @@ import multiprocessing
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -156,7 +156,8 @@ def bundle_logits(
     progress: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
     """:func:`raw_logits` of the bundles ``bundle_names`` of ``models_dir`` (with its segmenter),
-    in ``workers`` processes when more than one: the same numbers, in image order."""
+    in ``workers`` processes when more than one: the same numbers (up to the rounding of another
+    thread count), in image order."""
     if workers <= 1:
         segmenter, classifiers = _load_judges(models_dir, bundle_names)
         return raw_logits(classifiers, segmenter, config, cancel=cancel, progress=progress)
@@ -170,13 +171,19 @@ def bundle_logits(
         pending = {
             pool.submit(_span_logits, models_dir, names, config, span): span.start for span in spans
         }
-        for future in as_completed(pending):
-            if cancel is not None and cancel.is_set():
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise CancelledError("calibration cancelled")
-            parts[pending[future]] = future.result()
-            if progress is not None:
-                progress(sum(part.shape[1] for part in parts.values()), config.n)
+        try:
+            while pending:
+                done, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                if cancel is not None and cancel.is_set():
+                    raise CancelledError("calibration cancelled")
+                for future in done:
+                    parts[pending.pop(future)] = future.result()
+                if done and progress is not None:
+                    progress(sum(part.shape[1] for part in parts.values()), config.n)
+        except BaseException:
+            # A failed span or a cancel ends the run now, not after every other span is drawn.
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
     return np.concatenate([parts[start] for start in sorted(parts)], axis=1)
 
 

@@ -341,7 +341,8 @@ def train_defaults(
 ) -> DefaultsResult:
     """Run the whole recipe; bundles go to ``out``, data and run folders to ``work``.
 
-    ``phantom_workers``: processes that render the phantom data set (the files do not depend on it).
+    ``phantom_workers``: processes that render the phantom data sets and the calibration images
+    (neither the files nor the offsets depend on it).
     ``jobs`` = 2: the independent stages run two at a time in their own processes (the classifier
     beside the oracle, then the CycleGAN beside the FIGAN, or with ``plan.finetune`` beside the
     fine-tuning, the FIGAN after it), each with half the torch threads; the configurations are

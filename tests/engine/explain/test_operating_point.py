@@ -113,4 +113,5 @@ def test_worker_processes_give_the_same_logits_in_image_order(tmp_path):
     spread = bundle_logits(models, ["classifier"], SMALL, workers=2)
     assert one.shape == (1, SMALL.n)
     assert np.unique(one).size > SMALL.n // 2  # image-specific values, so order is tested
-    np.testing.assert_array_equal(spread, one)
+    # Workers run one thread each: float sums may round differently from a multi-thread run.
+    np.testing.assert_allclose(spread, one, rtol=1e-5, atol=1e-6)
