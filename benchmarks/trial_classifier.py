@@ -71,6 +71,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--quick", action="store_true", help="tiny numbers (a smoke run of the stages)"
     )
+    parser.add_argument(
+        "--judge-only",
+        action="store_true",
+        help="a finished trial's verdicts at other --seed / --sizes (no training)",
+    )
     return parser
 
 
@@ -232,6 +237,19 @@ def summarise(rows: list[dict[str, Any]], judges: tuple[str, ...]) -> list[str]:
     return lines
 
 
+def judge_again(args: argparse.Namespace, models: Path) -> None:
+    """Stage 4 alone, for a trial that is done: ``report_<sizes>.md`` and ``.json``."""
+    config = models / "classifier" / "config.json"
+    if not config.is_file() or "operating_point" not in json.loads(config.read_text())["training"]:
+        raise SystemExit(f"--judge-only needs a calibrated classifier in {models}")
+    rows = judge_through_files(args, models)
+    table = summarise(rows, ("trial", "shipped"))
+    name = "report_" + "_".join(str(size) for size in args.sizes)
+    _write(args.work / f"{name}.json", {"rows": rows})
+    (args.work / f"{name}.md").write_text("\n".join(table) + "\n", encoding="utf-8")
+    print("\n".join(table))
+
+
 def _write(path: Path, record: dict[str, Any]) -> None:
     path.write_text(json.dumps(record, indent=1, default=str) + "\n", encoding="utf-8")
 
@@ -247,6 +265,9 @@ def main() -> None:
     models = args.work / "models"
     started = time.monotonic()
     record: dict[str, Any] = {"command": vars(args) | {"work": args.work.name}}
+    if args.judge_only:
+        judge_again(args, models)
+        return
     report = args.work / "report.json"
     try:
         record["training"] = train_candidate(args, models)
