@@ -243,15 +243,20 @@ def judge_again(args: argparse.Namespace, models: Path) -> None:
     if not config.is_file() or "operating_point" not in json.loads(config.read_text())["training"]:
         raise SystemExit(f"--judge-only needs a calibrated classifier in {models}")
     rows = judge_through_files(args, models)
-    table = summarise(rows, ("trial", "shipped"))
     name = "report_" + "_".join(str(size) for size in args.sizes)
     _write(args.work / f"{name}.json", {"rows": rows})
-    (args.work / f"{name}.md").write_text("\n".join(table) + "\n", encoding="utf-8")
-    print("\n".join(table))
+    _publish(args.work / f"{name}.md", rows)
 
 
 def _write(path: Path, record: dict[str, Any]) -> None:
     path.write_text(json.dumps(record, indent=1, default=str) + "\n", encoding="utf-8")
+
+
+def _publish(path: Path, rows: list[dict[str, Any]]) -> None:
+    """The verdict table of ``rows``, printed and written to ``path``."""
+    table = "\n".join(summarise(rows, ("trial", "shipped")))
+    path.write_text(table + "\n", encoding="utf-8")
+    print(table)
 
 
 def main() -> None:
@@ -263,11 +268,11 @@ def main() -> None:
         args.seed, args.sizes, args.n, args.calibration_n = args.seed[:1], [64], 2, 20
     args.work.mkdir(parents=True, exist_ok=True)
     models = args.work / "models"
-    started = time.monotonic()
-    record: dict[str, Any] = {"command": vars(args) | {"work": args.work.name}}
     if args.judge_only:
         judge_again(args, models)
         return
+    started = time.monotonic()
+    record: dict[str, Any] = {"command": vars(args) | {"work": args.work.name}}
     report = args.work / "report.json"
     try:
         record["training"] = train_candidate(args, models)
@@ -282,10 +287,8 @@ def main() -> None:
     record["judge_s"] = round(time.monotonic() - judged, 1)
     record["total_s"] = round(time.monotonic() - started, 1)
     record["rows"] = rows
-    table = summarise(rows, ("trial", "shipped"))
     _write(report, record)
-    (args.work / "report.md").write_text("\n".join(table) + "\n")
-    print("\n".join(table))
+    _publish(args.work / "report.md", rows)
     print(
         f"phantoms {record['training']['phantoms_s']} s, training "
         f"{record['training']['train_s']} s, calibration {record['operating_point']['calibrate_s']}"
