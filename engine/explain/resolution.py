@@ -3,9 +3,11 @@
 The classifier reads a letterboxed square of ``model_side`` pixels. An image with fewer pixels
 across reaches it up-sampled: opacities smaller than the image's own pixels are averaged away
 before any model sees them. Through files, on `cxr-explain phantoms --paired` sets (11 seeds,
-88 pairs per size; docs/validation/resolution.md), the shipped classifier
-at its operating point kept its specificity at every size but found fewer diseased images in the
-smallest files: 256 and 288 px against 320-1024 px. A positive verdict there is as good as
+88 pairs per size; docs/validation/resolution.md), the shipped classifiers at their operating
+point kept their specificity at every size but found fewer diseased images in the smallest
+files: 256 and 288 px, both for the 384 px classifier and for the 512 px one that replaced it.
+The loss follows the file's own pixel count, not its share of the model side: the 512 px
+classifier reads 320-1024 px files about equally well. A positive verdict there is as good as
 elsewhere; a healthy one is weaker evidence, and the result says so wherever it goes.
 
 What it cannot show: the share was measured on synthetic phantoms whose 256 px files have 1.6 mm
@@ -19,9 +21,12 @@ from dataclasses import dataclass
 
 from engine.explain.warning_codes import EngineWarning, WarningCode
 
-#: Below this share of the classifier's input side a source counts as low resolution: on the
-#: measured sets sensitivity fell in 256 and 288 px files (0.67 and 0.75 of the model's 384 px)
-#: and held from 320 px (0.83 of it) up.
+#: A source narrower than this counts as low resolution: on the measured sets sensitivity fell
+#: in 256 and 288 px files and held from 320 px up, for a 384 and a 512 px classifier alike.
+LOW_RESOLUTION_SIDE = 320
+#: ... unless the classifier itself reads so few pixels that the file is not up-sampled much
+#: (a model trained at 128 px loses nothing of a 256 px file): the source must also be narrower
+#: than this share of the model side (a 384 px classifier: 307 px).
 LOW_RESOLUTION_SHARE = 0.8
 
 
@@ -38,7 +43,7 @@ class SourceResolution:
 
     @property
     def low(self) -> bool:
-        return self.side < LOW_RESOLUTION_SHARE * self.model_side
+        return self.side < min(LOW_RESOLUTION_SIDE, LOW_RESOLUTION_SHARE * self.model_side)
 
     def weakens(self, healthy_verdict: bool) -> bool:
         """True when this resolution makes the verdict weaker evidence: a healthy verdict on a

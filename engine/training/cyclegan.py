@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -57,6 +57,14 @@ from engine.training.task import BundleSpec, PreparedData, TrainingTask
 
 TO_DISEASE_ID = "generator_to_disease"
 TO_HEALTHY_ID = "generator_to_healthy"
+
+
+class _LargeBatch(NamedTuple):
+    """A batch at the classifier's size: (image, lungs), and each file's pixel grid (None: not
+    known; the change is then resampled straight to the classifier's size)."""
+
+    pair: tuple[torch.Tensor, torch.Tensor]
+    source_shapes: list[tuple[int, int]] | None
 
 
 class CycleGANTask(TrainingTask):
@@ -113,8 +121,9 @@ class CycleGANTask(TrainingTask):
         self.classifier_size = config.size if self.guides is None else self.guides.size
         self.composite_a: ImageSet | None = None
         self.composite_b: ImageSet | None = None
-        # The current batch's (image, lungs) at the classifier's size, per domain (set by batch).
-        self._large: tuple[tuple[torch.Tensor, torch.Tensor], ...] | None = None
+        # The current batch's (image, lungs) at the classifier's size and its files' pixel grids,
+        # per domain (set by batch).
+        self._large: tuple[_LargeBatch, _LargeBatch] | None = None
         if config.guidance_on_composite:
             self.composite_a, self.composite_b = self._at_classifier_size(
                 self.domain_a, self.domain_b
@@ -229,12 +238,13 @@ class CycleGANTask(TrainingTask):
             placed(parts_b[2]),
         )
 
-    def _large_pair(
-        self, images: ImageSet, index: npt.NDArray[np.int64]
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def _large_pair(self, images: ImageSet, index: npt.NDArray[np.int64]) -> _LargeBatch:
         lungs = images.lungs if images.lungs is not None else np.ones_like(images.images)
         tensor = self.runtime.tensor
-        return tensor(images.images[index]), tensor(lungs[index])
+        shapes = None
+        if images.source_shapes is not None:
+            shapes = [(int(h), int(w)) for h, w in images.source_shapes[index]]
+        return _LargeBatch((tensor(images.images[index]), tensor(lungs[index])), shapes)
 
     def generator_losses(
         self,
@@ -271,8 +281,8 @@ class CycleGANTask(TrainingTask):
             if config.classifier_guidance > 0 and guides is not None:
                 large = self._large
                 if large is not None:
-                    seen_b = guides.composite(real_a, fake_b, lungs_a, large[0])
-                    seen_a = guides.composite(real_b, fake_a, lungs_b, large[1])
+                    seen_b = guides.composite(real_a, fake_b, lungs_a, *large[0])
+                    seen_a = guides.composite(real_b, fake_a, lungs_b, *large[1])
                 else:
                     seen_b, seen_a = guides.resized(fake_b), guides.resized(fake_a)
                 margin = config.guidance_margin

@@ -203,7 +203,9 @@ class ImageSet:
     model pixel, or None (augmentation moves the field's border with it). ``sides``:
     ``(N, 2, S, S)`` float32 0/1 (image-left, image-right lung) or None. ``devices``:
     ``(N, 1, S, S)`` float32 0/1 foreign objects (:data:`DEVICE_SHARE`) or None. ``whole``:
-    ``(N, 1, S, S)`` the image before the lung field.
+    ``(N, 1, S, S)`` the image before the lung field. ``source_shapes``: ``(N, 2)`` int64 height
+    and width of each file's pixel grid (a change drawn at the model's size reaches the user's
+    image through that grid), or None.
     """
 
     samples: tuple[Sample, ...]
@@ -214,6 +216,7 @@ class ImageSet:
     sides: npt.NDArray[np.float32] | None
     shares: npt.NDArray[np.float32] | None = None
     devices: npt.NDArray[np.float32] | None = None
+    source_shapes: npt.NDArray[np.int64] | None = None
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -229,6 +232,7 @@ class ImageSet:
             sides=None if self.sides is None else self.sides[index],
             shares=None if self.shares is None else self.shares[index],
             devices=None if self.devices is None else self.devices[index],
+            source_shapes=None if self.source_shapes is None else self.source_shapes[index],
         )
 
     def of_label(self, label: int) -> ImageSet:
@@ -295,6 +299,7 @@ def load_images(
         devices is DeviceMasks.WHEN_PRESENT and all(s.devices_mask for s in samples)
     )
     found_devices = np.zeros((n, 1, size, size), dtype=np.float32) if with_devices else None
+    source_shapes = np.zeros((n, 2), dtype=np.int64)
     have_lungs = mask_predictor is not None or all(s.has_lung_mask for s in samples)
     if lung_field is LungField.MASK and not have_lungs:
         missing = next(s.id for s in samples if not s.has_lung_mask)
@@ -307,6 +312,7 @@ def load_images(
             raise CancelledError("loading the training images was cancelled")
         intensity = model_intensity(load_radiograph(sample.path))
         shape = (int(intensity.shape[0]), int(intensity.shape[1]))
+        source_shapes[index] = shape
         if with_sides:
             if not sample.has_side_masks or sides is None:
                 raise InputError(
@@ -347,6 +353,7 @@ def load_images(
         sides=sides,
         shares=shares if have_lungs else None,
         devices=found_devices,
+        source_shapes=source_shapes,
     )
 
 

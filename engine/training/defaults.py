@@ -120,8 +120,10 @@ def classifier_config(
     """The recipe's run of ``model_id`` (see :data:`CLASSIFIER_IDS`), lungs from ``segmenter``."""
     if model_id == "classifier":
         width, offset, schedule = plan.classifier_width, 0, plan.classifier_lr_schedule
+        size = plan.classifier_size
     elif model_id == "oracle":
         width, offset, schedule = plan.oracle_width, plan.oracle_seed_offset, "constant"
+        size = plan.oracle_size
     else:
         raise ValueError(f"model_id must be one of {CLASSIFIER_IDS}, got {model_id!r}")
     if model_id == "classifier" and plan.finetune is not None:
@@ -132,20 +134,21 @@ def classifier_config(
         resume=_resume(work, model_id),
         epochs=plan.classifier_epochs,
         width=width,
-        stages=classifier_stages(plan),
+        stages=classifier_stages(size),
         batch_size=plan.batch_size,
         augment_shift=plan.classifier_augment_shift,
         augment_input=plan.classifier_augment_input,
         model_id=model_id,
         lr_schedule=schedule,
         segmenter=segmenter,
-        **{**common, "size": plan.classifier_size, "seed": common["seed"] + offset},
+        **{**common, "size": size, "seed": common["seed"] + offset},
     )
 
 
-def classifier_stages(plan: DefaultsPlan) -> int:
-    """Residual stages of the recipe's classifiers (the fine-tuned one keeps its starting shape)."""
-    return min(4, (plan.classifier_size // 8).bit_length() - 1)
+def classifier_stages(size: int) -> int:
+    """Residual stages of the recipe's classifiers reading ``size`` px (the fine-tuned one keeps
+    its starting shape)."""
+    return min(4, (size // 8).bit_length() - 1)
 
 
 def check_work_folder(work: Path, plan: DefaultsPlan) -> None:
@@ -176,7 +179,7 @@ def finetune_config(
         epochs=tune.epochs,
         lr=tune.lr,
         width=plan.classifier_width,
-        stages=classifier_stages(plan),
+        stages=classifier_stages(plan.classifier_size),
         batch_size=plan.batch_size,
         augment_shift=plan.classifier_augment_shift,
         augment_input=plan.classifier_augment_input,

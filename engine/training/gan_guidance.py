@@ -18,6 +18,7 @@ from torch import nn
 from engine.errors import InputError
 from engine.networks import Architecture
 from engine.training.optim import set_requires_grad
+from engine.training.shown_change import change_as_shown
 
 log = logging.getLogger(__name__)
 
@@ -67,15 +68,22 @@ class ClassifierGuides:
         fake: torch.Tensor,
         lungs: torch.Tensor | None,
         large: tuple[torch.Tensor, torch.Tensor],
+        source_shapes: Sequence[tuple[int, int]] | None = None,
     ) -> torch.Tensor:
         """What the user sees, at the guides' size: the change ``fake - real`` inside the lungs,
-        resampled and added to the image loaded at that size (``large``: image, lungs)."""
+        resampled and added to the image loaded at that size (``large``: image, lungs). With
+        ``source_shapes`` (each file's pixel grid) the change takes the pipeline's way there,
+        through the file's grid (:func:`~engine.training.shown_change.change_as_shown`);
+        without, it is resampled straight to the guides' size."""
         change = fake.float() - real
         if lungs is not None:
             change = change * lungs
-        change = F.interpolate(
-            change, size=(self.size, self.size), mode="bilinear", align_corners=False
-        )
+        if source_shapes is not None:
+            change = change_as_shown(change, source_shapes, self.size)
+        else:
+            change = F.interpolate(
+                change, size=(self.size, self.size), mode="bilinear", align_corners=False
+            )
         image, lung = large
         return torch.clamp(image + change * lung, -1.0, 1.0)
 

@@ -9,19 +9,38 @@ import pytest
 from PIL import Image
 
 from engine.explain.pipeline import ExplainRequest, explain
-from engine.explain.resolution import LOW_RESOLUTION_SHARE, SourceResolution
+from engine.explain.resolution import (
+    LOW_RESOLUTION_SHARE,
+    LOW_RESOLUTION_SIDE,
+    SourceResolution,
+)
 from engine.explain.warning_codes import WarningCode, code_of
 from engine.io import load_radiograph
 
 
 @pytest.mark.parametrize(
-    ("side", "low"),
-    [(256, True), (288, True), (307, True), (308, False), (384, False), (1024, False)],
+    ("side", "model_side", "low"),
+    [
+        # The 512 px classifier: the cut is in pixels (320), not at 0.8 of its side (409).
+        (256, 512, True),
+        (288, 512, True),
+        (319, 512, True),
+        (320, 512, False),
+        (384, 512, False),
+        (1024, 512, False),
+        # The 384 px classifier: 0.8 of its side (307) is the nearer cut.
+        (288, 384, True),
+        (307, 384, True),
+        (308, 384, False),
+        # A classifier reading 128 px up-samples nothing of a 256 px file.
+        (256, 128, False),
+        (100, 128, True),
+    ],
 )
-def test_low_means_below_the_measured_share_of_the_model_side(side, low):
-    resolution = SourceResolution(side, 384)
+def test_low_means_below_the_measured_pixel_count(side, model_side, low):
+    resolution = SourceResolution(side, model_side)
     assert resolution.low is low
-    assert (side < LOW_RESOLUTION_SHARE * 384) is low
+    assert (side < min(LOW_RESOLUTION_SIDE, LOW_RESOLUTION_SHARE * model_side)) is low
     # Only a healthy verdict is weakened; a positive verdict keeps its weight.
     assert resolution.weakens(healthy_verdict=True) is low
     assert resolution.weakens(healthy_verdict=False) is False

@@ -290,10 +290,13 @@ def test_guidance_on_the_composite_with_a_margin(
     real_a, _, lungs_a, *_ = task.batch([0], 0)
     assert task._large is not None
     large = task._large[0]
+    # The change reaches the classifier through each file's own pixel grid.
+    assert large.source_shapes is not None
+    assert large.source_shapes == [tuple(task.composite_a.source_shapes[0])]
     # No change: the classifier sees exactly the image loaded at its own size.
     assert task.guides is not None
-    unchanged = task.guides.composite(real_a, real_a.clone(), lungs_a, large)
-    torch.testing.assert_close(unchanged, large[0])
+    unchanged = task.guides.composite(real_a, real_a.clone(), lungs_a, *large)
+    torch.testing.assert_close(unchanged, large.pair[0])
     # The hinge is zero beyond the margin and linear before it.
     logits = torch.tensor([3.0, 1.0, -3.0])
     assert float(guidance_term(logits, True, 2.0)) == pytest.approx((0 + 1 + 5) / 3)
@@ -324,7 +327,7 @@ def test_guidance_on_the_composite_with_a_margin(
     both = CycleGANTask(ensemble, runtime, prepare_data(ensemble, runtime))
     assert both.guides is not None
     assert len(both.guides.modules) == 2
-    seen = both.guides.composite(real_a, real_a + 0.1, lungs_a, large)
+    seen = both.guides.composite(real_a, real_a + 0.1, lungs_a, *large)
     with torch.no_grad():
         each = [guidance_term(m(seen).float(), False, 2.0) for m in both.guides.modules]
         assert float(both.guides.loss(seen, False, 2.0)) == pytest.approx(
