@@ -240,6 +240,7 @@ def cyclegan_config(
         mask_consistency=plan.mask_consistency,
         guidance_margin=plan.guidance_margin,
         guidance_on_composite=plan.guidance_on_composite and guided,
+        upsampling=plan.upsampling,
         size=plan.size,
         **common,
     )

@@ -26,15 +26,16 @@ from engine.phantoms.population import extras_for_seed
 PAIRS = 16
 FIRST_SEED = 7000
 SIZES = (256, 512)
-#: Classifier accuracy and specificity at the threshold must stay at or above these: issue 18's
-#: 0.9. The shipped classifier reaches accuracy 0.969 and specificity 1.000 on these 32 files
-#: (2026-12-06, at the operating point of ``cxr-explain calibrate``; 0.938 / 1.000 before; the
-#: same with the devices and breast shadows the pairs carry since 2026-12-06).
-ACCURACY_FLOOR = 0.9
-SPECIFICITY_FLOOR = 0.9
+#: Classifier accuracy and specificity at the threshold must stay at or above these: at least
+#: issue 18's 0.9, and at most two misses of the 32 images and one of the 16 healthy ones. The
+#: shipped 512 px classifier reaches accuracy 1.000 and specificity 1.000 on these 32 files
+#: (2026-12-07, at the operating point of ``cxr-explain calibrate``; the 384 px one before it
+#: 0.969 / 1.000).
+ACCURACY_FLOOR = 0.935
+SPECIFICITY_FLOOR = 0.935
 #: Validity on the displayed image among qualifying counterfactuals, both directions pooled, and
 #: the share the independent oracle also calls flipped: what the shipped models reach on these
-#: pairs (0.969 and 0.613 at the operating point; 0.969 and 0.656 before), less a margin; raise
+#: pairs (0.938 and 0.562 since 2026-12-07; the set before, 0.969 and 0.613), less a margin; raise
 #: them when better models land.
 VALIDITY_FLOOR = 0.9
 ORACLE_VALIDITY_FLOOR = 0.5
