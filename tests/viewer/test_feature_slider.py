@@ -130,11 +130,13 @@ def test_shipped_figan_moves_feature_1_from_minus_to_plus_2_sd(
     frames = explanation.frames
     assert len(frames) == 9
     assert [frame.strength for frame in frames] == pytest.approx(np.linspace(-2.0, 2.0, 9))
-    # Feature 1 carries two thirds of the label variance: the classifier's verdict moves with it.
+    # Feature 1 carries the most label variance: the classifier's verdict moves with it.
     # Measured in logits: at the operating point the sample sits where P is saturated (0.99+),
-    # so the same movement shows as a tiny change of P.
+    # so the same movement shows as a tiny change of P. The FIGAN of the 512 px classifier
+    # (2026-12-07) moves the sample's logit by 0.24 over the sweep (that of the 384 px one by
+    # more than 0.5); a slider that moves nothing gives 0 (docs/figan.md).
     first, last = (np.clip(f.probability, 1e-12, 1 - 1e-12) for f in (frames[0], frames[-1]))
-    assert abs(np.log(last / (1 - last)) - np.log(first / (1 - first))) > 0.5
+    assert abs(np.log(last / (1 - last)) - np.log(first / (1 - first))) > 0.15
     assert explanation.probability_translated == frames[-1].probability
     assert 0.0 <= explanation.probability_original <= 1.0
     panel = window.explanation_panel
