@@ -74,7 +74,9 @@ class ClassifierGuides:
         resampled and added to the image loaded at that size (``large``: image, lungs). With
         ``source_shapes`` (each file's pixel grid) the change takes the pipeline's way there,
         through the file's grid (:func:`~engine.training.shown_change.change_as_shown`);
-        without, it is resampled straight to the guides' size."""
+        without, it is resampled straight to the guides' size. The change is masked with the
+        generator-size lungs before it is resampled; the pipeline masks it on the file's grid
+        (lungs less the keep mask), which differs along the lung border and on devices only."""
         change = fake.float() - real
         if lungs is not None:
             change = change * lungs

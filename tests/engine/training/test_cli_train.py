@@ -290,9 +290,10 @@ def test_guidance_on_the_composite_with_a_margin(
     real_a, _, lungs_a, *_ = task.batch([0], 0)
     assert task._large is not None
     large = task._large[0]
-    # The change reaches the classifier through each file's own pixel grid.
+    # The change reaches the classifier through each file's own pixel grid (the batch's sample).
     assert large.source_shapes is not None
-    assert large.source_shapes == [tuple(task.composite_a.source_shapes[0])]
+    first = int(task._domain_order(0, 0, len(task.composite_a))[0])
+    assert large.source_shapes == [tuple(task.composite_a.source_shapes[first])]
     # No change: the classifier sees exactly the image loaded at its own size.
     assert task.guides is not None
     unchanged = task.guides.composite(real_a, real_a.clone(), lungs_a, *large)
