@@ -10,20 +10,28 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import numpy.typing as npt
 
 from engine.types import FloatImage
+
+
+def gaussian_kernel(sigma: float) -> npt.NDArray[np.float64]:
+    """The normalised 1-D taps of :func:`gaussian_blur`: ``2 * radius + 1`` of them, radius
+    ``ceil(3 sigma)`` (at least 1); ``sigma`` > 0, in px."""
+    radius = max(1, math.ceil(3.0 * sigma))
+    side = np.exp(-0.5 * (np.arange(1, radius + 1, dtype=np.float64) / sigma) ** 2)
+    norm = 1.0 + 2.0 * side.sum()
+    return np.concatenate([side[::-1], [1.0], side]) / norm
 
 
 def gaussian_blur(image: FloatImage, sigma: float) -> FloatImage:
     """Separable Gaussian blur (edge-replicated borders), float32; ``sigma`` in px."""
     if sigma <= 0.0:
         return image.astype(np.float32, copy=True)
-    radius = max(1, math.ceil(3.0 * sigma))
-    taps = np.arange(1, radius + 1, dtype=np.float64)
-    kernel = np.exp(-0.5 * (taps / sigma) ** 2)
-    norm = 1.0 + 2.0 * kernel.sum()
-    center = np.float32(1.0 / norm)
-    weights = (kernel / norm).astype(np.float32)
+    kernel = gaussian_kernel(sigma)
+    radius = len(kernel) // 2
+    center = np.float32(kernel[radius])
+    weights = kernel[radius + 1 :].astype(np.float32)
     height, width = image.shape
     padded = np.pad(image.astype(np.float32, copy=False), ((0, 0), (radius, radius)), "edge")
     out = padded[:, radius : radius + width] * center

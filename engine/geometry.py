@@ -42,6 +42,14 @@ class Letterbox:
         return slice(top, top + self.content_shape[0]), slice(left, left + self.content_shape[1])
 
 
+def resample(images: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """``(B, C, h, w) -> (B, C, *shape)``, antialiased bilinear: how every model input and every
+    mapped-back model output is resampled (differentiable, for training on that path)."""
+    if tuple(images.shape[-2:]) == shape:
+        return images
+    return F.interpolate(images, size=shape, mode="bilinear", align_corners=False, antialias=True)
+
+
 def resize(image: np.ndarray, shape: tuple[int, int], *, nearest: bool = False) -> FloatImage:
     """Resize a 2-D array to ``shape`` (antialiased bilinear, or nearest for labels/masks)."""
     if image.shape == shape:
@@ -53,9 +61,7 @@ def resize(image: np.ndarray, shape: tuple[int, int], *, nearest: bool = False) 
     if nearest:
         out = F.interpolate(tensor, size=shape, mode="nearest-exact")
     else:
-        out = F.interpolate(
-            tensor, size=shape, mode="bilinear", align_corners=False, antialias=True
-        )
+        out = resample(tensor, shape)
     return out[0, 0].numpy()
 
 

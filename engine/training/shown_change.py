@@ -16,32 +16,22 @@ texture that the extra resampling step smooths away (docs/training.md).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 
-from engine.geometry import Letterbox
+from engine.blur import gaussian_kernel
+from engine.geometry import Letterbox, resample
 from engine.inference.model_input import UNRESAMPLED_SIGMA
 
 
-def _resample(image: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
-    """``(B, C, h, w) -> (B, C, *shape)``, as :func:`engine.geometry.resize` resamples."""
-    if tuple(image.shape[-2:]) == shape:
-        return image
-    return F.interpolate(image, size=shape, mode="bilinear", align_corners=False, antialias=True)
-
-
 def _blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
-    """The separable Gaussian of :func:`engine.blur.gaussian_blur` (edge-replicated borders)."""
+    """:func:`engine.blur.gaussian_blur` in torch (its taps, edge-replicated borders)."""
     if sigma <= 0.0:
         return image
-    radius = max(1, math.ceil(3.0 * sigma))
-    taps = torch.arange(-radius, radius + 1, dtype=torch.float64)
-    kernel = torch.exp(-0.5 * (taps / sigma) ** 2)
-    kernel = (kernel / kernel.sum()).to(image.dtype).to(image.device)
-    channels = image.shape[1]
+    kernel = torch.from_numpy(gaussian_kernel(sigma)).to(image.dtype).to(image.device)
+    radius, channels = len(kernel) // 2, image.shape[1]
     rows = kernel.view(1, 1, -1, 1).repeat(channels, 1, 1, 1)
     columns = kernel.view(1, 1, 1, -1).repeat(channels, 1, 1, 1)
     out = F.conv2d(F.pad(image, (radius, radius, 0, 0), mode="replicate"), columns, groups=channels)
@@ -61,11 +51,11 @@ def change_as_shown(
     for index, shape in enumerate(source_shapes):
         source = (int(shape[0]), int(shape[1]))
         drawn, read = Letterbox.fit(source, side), Letterbox.fit(source, size)
-        on_file = _resample(change[index : index + 1][(..., *drawn.content_slices())], source)
+        on_file = resample(change[index : index + 1][(..., *drawn.content_slices())], source)
         if read.content_shape == source:  # model_input blurs what it does not resample
             seen = _blur(on_file, UNRESAMPLED_SIGMA)
         else:
-            seen = _resample(on_file, read.content_shape)
+            seen = resample(on_file, read.content_shape)
         rows, columns = read.content_slices()
         out[index : index + 1, :, rows, columns] = seen
     return out
