@@ -438,7 +438,7 @@ class ComparisonPanel(QWidget):
         original_text = f"P({label}) {explanation.probability_original:.2f}"
         attribution = state.display.attribution_overlay
         if attribution is not Attribution.NONE and self.original.layer_visible(Layer.HEAT):
-            original_text = f"{attribution.title} overlay<br>{original_text}"
+            original_text = f"{attribution.label} overlay<br>{original_text}"
         self.original.set_corner(Corner.BOTTOM_RIGHT, original_text)
         self.translated.set_corner(Corner.TOP_LEFT, translated_description(explanation))
         self.translated.set_corner(Corner.TOP_RIGHT, f"{window_text(translated_window)}<br>{zoom}")

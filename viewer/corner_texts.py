@@ -50,7 +50,7 @@ def translated_description(explanation: Explanation) -> str:
     choice = explanation.direction
     if isinstance(choice, Feature):
         return f"Synthetic · {choice.name} (FIGAN)"
-    return f"Synthetic · {choice.title.lower()}"
+    return f"Synthetic · {choice.label.lower()}"
 
 
 def frame_text(explanation: Explanation, frame: int) -> str:

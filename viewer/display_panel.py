@@ -52,7 +52,7 @@ class DisplayPanel(QGroupBox):
 
         self.attribution_combo = QComboBox()
         for kind in Attribution:
-            self.attribution_combo.addItem(kind.title, kind.value)
+            self.attribution_combo.addItem(kind.label, kind.value)
         self.attribution_combo.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.attribution_combo.setToolTip("Classifier attribution drawn over the original pane")
         self.attribution_combo.currentIndexChanged.connect(self._on_attribution_combo_changed)

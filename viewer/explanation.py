@@ -36,7 +36,7 @@ class Direction(StrEnum):
     TO_DISEASE = "to_disease"
 
     @property
-    def title(self) -> str:
+    def label(self) -> str:
         return _DIRECTION_TITLES[self]
 
 
@@ -60,7 +60,7 @@ class Feature:
         return f"Feature {self.index + 1}"
 
     @property
-    def title(self) -> str:
+    def label(self) -> str:
         percent = 100.0 * self.label_variance
         # Whole percent reads best; a minor component would show as "0 %" or "1 %" that way.
         share = f"{percent:.0f}" if percent >= 10.0 else f"{percent:.1f}"

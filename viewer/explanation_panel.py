@@ -264,7 +264,7 @@ class ExplanationPanel(QWidget):
     def _add_choice(self, choice: ExplanationChoice) -> None:
         key = _choice_key(choice)
         self._choices[key] = choice
-        self.direction_combo.addItem(choice.title, key)
+        self.direction_combo.addItem(choice.label, key)
 
     def _on_direction_combo_changed(self, _index: int) -> None:
         self.choice_changed.emit()

@@ -36,7 +36,7 @@ class ExportKind(StrEnum):
     DICOM = "dcm"
 
     @property
-    def title(self) -> str:
+    def label(self) -> str:
         return _TITLES[self]
 
     @property
@@ -176,7 +176,8 @@ def write_png_snapshot(path: Path, image: QImage) -> Path:
     if image.isNull():
         raise api.InputError("nothing to snapshot: the panes are empty")
     with atomic_path(path) as temporary:
-        if not image.save(str(temporary), "PNG"):
+        # PySide6 takes the format as str at run time; its stubs say bytes, which it refuses.
+        if not image.save(str(temporary), "PNG"):  # type: ignore[call-overload]
             raise OSError(f"could not write {path.name}")
     return path
 

@@ -119,7 +119,8 @@ class ExportActions(QObject):
         if kind is ExportKind.PNG:
             # Grab on the GUI thread (widgets); encode and write on the worker.
             with parts.comparison.cursor_graphics_hidden():
-                image = parts.window.centralWidget().grab().toImage()
+                panes = parts.window.centralWidget() or parts.window
+                image = panes.grab().toImage()
             job = lambda _job: write_png_snapshot(target, image)  # noqa: E731
         elif kind is ExportKind.GIF and result is not None:
             job = lambda _job: write_gif_export(target, result, options, identity)  # noqa: E731
@@ -134,7 +135,7 @@ class ExportActions(QObject):
             job = lambda _job: write_statistics(target, report, kind)  # noqa: E731
         else:  # statistics or DICOM of a feature explanation: the exploration measures none
             session.errors.report_error(
-                f"Export failed: {kind.title.lower()} are not available for feature "
+                f"Export failed: {kind.label.lower()} are not available for feature "
                 "explanations; export a GIF or a PNG snapshot instead"
             )
             return

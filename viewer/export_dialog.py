@@ -46,7 +46,7 @@ class ExportDialog(QDialog):
         self.setWindowTitle("Export")
         self.kind_combo = QComboBox()
         for kind in ExportKind:
-            self.kind_combo.addItem(kind.title, kind.value)
+            self.kind_combo.addItem(kind.label, kind.value)
             if kind.needs_explanation and not has_explanation:
                 index = self.kind_combo.count() - 1
                 self.kind_combo.model().item(index).setEnabled(False)  # type: ignore[attr-defined]

@@ -33,7 +33,7 @@ class FeatureRunDialog(QMessageBox):
         self.feature = feature
         self.setIcon(QMessageBox.Icon.Question)
         self.setWindowTitle("Explore a FIGAN feature")
-        self.setText(f"Explore {feature.title} on this image?")
+        self.setText(f"Explore {feature.label} on this image?")
         self.setInformativeText(
             f"This takes {estimate}. The result is kept for this image, so coming back to the "
             "feature later shows it at once. Esc cancels the running exploration."

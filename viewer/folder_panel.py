@@ -160,12 +160,17 @@ class FolderPanel(QWidget):
     def file_names(self) -> list[str]:
         """File names in tree order (groups in order of appearance)."""
         names: list[str] = []
-        for index in range(self.tree.topLevelItemCount()):
-            names += _leaf_names(self.tree.topLevelItem(index))
+        for item in self._top_level_items():
+            names += _leaf_names(item)
         return names
 
     def group_titles(self) -> list[str]:
-        return [self.tree.topLevelItem(i).text(0) for i in range(self.tree.topLevelItemCount())]
+        return [item.text(0) for item in self._top_level_items()]
+
+    def _top_level_items(self) -> list[QTreeWidgetItem]:
+        count = self.tree.topLevelItemCount()
+        items = (self.tree.topLevelItem(index) for index in range(count))
+        return [item for item in items if item is not None]
 
     def file_item(self, name: str) -> QTreeWidgetItem | None:
         for path, item in self._files.items():
@@ -256,5 +261,7 @@ def _leaf_names(item: QTreeWidgetItem) -> list[str]:
         return [Path(str(path)).name]
     names: list[str] = []
     for index in range(item.childCount()):
-        names += _leaf_names(item.child(index))
+        child = item.child(index)
+        if child is not None:
+            names += _leaf_names(child)
     return names

@@ -32,7 +32,7 @@ class Attribution(StrEnum):
     GRADIENT = "gradient"
 
     @property
-    def title(self) -> str:
+    def label(self) -> str:
         return _ATTRIBUTION_TITLES[self]
 
 

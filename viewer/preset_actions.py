@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu
@@ -27,7 +28,7 @@ class PresetActions:
             make_action(
                 menu,
                 f"Preset {index}",
-                lambda index=index: self.apply_preset_key(index),
+                partial(self.apply_preset_key, index),
                 Command.PRESET,
                 (key,),
             )

@@ -11,6 +11,7 @@ parts (``explanations``, ``exports``, ``pacs``): they share its jobs and its err
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -34,9 +35,9 @@ from viewer.folder_panel import list_image_candidates
 from viewer.pacs_actions import PacsActions
 from viewer.settings import ViewerSettings
 from viewer.state import ViewerState
-from viewer.study_browser import Group, describe_image
+from viewer.study_browser import BrowserEntry, Group, describe_image
 from viewer.window_parts import WindowParts
-from viewer.worker import JobChannel, JobRunner, SupersededError
+from viewer.worker import JobChannel, JobContext, JobRunner, SupersededError
 
 Loader = Callable[[Path], Radiograph]
 OPEN_FILTERS = (
@@ -53,6 +54,13 @@ OPEN_FILTERS = (
 _STATUS_BAR_STATES = frozenset(
     {ExplanationState.LOADING, ExplanationState.COMPUTING, ExplanationState.CANCELLED}
 )
+
+
+def _describe_job(
+    _job: JobContext, path: Path, loader: Callable[[Path], Radiograph]
+) -> BrowserEntry:
+    """The study browser's entry for ``path``, as a worker job."""
+    return describe_image(path, loader)
 
 
 class Session(QObject):
@@ -219,7 +227,7 @@ class Session(QObject):
         for path in files:
             try:
                 entry = await self.jobs.submit(
-                    JobChannel.BROWSER, lambda _job, path=path: describe_image(path, loader)
+                    JobChannel.BROWSER, partial(_describe_job, path=path, loader=loader)
                 )
             except SupersededError:
                 return

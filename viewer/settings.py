@@ -80,7 +80,9 @@ class ViewerSettings:
         value = self._store.value(self._RECENT, [])
         if isinstance(value, str):  # INI files return a one-element list as a plain string
             value = [value] if value else []
-        return [str(item) for item in value or []][:MAX_RECENT_FILES]
+        if not isinstance(value, list | tuple):  # a damaged settings file: no recent files
+            return []
+        return [str(item) for item in value][:MAX_RECENT_FILES]
 
     def add_recent_file(self, path: str) -> list[str]:
         """Put ``path`` first in the recent-files list (no duplicates) and return the list."""
@@ -151,7 +153,8 @@ class ViewerSettings:
     @property
     def overlay_opacity(self) -> float:
         try:
-            value = float(self._store.value(self._OPACITY, DEFAULT_OVERLAY_OPACITY))
+            # Through str: the store may hold a number, its text, or anything a damaged file held.
+            value = float(str(self._store.value(self._OPACITY, DEFAULT_OVERLAY_OPACITY)))
         except (TypeError, ValueError):
             return DEFAULT_OVERLAY_OPACITY
         return min(max(value, 0.0), 1.0) if value == value else DEFAULT_OVERLAY_OPACITY

@@ -7,7 +7,7 @@ effect on the label's own pixels (its alpha), so rich text with coloured spans i
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, QRectF, Qt
+from PySide6.QtCore import QPoint, QRect, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPixmap
 from PySide6.QtWidgets import QGraphicsEffect, QWidget
 
@@ -32,9 +32,9 @@ class TextOutlineEffect(QGraphicsEffect):
         self._colour = QColor(colour)
         self._width = width
 
-    def boundingRectFor(self, rect: QRectF) -> QRectF:  # noqa: N802 (Qt override)
+    def boundingRectFor(self, rect: QRectF | QRect) -> QRectF:  # noqa: N802 (Qt override)
         grow = float(self._width)
-        return rect.adjusted(-grow, -grow, grow, grow)
+        return QRectF(rect).adjusted(-grow, -grow, grow, grow)
 
     def draw(self, painter: QPainter) -> None:
         offset = QPoint()  # an out-parameter in PySide6: where the pixmap goes

@@ -58,8 +58,8 @@ def _entries(window: MainWindow) -> list[str]:
 
 
 def test_feature_titles_give_the_share_of_label_variance() -> None:
-    assert Feature(0, 0.6748).title == "Feature 1 (67 % of label variance)"
-    assert Feature(3, 0.0136).title == "Feature 4 (1.4 % of label variance)"
+    assert Feature(0, 0.6748).label == "Feature 1 (67 % of label variance)"
+    assert Feature(3, 0.0136).label == "Feature 4 (1.4 % of label variance)"
 
 
 def test_fake_features_are_listed_and_their_frames_drive_the_slider(
@@ -101,7 +101,7 @@ def _shipped_feature_1_title() -> str:
     """The menu entry the shipped FIGAN's first PLS component must get (its share, from the
     bundle's own pls.json)."""
     pls = json.loads((default_models_dir() / FIGAN_FOLDER / "pls.json").read_text())
-    return Feature(0, pls["explained_label_variance"][0]).title
+    return Feature(0, pls["explained_label_variance"][0]).label
 
 
 def _explain_shipped_feature_1(window: MainWindow, qtbot: QtBot) -> FeatureExplanation:
@@ -214,7 +214,7 @@ def test_model_folder_without_figan_lists_no_features(
     window = make_main_window(explainer=explainer)
     _open_sample(window, qtbot)
     assert window.explanation_panel.features == ()
-    assert _entries(window) == [direction.title for direction in Direction]
+    assert _entries(window) == [direction.label for direction in Direction]
 
 
 def test_figan_bundle_of_another_classifier_lists_no_features(
@@ -236,7 +236,7 @@ def test_figan_bundle_of_another_classifier_lists_no_features(
     with caplog.at_level(logging.WARNING, logger="viewer.main_window"):
         _open_sample(window, qtbot)
     assert window.explanation_panel.features == ()
-    assert _entries(window) == [direction.title for direction in Direction]
+    assert _entries(window) == [direction.label for direction in Direction]
     assert "FIGAN features unavailable" in caplog.text
     tooltip = window.explanation_panel.direction_combo.toolTip()
     assert tooltip.startswith("FIGAN features unavailable: FIGAN was trained for classifier")
