@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from viewer.overlays import DEFAULT_OVERLAY_OPACITY
 from viewer.settings import MAX_RECENT_FILES, ViewerSettings
 
 
@@ -36,6 +37,21 @@ def test_recent_files_are_unique_newest_first_and_bounded(tmp_path: Path) -> Non
     assert files[0] == "/5.dcm"
     assert len(files) == MAX_RECENT_FILES
     assert files.count("/5.dcm") == 1
+
+
+def test_a_damaged_settings_file_reads_as_defaults(tmp_path: Path) -> None:
+    """Hand-edited or damaged values never stop the viewer from starting."""
+    path = tmp_path / "s.ini"
+    path.write_text("[files]\nrecent=@Variant(garbage)\n[display]\noverlay_opacity=half\n")
+    settings = ViewerSettings.in_file(path)
+    assert settings.recent_files == []
+    assert settings.overlay_opacity == DEFAULT_OVERLAY_OPACITY
+
+    store = settings._store
+    store.setValue("files/recent", 7)  # not a list: what an old or foreign writer could leave
+    store.setValue("display/overlay_opacity", 0.25)
+    assert settings.recent_files == []
+    assert settings.overlay_opacity == 0.25
 
 
 def test_qt_binding_keeps_its_references_to_none_and_true() -> None:
