@@ -67,8 +67,8 @@ def run_viewer(
     sample) through the worker, render the window once, close, and return 0 when that worked.
     ``screenshot``: with ``self_test``, a PNG file to save what the screen shows of the window to.
     """
-    # The DICOM decoder process imports pydicom and the codecs (about 0.5 s): start it while Qt
-    # and the models load, so that opening the first study does not wait for it.
+    # The DICOM decoder process imports pydicom and the codecs, which takes a while: start it
+    # while Qt and the models load, so that opening the first study does not wait for it.
     prestart_decoder()
     app = ensure_application(offscreen=self_test)
     models_dir = Path(models) if models else default_models_dir()

@@ -3,7 +3,7 @@
 Qt's xcb (X11) platform plugin links system libraries that minimal Linux installations lack.
 When one is missing, Qt prints a hint about a library that may well be installed
 (libxcb-cursor0) and aborts with a core dump. We ask the dynamic loader instead (``ldd`` on the
-plugin: 10 ms, and it follows Qt's own libraries to what they need) and name what is really
+plugin: quick, and it follows Qt's own libraries to what they need) and name what is really
 missing and the packages that provide it. Qt-free, so the CLI runs it before importing Qt.
 
 The check only diagnoses: whenever it cannot tell (no ``ldd``, no PySide6 folder, an odd

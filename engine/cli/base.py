@@ -46,8 +46,8 @@ def report_error(message: str) -> int:
 def end_process(code: int) -> NoReturn:
     """Flush the logs and standard streams, then end the process at once.
 
-    Tearing down an interpreter that has imported torch takes 0.5-1 s on a 2-core machine
-    (docs/benchmarks.md), a third of ``cxr-explain explain``. Nothing is lost: output files are
+    Tearing down an interpreter that has imported torch takes a noticeable share of
+    ``cxr-explain explain`` (docs/benchmarks.md). Nothing is lost: output files are
     written atomically and closed before a command returns, and decoder processes end by
     themselves when their pipe closes.
     """

@@ -45,8 +45,8 @@ KEEP_MASK_FILE = "keep_mask.png"
 def export_explanation(result: ExplanationResult, folder: Path, *, gif: bool = True) -> list[Path]:
     """Write the primary counterfactual's outputs (and ``explanation.gif``) into ``folder``.
 
-    The image files are encoded in two threads: Pillow's encoders and zlib release the GIL (the
-    files of a 2000 px explanation took 0.46 s one after the other, 0.25-0.3 s this way).
+    The image files are encoded in two threads: Pillow's encoders and zlib release the GIL, so
+    two files take little longer than one (docs/benchmarks.md).
     """
     folder.mkdir(parents=True, exist_ok=True)
     primary = result.primary

@@ -41,8 +41,8 @@ def detection_aucs(
 ) -> tuple[float, float]:
     """(ROC AUC, PR AUC) of the map as a lesion detector over the lung pixels; NaN when the lungs
     hold only one class."""
-    # Imported here: scikit-learn takes ~1 s to import, and every cxr-explain command imports
-    # the validation module through the subcommand registry.
+    # Imported here: scikit-learn is slow to import (docs/benchmarks.md), and every cxr-explain
+    # command imports the validation module through the subcommand registry.
     from sklearn.metrics import average_precision_score, roc_auc_score
 
     truth, scores = lesion[lungs], values[lungs]

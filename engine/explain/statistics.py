@@ -70,7 +70,7 @@ def lung_statistics(
 
     The lung pixels are gathered once and every region is a selection among them (zones by
     row, as ``engine.explain.zones.split_zones`` draws them): twelve masked passes over a
-    2000 x 2000 image took 0.1 s, a third of the explanation.
+    full-size image took a third of the explanation (docs/benchmarks.md).
     """
     if not original.shape == translated.shape == right_lung.shape == left_lung.shape:
         raise ValueError("original, translated and the lung masks must have one shape")

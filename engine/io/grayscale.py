@@ -1,7 +1,7 @@
 """Grayscale helpers every format shares: luminance of colour input and the automatic window.
 
 Kept apart from ``engine.io.dicom_presentation`` so that reading a PNG, or the parent side of the
-decoder process, never imports pydicom (0.3-0.4 s of a command's start-up).
+decoder process, never imports pydicom (a noticeable part of a command's start-up).
 """
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 
 ENV_SWITCH = "CXR_EXPLAIN_DECODE_ISOLATION"
 _MAX_HELLO_BYTES = 64 * 1024
-# Starting a worker (Python, numpy, pydicom, codecs) takes about 0.5 s on an idle machine and was
+# Starting a worker (Python, numpy, pydicom, codecs) takes a moment on an idle machine and was
 # seen to take far longer on a saturated one; it does not count against the decode time limit.
 STARTUP_TIMEOUT_S = 180.0
 # Idle workers kept for the next request; concurrent callers beyond this get a worker each,

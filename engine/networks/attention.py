@@ -6,10 +6,9 @@ chunking computes the same result one block of ``chunk_size`` query rows at a ti
 memory is two ``chunk_size x N`` blocks, scores and weights (16 MiB for the default 128 rows at
 512). Small blocks are also faster: a 128 x 16384 block stays in the CPU's cache through the score
 product, the softmax and the value product, while a 1024-row block (64 MiB) goes to memory and back
-for each step. Measured with the paper generator at 512 on 2 cores (benchmarks/bench_generator.py):
-5.4 s with 128-row blocks against 6.9 s with 1024-row blocks in the same run. Every row
-of the softmax only depends on its own query, so the chunked result is the naive one up to float
-summation order.
+for each step (benchmarks/bench_generator.py; figures in docs/benchmarks.md, "Measurements
+behind choices in the code"). Every row of the softmax only depends on its own query, so the
+chunked result is the naive one up to float summation order.
 
 ``torch.nn.functional.scaled_dot_product_attention`` is not used: with query/key width ``C/8`` and
 value width ``C`` it falls back to its math path on CPU, which materialises the full matrix.
@@ -43,7 +42,7 @@ def naive_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor)
     """Reference attention without scaling, building the full ``N x N`` matrix.
 
     The softmax is :func:`floored_softmax`, as in the chunked path (plain ``torch.softmax`` runs
-    into subnormal weights, 160x slower on Intel Xeons; the floor changes a result by less than
+    into subnormal weights, far slower on some CPUs; the floor changes a result by less than
     ``N * 4.2e-18`` relative).
 
     Shapes (channels first, as the 1x1 convolutions give them):
@@ -59,9 +58,9 @@ def floored_softmax(scores: torch.Tensor) -> torch.Tensor:
 
     SAGAN's scores are unscaled, so most weights of a row lie many orders below its maximum, and
     ``exp`` of a max-shifted score below -87 is a subnormal number. Arithmetic on subnormals is
-    slow on many CPUs: on an Intel Xeon (Sapphire Rapids) the value product with subnormal weights
-    ran 160x slower than with normal ones (0.64 s against 4 ms for a 128 x 16384 block), which made
-    one 512 px translation take 77 s. The floor keeps each weight at or above
+    slow on many CPUs: on an Intel Xeon the value product with subnormal weights ran two orders
+    of magnitude slower than with normal ones (docs/benchmarks.md). The floor keeps each weight at
+    or above
     ``exp(-SCORE_SPAN) / N``, a normal number. A raised weight grows by less than
     ``exp(-SCORE_SPAN)`` = 4.2e-18 against a row sum of at least 1, so a row changes by less than
     ``N * 4.2e-18`` relative (7e-14 at N = 16384), far below float32 resolution.

@@ -4,11 +4,11 @@ Why: the paper generator at 512 x 512 spends most of its convolution time in the
 convolutions (256 channels at 128 x 128, 348 of its 547 GFLOP). oneDNN computes them directly at
 about the matrix-product peak of these CPUs. NNPACK, which ships inside PyTorch, chooses a fast
 algorithm per layer (Winograd F(6x6, 3x3) for 3x3 kernels: about a fifth of the multiplications;
-FFT for larger kernels): it ran those layers in 63-82 ms against 137-157 ms, and the final 7x7
-convolution to one channel in 18 ms against 51 ms at 256 x 256 (2 cores, AMD EPYC;
-benchmarks/bench_generator.py times the whole generator both ways). At small feature maps
-NNPACK's transforms cost more than they save (32 x 32 x 256: 12.4 ms against 10.5 ms), so each
-layer says from how many output pixels on it uses NNPACK.
+FFT for larger kernels): it runs those layers and the final 7x7 convolution to one channel in
+about half the time (benchmarks/bench_generator.py times the whole generator both ways; figures
+in docs/benchmarks.md, "Measurements behind choices in the code"). At small feature maps
+NNPACK's transforms cost more than they save, so each layer says from how many output pixels on
+it uses NNPACK.
 
 The result is the same convolution up to float32 rounding: relative RMS error about 5e-6 against
 the direct convolution for the 256-channel 3x3 layer (tests/engine/networks/test_fast_conv.py
@@ -290,8 +290,8 @@ class FastCpuConvTranspose2d(_NnpackOptions, nn.ConvTranspose2d):
             if phases is None:
                 return None
             # The pixel shuffle, written straight into the output: phase (p_y, p_x) of input
-            # pixel (i, j) is output pixel (2 i + p_y, 2 j + p_x). Measured 3-4x faster than
-            # pixel_shuffle into a fresh tensor (64 x 512 x 512: 7 ms against 31 ms).
+            # pixel (i, j) is output pixel (2 i + p_y, 2 j + p_x). Several times faster than
+            # pixel_shuffle into a fresh tensor (docs/benchmarks.md).
             band_rows = stop - start
             target = out[:, :, 2 * start : 2 * stop].view(batch, channels, band_rows, 2, width, 2)
             shuffled = phases.reshape(batch, channels, 2, 2, band_rows, width)

@@ -4,10 +4,8 @@ Why: instance normalisation of a batched ``(B, C, H, W)`` tensor is group normal
 groups (per sample and channel: subtract the mean over ``H x W``, divide by the biased standard
 deviation plus ``eps``, then the optional per-channel scale and shift). PyTorch computes both, but
 its CPU instance norm goes through the batch-norm kernels on a reshaped tensor, which are much
-slower than the group-norm kernel for these shapes. Measured on the 2-core EPYC (forward):
-256 x 128 x 128 8.2 ms against 2.7 ms, 64 x 512 x 512 67 ms against 44 ms; forward and backward
-together at 256 x 64 x 64: 8.0 ms against 1.7 ms. Summed over the paper generator's 23 instance
-norms that is about 0.17 s of its 512 x 512 forward pass. Results agree to float32 rounding
+slower than the group-norm kernel for these shapes, forward and backward (figures in
+docs/benchmarks.md, "Measurements behind choices in the code"). Results agree to float32 rounding
 (tests/engine/networks/test_instance_norm.py).
 
 The group-norm path is taken for batched 4-D CPU input with the layer's channel count when the

@@ -8,7 +8,7 @@ the explanations' keep mask); the classifier and the oracle; the CycleGAN guided
 classifier and the FIGAN for it (with ``DefaultsPlan.finetune``, off by default: the classifier
 fine-tuned on a second phantom set, :mod:`engine.training.finetune_defaults`, and the FIGAN for
 the fine-tuned one), (3) write the bundles into ``--out`` (default ``resources/models``) and set
-the classifiers' operating point. The plan is sized for a 2-core CPU, about 1.7 hours in all;
+the classifiers' operating point. The plan is sized for a 2-core CPU (times in docs/training.md);
 ``--quick`` is a tiny smoke run (16 phantoms, 32 px, 1-2 epochs, with the fine-tuning and device
 stages) for tests. The sizes are :class:`~engine.training.defaults_plan.DefaultsPlan`.
 
