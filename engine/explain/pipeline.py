@@ -166,8 +166,8 @@ class ExplanationResult:
     def caution(self) -> str | None:
         """A one-line warning that must travel with every export of this explanation, or None.
 
-        Names each reason: out of distribution, a healthy verdict on a low-resolution image, an
-        invalid or non-qualifying counterfactual, a non-monotonic slider.
+        Names each reason: out of distribution, a low-resolution image (with what that does to
+        this verdict), an invalid or non-qualifying counterfactual, a non-monotonic slider.
         """
         reasons = []
         if self.out_of_distribution:
@@ -178,8 +178,8 @@ class ExplanationResult:
             if uncertainty is not None and uncertainty > MAX_SEGMENTATION_UNCERTAINTY:
                 checks.append(f"uncertain lung segmentation {uncertainty:.2f}")
             reasons.append(f"OUT OF DISTRIBUTION ({', '.join(checks)})")
-        if self.resolution is not None and self.resolution.weakens(self._healthy_verdict):
-            reasons.append(self.resolution.caution())
+        if self.resolution is not None and self.resolution.low:
+            reasons.append(self.resolution.caution(self._healthy_verdict))
         for counterfactual in self.counterfactuals:
             name = counterfactual.direction.value
             if not counterfactual.qualifies:
@@ -280,8 +280,8 @@ def explain(
             )
         )
     resolution = SourceResolution(max(original.shape), model_size(models.classifier))
-    if resolution.weakens(healthy_verdict(probability, request.threshold)):
-        warnings.append(resolution.warning())
+    if resolution.low:
+        warnings.append(resolution.warning(healthy_verdict(probability, request.threshold)))
     clock.stage("classify", 0.35)
     directions = _directions(request.direction, probability, request.threshold)
     counterfactuals = []

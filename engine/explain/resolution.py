@@ -1,4 +1,4 @@
-"""Whether an image is too coarse for a healthy verdict to carry its usual weight.
+"""Whether an image is too coarse for its verdict to carry its usual weight.
 
 The classifier reads a letterboxed square of ``model_side`` pixels. An image with fewer pixels
 across reaches it up-sampled: opacities smaller than the image's own pixels are averaged away
@@ -7,8 +7,12 @@ before any model sees them. Through files, on `cxr-explain phantoms --paired` se
 point kept their specificity at every size but found fewer diseased images in the smallest
 files: 256 and 288 px, both for the 384 px classifier and for the 512 px one that replaced it.
 The loss follows the file's own pixel count, not its share of the model side: the 512 px
-classifier reads 320-1024 px files about equally well. A positive verdict there is as good as
-elsewhere; a healthy one is weaker evidence, and the result says so wherever it goes.
+classifier reads 320-1024 px files about equally well. A positive verdict on a coarse file is
+weaker evidence too, though not at the training noise: the detector noise of a 256 px file,
+up-sampled to the classifier's input, makes grains the size of small opacities, and with 1.5
+times the training noise the shipped classifier called 17 of 24 healthy 256 px phantoms
+diseased (1 of 24 at 512 px, none at 1024; docs/training.md). Either verdict on a coarse image
+says so wherever it goes, each with its own reason.
 
 What it cannot show: the share was measured on synthetic phantoms whose 256 px files have 1.6 mm
 pixels; a real radiograph's smallest visible finding depends on its pixel spacing and the
@@ -45,19 +49,26 @@ class SourceResolution:
     def low(self) -> bool:
         return self.side < min(LOW_RESOLUTION_SIDE, LOW_RESOLUTION_SHARE * self.model_side)
 
-    def weakens(self, healthy_verdict: bool) -> bool:
-        """True when this resolution makes the verdict weaker evidence: a healthy verdict on a
-        low-resolution image (positive verdicts keep their specificity there)."""
-        return healthy_verdict and self.low
-
-    def warning(self) -> EngineWarning:
+    def warning(self, healthy_verdict: bool) -> EngineWarning:
+        """Why a verdict on this (low-resolution) image is weaker evidence, for that verdict."""
+        why = (
+            "it finds fewer mild findings in images this coarse, so a healthy verdict is weaker "
+            "evidence"
+            if healthy_verdict
+            else "detector noise in images this coarse can read as disease, so a positive "
+            "verdict is weaker evidence"
+        )
         return EngineWarning(
             WarningCode.LOW_RESOLUTION,
             f"low resolution ({self.side} px across, the classifier reads {self.model_side} px): "
-            "it finds fewer mild findings in images this coarse, so a healthy verdict is weaker "
-            "evidence; open the full-resolution image if there is one",
+            f"{why}; open the full-resolution image if there is one",
         )
 
-    def caution(self) -> str:
+    def caution(self, healthy_verdict: bool) -> str:
         """The reason's words in :meth:`ExplanationResult.caution` (burned into exports)."""
-        return f"LOW RESOLUTION ({self.side} px): a healthy verdict misses more mild findings"
+        what = (
+            "a healthy verdict misses more mild findings"
+            if healthy_verdict
+            else "a positive verdict may be detector noise"
+        )
+        return f"LOW RESOLUTION ({self.side} px): {what}"

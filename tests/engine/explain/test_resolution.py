@@ -1,4 +1,5 @@
-"""Low-resolution images: a healthy verdict on them says it is weaker evidence, wherever it goes."""
+"""Low-resolution images: either verdict on them says it is weaker evidence, and why, wherever
+it goes."""
 
 from __future__ import annotations
 
@@ -41,9 +42,6 @@ def test_low_means_below_the_measured_pixel_count(side, model_side, low):
     resolution = SourceResolution(side, model_side)
     assert resolution.low is low
     assert (side < min(LOW_RESOLUTION_SIDE, LOW_RESOLUTION_SHARE * model_side)) is low
-    # Only a healthy verdict is weakened; a positive verdict keeps its weight.
-    assert resolution.weakens(healthy_verdict=True) is low
-    assert resolution.weakens(healthy_verdict=False) is False
 
 
 def test_bad_sides_are_refused():
@@ -51,12 +49,21 @@ def test_bad_sides_are_refused():
         SourceResolution(0, 384)
 
 
-def test_the_warning_names_both_sides_and_has_its_code():
-    warning = SourceResolution(256, 384).warning()
+@pytest.mark.parametrize(
+    ("healthy_verdict", "reason"),
+    [(True, "fewer mild findings"), (False, "can read as disease")],
+)
+def test_the_warning_names_both_sides_its_code_and_the_verdict_s_reason(healthy_verdict, reason):
+    resolution = SourceResolution(256, 384)
+    warning = resolution.warning(healthy_verdict)
     assert code_of(warning) is WarningCode.LOW_RESOLUTION
     assert "256 px" in warning
     assert "384 px" in warning
-    assert SourceResolution(256, 384).caution().startswith("LOW RESOLUTION (256 px)")
+    assert reason in warning
+    caution = resolution.caution(healthy_verdict)
+    assert caution.startswith("LOW RESOLUTION (256 px)")
+    assert ("healthy verdict" in caution) is healthy_verdict
+    assert ("positive verdict" in caution) is not healthy_verdict
 
 
 def _coarse_chest(tmp_path, side: int):
@@ -71,7 +78,7 @@ def _coarse_chest(tmp_path, side: int):
 
 
 @pytest.mark.parametrize("healthy_verdict", [True, False])
-def test_a_coarse_image_warns_only_with_a_healthy_verdict(tmp_path, tiny_models, healthy_verdict):
+def test_a_coarse_image_warns_with_either_verdict(tmp_path, tiny_models, healthy_verdict):
     coarse = _coarse_chest(tmp_path, 20)  # the tiny classifier reads 32 px: 20 < 0.8 * 32
     probe = explain(coarse, tiny_models, ExplainRequest(with_attributions=False, n_frames=2))
     # A threshold just above or below the tiny model's P decides the verdict.
@@ -84,10 +91,11 @@ def test_a_coarse_image_warns_only_with_a_healthy_verdict(tmp_path, tiny_models,
     result = explain(coarse, tiny_models, request)
     assert result.resolution == SourceResolution(20, 32)
     assert (result.predicted_label == "healthy") is healthy_verdict
-    codes = [code_of(w) for w in result.warnings]
-    assert (WarningCode.LOW_RESOLUTION in codes) is healthy_verdict
+    warnings = [w for w in result.warnings if code_of(w) is WarningCode.LOW_RESOLUTION]
+    assert len(warnings) == 1
+    assert ("fewer mild findings" in warnings[0]) is healthy_verdict
     caution = result.caution() or ""
-    assert ("LOW RESOLUTION (20 px)" in caution) is healthy_verdict
+    assert SourceResolution(20, 32).caution(healthy_verdict) in caution
 
 
 def test_a_fine_image_never_warns(tmp_path, tiny_models):
@@ -111,6 +119,7 @@ def test_trustworthy_means_no_caution(tmp_path, tiny_models, without_reasons):
         clean, resolution=SourceResolution(20, 32), probability=0.0
     )
     assert not coarse_healthy.trustworthy
-    # Called diseased, the coarse image needs no caution.
+    # Nor is it called diseased: noise in a coarse file can read as disease.
     coarse_diseased = dataclasses.replace(coarse_healthy, probability=1.0)
-    assert coarse_diseased.trustworthy
+    assert not coarse_diseased.trustworthy
+    assert "positive verdict" in (coarse_diseased.caution() or "")
