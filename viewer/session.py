@@ -56,9 +56,7 @@ _STATUS_BAR_STATES = frozenset(
 )
 
 
-def _describe_job(
-    _job: JobContext, path: Path, loader: Callable[[Path], Radiograph]
-) -> BrowserEntry:
+def _describe_job(_job: JobContext, path: Path, loader: Loader) -> BrowserEntry:
     """The study browser's entry for ``path``, as a worker job."""
     return describe_image(path, loader)
 

@@ -10,7 +10,7 @@ Verdict columns follow docs/method.md: ``qualifies`` (the original was on the so
 ``valid`` (qualifies, and the composite as shown crossed the threshold), the oracle's verdict, and
 the classifier on the generator's model-resolution output as a labelled extra. ``caution`` holds
 the warning that travels with every export (``ExplanationResult.caution``: out of distribution,
-invalid, non-monotonic, a healthy verdict on a low-resolution image). When the
+invalid, non-monotonic, a verdict on a low-resolution image). When the
 images sit in class folders named like the labels (``healthy/``, ``pneumoconiosis/``), the summary
 also scores the classifier against them: accuracy, sensitivity and specificity at the threshold.
 """

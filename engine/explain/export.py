@@ -4,7 +4,7 @@ No output carries a patient identifier: images are built from arrays, file names
 the JSON holds only display-safe fields.
 
 A warning travels with the picture: when the explanation is out of distribution, invalid, not a
-counterfactual, non-monotonic or a healthy verdict on a low-resolution image
+counterfactual, non-monotonic or a verdict on a low-resolution image
 (``ExplanationResult.caution``), a red band naming the reasons is
 added above every exported PNG and into every GIF frame, the float TIFF carries it in its image
 description, and ``stats.json`` states it. The lung mask is data and stays unmarked.

@@ -55,7 +55,7 @@ class GifOptions:
     # What the animation shows, e.g. "to-healthy  models classifier@1a2b3c4d ..."
     description: str | None = None
     # A warning burned into every frame (ExplanationResult.caution(): out of distribution,
-    # invalid, non-monotonic, a healthy verdict on a low-resolution image), so that whoever
+    # invalid, non-monotonic, a verdict on a low-resolution image), so that whoever
     # receives only the GIF sees it.
     caution: str | None = None
 
