@@ -87,9 +87,7 @@ def _plan(args: argparse.Namespace) -> Any:
         plan,
         phantoms=args.anatomies,
         noise_levels=tuple(args.noise_range),
-        classifier_size=args.size,
-        classifier_width=args.width,
-        classifier_epochs=args.epochs,
+        classifier=replace(plan.classifier, size=args.size, width=args.width, epochs=args.epochs),
         batch_size=args.batch_size,
         finetune=None,
     )

@@ -58,9 +58,6 @@ class ClassifierConfig(TrainConfig):
 
     KIND: ClassVar[ModelKind] = ModelKind.CLASSIFIER
 
-    epochs: int = 30
-    batch_size: int = 8
-    lr: float = 1e-3
     width: int = 16
     stages: int = 4
     feature_dim: int = 64

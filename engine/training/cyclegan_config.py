@@ -101,7 +101,6 @@ class CycleGANConfig(TrainConfig):
     batch_size: int = 1
     lr: float = 2e-4
     beta1: float = 0.5
-    beta2: float = 0.999
     ngf: int = 16
     ndf: int = 16
     residual_blocks: int = 9

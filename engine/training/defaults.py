@@ -41,7 +41,7 @@ from engine.training.classifier import ClassifierConfig
 from engine.training.config import DeviceChoice
 from engine.training.cyclegan_config import CycleGANConfig
 from engine.training.defaults_data import reusable_data_set, write_phantom_dataset
-from engine.training.defaults_plan import DefaultsPlan
+from engine.training.defaults_plan import ClassifierPlan, DefaultsPlan
 from engine.training.device_defaults import devices_config, devices_data_plan
 from engine.training.device_segmenter import DeviceSegmenterConfig
 from engine.training.dispatch import train
@@ -86,8 +86,8 @@ def segmenter_config(plan: DefaultsPlan, work: Path, common: dict[str, Any]) -> 
     return SegmenterConfig(
         out=work / "segmenter",
         resume=_resume(work, "segmenter"),
-        epochs=plan.segmenter_epochs,
-        width=plan.segmenter_width,
+        epochs=plan.segmenter.epochs,
+        width=plan.segmenter.width,
         depth=min(4, (plan.size // 8).bit_length() - 1),
         batch_size=plan.batch_size,
         size=plan.size,
@@ -118,31 +118,37 @@ def classifier_config(
     segmenter: Path | None,
 ) -> ClassifierConfig:
     """The recipe's run of ``model_id`` (see :data:`CLASSIFIER_IDS`), lungs from ``segmenter``."""
-    if model_id == "classifier":
-        width, offset, schedule = plan.classifier_width, 0, plan.classifier_lr_schedule
-        size = plan.classifier_size
-    elif model_id == "oracle":
-        width, offset, schedule = plan.oracle_width, plan.oracle_seed_offset, "constant"
-        size = plan.oracle_size
-    else:
+    stages = {"classifier": plan.classifier, "oracle": plan.oracle}
+    if model_id not in stages:
         raise ValueError(f"model_id must be one of {CLASSIFIER_IDS}, got {model_id!r}")
+    stage = stages[model_id]
     if model_id == "classifier" and plan.finetune is not None:
         # The bundle the fine-tuning starts from; the fine-tuned one goes where this one would.
         common = {**common, "bundle_dir": work / BASE_BUNDLES}
     return ClassifierConfig(
         out=work / model_id,
         resume=_resume(work, model_id),
-        epochs=plan.classifier_epochs,
-        width=width,
-        stages=classifier_stages(size),
-        batch_size=plan.batch_size,
-        augment_shift=plan.classifier_augment_shift,
-        augment_input=plan.classifier_augment_input,
+        epochs=stage.epochs,
         model_id=model_id,
-        lr_schedule=schedule,
-        segmenter=segmenter,
-        **{**common, "size": size, "seed": common["seed"] + offset},
+        lr_schedule=stage.lr_schedule,
+        **_classifier_options(stage, plan.batch_size, segmenter),
+        **{**common, "size": stage.size, "seed": common["seed"] + stage.seed_offset},
     )
+
+
+def _classifier_options(
+    stage: ClassifierPlan, batch_size: int, segmenter: Path | None
+) -> dict[str, Any]:
+    """The options a classifier stage and its fine-tuning share (the network's shape, the
+    batch, the input variations, where the lungs come from)."""
+    return {
+        "width": stage.width,
+        "stages": classifier_stages(stage.size),
+        "batch_size": batch_size,
+        "augment_shift": stage.augment_shift,
+        "augment_input": stage.augment_input,
+        "segmenter": segmenter,
+    }
 
 
 def classifier_stages(size: int) -> int:
@@ -178,14 +184,9 @@ def finetune_config(
         resume=_resume(work, FINETUNE_RUN),
         epochs=tune.epochs,
         lr=tune.lr,
-        width=plan.classifier_width,
-        stages=classifier_stages(plan.classifier_size),
-        batch_size=plan.batch_size,
-        augment_shift=plan.classifier_augment_shift,
-        augment_input=plan.classifier_augment_input,
         lr_schedule="cosine",
-        segmenter=segmenter,
         init_from=base,
+        **_classifier_options(plan.classifier, plan.batch_size, segmenter),
         **{
             **common,
             "data": work / FINETUNE_DATA,
@@ -227,20 +228,21 @@ def cyclegan_config(
 ) -> CycleGANConfig:
     """The recipe's CycleGAN run, guided by ``classifier`` (None: no guidance)."""
     guided = classifier is not None
+    stage = plan.cyclegan
     return CycleGANConfig(
         out=work / "cyclegan",
         resume=_resume(work, "cyclegan"),
-        epochs=plan.cyclegan_epochs,
-        ngf=plan.ngf,
-        ndf=plan.ndf,
-        residual_blocks=plan.residual_blocks,
+        epochs=stage.epochs,
+        ngf=stage.ngf,
+        ndf=stage.ndf,
+        residual_blocks=stage.residual_blocks,
         discriminator=DiscriminatorKind.PATCHGAN if plan.size < 48 else DiscriminatorKind.PAPER,
         classifier=classifier,
-        classifier_guidance=plan.classifier_guidance if guided else 0.0,
-        mask_consistency=plan.mask_consistency,
-        guidance_margin=plan.guidance_margin,
-        guidance_on_composite=plan.guidance_on_composite and guided,
-        upsampling=plan.upsampling,
+        classifier_guidance=stage.classifier_guidance if guided else 0.0,
+        mask_consistency=stage.mask_consistency,
+        guidance_margin=stage.guidance_margin,
+        guidance_on_composite=stage.guidance_on_composite and guided,
+        upsampling=stage.upsampling,
         size=plan.size,
         **common,
     )

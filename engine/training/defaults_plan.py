@@ -14,6 +14,56 @@ from engine.training.finetune_defaults import FinetunePlan
 
 
 @dataclass(frozen=True, slots=True)
+class SegmenterPlan:
+    """The lung segmenter's stage (at the plan's ``size``)."""
+
+    epochs: int = 5
+    width: int = 8
+
+
+@dataclass(frozen=True, slots=True)
+class ClassifierPlan:
+    """One classifier stage: the classifier the generators are guided by, or the oracle.
+
+    ``size``: input side (px); ``seed_offset``: added to the recipe seed (the oracle's own
+    weights and data order); ``augment_input``: vary file, resolution, mask border and
+    processing per batch (:mod:`engine.training.augment`).
+    """
+
+    size: int
+    width: int
+    epochs: int = 20
+    augment_shift: float = 0.05
+    augment_input: bool = True
+    seed_offset: int = 0
+    lr_schedule: str = "constant"
+
+
+@dataclass(frozen=True, slots=True)
+class CycleGANPlan:
+    """The CycleGAN stage (at the plan's ``size``), guided by the recipe's classifier."""
+
+    epochs: int = 2
+    ngf: int = 16
+    ndf: int = 16
+    residual_blocks: int = 6
+    # Off in the paper's recipe, on here: with a few epochs on a CPU the classifier-guided loss
+    # is what makes the translations cross the decision boundary, and the mask term keeps the
+    # background of the lung-field image untouched.
+    classifier_guidance: float = 1.0
+    mask_consistency: float = 1.0
+    # The guidance judges the composite the user sees, at the classifier's size, and stops once
+    # the logit is 2 across the boundary (P 0.12 / 0.88): no pushing into adversarial extremes.
+    guidance_margin: float = 2.0
+    guidance_on_composite: bool = True
+    # The decoder's upsampling: nearest-neighbour then a convolution, not the paper's transposed
+    # convolutions. Against the 512 px classifier, on validate's 40 pairs: signed NCC with the
+    # planted change 0.138 against 0.062, COUT toward healthy +0.52 against +0.04, a monotonic
+    # slider in 0.975 against 0.900; validity as displayed 0.949 against 0.974 (docs/training.md).
+    upsampling: Upsampling = Upsampling.RESIZE
+
+
+@dataclass(frozen=True, slots=True)
 class DefaultsPlan:
     """Sizes of the default models. ``phantoms``: anatomies (each healthy and diseased)."""
 
@@ -37,51 +87,28 @@ class DefaultsPlan:
     noise_levels: tuple[float, float] = (1.0, 1.0)
     # Segmenter and CycleGAN input side.
     size: int = 128
-    segmenter_epochs: int = 5
-    segmenter_width: int = 8
+    segmenter: SegmenterPlan = field(default_factory=SegmenterPlan)
     # The foreign-object segmenter whose mask the explanations leave unchanged (issue 19); None:
     # no such stage, and the explanations may change devices like lung tissue.
     devices: DevicePlan | None = field(default_factory=DevicePlan)
     # The classifier reads 512 px. Contrast-1 q opacities (1.5-3 mm) are 1-2 px at 256 and close
     # to the lung texture: at 384 the classifier found twice as many as at 256, and trained from
     # scratch at 512 it called 10 of 11 seeds' fresh phantom pairs right through files at 512 px
-    # where the 384 px one called 5 (docs/training.md, "Model trials").
-    classifier_size: int = 512
-    # The oracle stays at 384 px: a judge that reads another resampling of the file is more
-    # independent of the classifier the generators were guided by.
-    oracle_size: int = 384
-    classifier_epochs: int = 20
-    classifier_width: int = 16
-    classifier_augment_shift: float = 0.05
-    # Vary file, resolution, mask border and processing per batch (engine.training.augment).
-    classifier_augment_input: bool = True
-    # The classifier's learning rate follows half a cosine: it ends at a lower training loss than
-    # the constant rate and, through files, called more phantoms right (CI guard accuracy 0.844
-    # against 0.812, specificity 1.0 against 0.938), at the same test AUC (docs/training.md). The
-    # oracle keeps the constant rate: a judge trained another way is more independent.
-    classifier_lr_schedule: str = "cosine"
-    # The oracle: an independent classifier (own seed and width) that judges counterfactuals
-    # and is never used to train a generator.
-    oracle_width: int = 12
-    oracle_seed_offset: int = 1
-    cyclegan_epochs: int = 2
-    ngf: int = 16
-    ndf: int = 16
-    residual_blocks: int = 6
-    # Off in the paper's recipe, on here: with a few epochs on a CPU the classifier-guided loss
-    # is what makes the translations cross the decision boundary, and the mask term keeps the
-    # background of the lung-field image untouched.
-    classifier_guidance: float = 1.0
-    mask_consistency: float = 1.0
-    # The guidance judges the composite the user sees, at the classifier's size, and stops once
-    # the logit is 2 across the boundary (P 0.12 / 0.88): no pushing into adversarial extremes.
-    guidance_margin: float = 2.0
-    guidance_on_composite: bool = True
-    # The decoder's upsampling: nearest-neighbour then a convolution, not the paper's transposed
-    # convolutions. Against the 512 px classifier, on validate's 40 pairs: signed NCC with the
-    # planted change 0.138 against 0.062, COUT toward healthy +0.52 against +0.04, a monotonic
-    # slider in 0.975 against 0.900; validity as displayed 0.949 against 0.974 (docs/training.md).
-    upsampling: Upsampling = Upsampling.RESIZE
+    # where the 384 px one called 5 (docs/training.md, "Model trials"). Its learning rate follows
+    # half a cosine: it ends at a lower training loss than the constant rate and, through files,
+    # called more phantoms right (CI guard accuracy 0.844 against 0.812, specificity 1.0 against
+    # 0.938), at the same test AUC (docs/training.md).
+    classifier: ClassifierPlan = field(
+        default_factory=lambda: ClassifierPlan(size=512, width=16, lr_schedule="cosine")
+    )
+    # The oracle: an independent classifier that judges counterfactuals and is never used to
+    # train a generator. Its own seed, width and constant rate, and 384 px: a judge that reads
+    # another resampling of the file, trained another way, is more independent of the
+    # classifier the generators were guided by.
+    oracle: ClassifierPlan = field(
+        default_factory=lambda: ClassifierPlan(size=384, width=12, seed_offset=1)
+    )
+    cyclegan: CycleGANPlan = field(default_factory=CycleGANPlan)
     batch_size: int = 8
     # What the diseased phantoms look like (see DiseaseRecipe and docs/training.md).
     disease: DiseaseRecipe = DEFAULT_RECIPE
@@ -109,19 +136,13 @@ class DefaultsPlan:
             phantom_sizes=(64, 80),
             test_fraction=0.25,
             size=32,
-            segmenter_epochs=1,
-            segmenter_width=4,
+            segmenter=SegmenterPlan(epochs=1, width=4),
             devices=DevicePlan.quick(),
-            classifier_size=32,
-            oracle_size=32,
-            classifier_epochs=2,
-            classifier_width=4,
-            classifier_augment_shift=0.0,
-            oracle_width=6,
-            cyclegan_epochs=1,
-            ngf=4,
-            ndf=4,
-            residual_blocks=1,
+            classifier=ClassifierPlan(
+                size=32, width=4, epochs=2, augment_shift=0.0, lr_schedule="cosine"
+            ),
+            oracle=ClassifierPlan(size=32, width=6, epochs=2, augment_shift=0.0, seed_offset=1),
+            cyclegan=CycleGANPlan(epochs=1, ngf=4, ndf=4, residual_blocks=1),
             batch_size=4,
             figan=FiganPlan.quick(),
             finetune=FinetunePlan.quick(),

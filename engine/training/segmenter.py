@@ -38,8 +38,6 @@ class SegmenterConfig(TrainConfig):
     FIXED_FIELDS: ClassVar[frozenset[str]] = frozenset({"lung_field", "segmenter"})
 
     epochs: int = 40
-    batch_size: int = 8
-    lr: float = 1e-3
     lung_field: LungField = LungField.NONE  # the segmenter sees the whole image
     width: int = 16
     depth: int = 4
