@@ -15,7 +15,9 @@ over pairs):
 - ``validity``: per direction, how many counterfactuals qualified (the original on the source side),
   the share of those whose composite, as shown, crossed the threshold; the oracle's verdict on its
   own qualifying images; the classifier on the generator's model-resolution output (an extra, not a
-  verdict); COUT.
+  verdict); COUT; the *faithful ceiling* of each judge: the same verdict on the planted change
+  band-limited to the generator's grid (what a generator of that size could reach by drawing the
+  finding itself).
 - ``fidelity`` (toward healthy, diseased images): signed NCC with the truth in the lungs, relative
   error of the mean lung change, leakage outside the lungs, device-pixel change ratio, and the
   paper's darker/brighter shares.
@@ -50,8 +52,10 @@ from engine.explain.validate_config import (
 )
 from engine.explain.validate_findings import finding_fields
 from engine.explain.validate_summary import aggregate
+from engine.geometry import Letterbox, from_model, to_model
 from engine.inference.model_input import model_window
 from engine.inference.model_set import ModelSet
+from engine.inference.run import classify, model_size
 from engine.io import load_radiograph
 from engine.phantoms import Phantom, generate_pair
 from engine.phantoms.dicom import write_dicom
@@ -175,6 +179,7 @@ def _score_pair(
     ):
         record.update(_verdicts(name, result, models, config.cout_steps))
         truth = _true_change(source, target)
+        record.update(_ceiling(name, result, truth, models))
         difference = result.primary.difference
         record[f"change_{name}"] = float(difference[lungs].mean())
         record[f"true_change_{name}"] = float(truth[lungs].mean())
@@ -228,6 +233,47 @@ def _verdicts(
             models.classifier, result.original, counterfactual.translated, lung, steps
         )
         out[f"cout_{name}"] = cout(curve, counterfactual.direction)
+    return out
+
+
+def band_limited(change: np.ndarray, size: int) -> np.ndarray:
+    """``change`` as a generator on a ``size`` px model grid can draw it: placed on that grid
+    (letterboxed, antialiased) and mapped back onto the file, as the pipeline maps a change."""
+    box = Letterbox.fit((int(change.shape[0]), int(change.shape[1])), size)
+    return from_model(to_model(change, box, fill=0.0), box)
+
+
+def _ceiling(
+    name: str, result: ExplanationResult, truth: np.ndarray, models: ModelSet
+) -> dict[str, float]:
+    """Whether the planted change, band-limited to what this direction's generator can draw,
+    crosses each judge's threshold: the validity a *faithful* generator of that size could reach.
+
+    The generator computes its change on its own model grid and the pipeline maps it back onto
+    the file and adds it inside the lung field, less the keep mask; the ideal change goes the same
+    way (``to_model`` / ``from_model``). Only qualifying images count (NaN otherwise), as for
+    validity. A generator whose validity as shown exceeds this ceiling moves the judge by
+    something other than the finding (benchmarks/measure_change_resolution.py).
+    """
+    counterfactual = result.primary
+    direction = counterfactual.direction
+    generator = models.to_disease if direction is Direction.TO_DISEASE else models.to_healthy
+    band = band_limited(truth, model_size(generator))
+    lung = result.right_lung | result.left_lung
+    edit = lung if result.keep is None else lung & ~result.keep
+    ideal = np.clip(result.original + np.where(edit, band, 0.0), 0.0, 1.0).astype(np.float32)
+
+    def crossed(probability: float) -> bool:
+        return (probability >= result.threshold) == (direction is Direction.TO_DISEASE)
+
+    out = {f"ceiling_valid_{name}": np.nan, f"oracle_ceiling_valid_{name}": np.nan}
+    if counterfactual.qualifies:
+        probability = float(classify(models.classifier, [ideal], lung)[0])
+        out[f"ceiling_valid_{name}"] = float(crossed(probability))
+    oracle_side = result.oracle_probability
+    if models.oracle is not None and oracle_side is not None and not crossed(oracle_side):
+        probability = float(classify(models.oracle, [ideal], lung)[0])
+        out[f"oracle_ceiling_valid_{name}"] = float(crossed(probability))
     return out
 
 

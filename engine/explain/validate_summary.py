@@ -87,6 +87,8 @@ def aggregate(
             "valid_displayed": stat(f"valid_{name}", salt),
             "valid_oracle": stat(f"oracle_valid_{name}", salt + 20),
             "valid_model_resolution_extra": stat(f"valid_model_resolution_{name}", salt + 40),
+            "valid_faithful_ceiling": stat(f"ceiling_valid_{name}", salt + 100),
+            "valid_oracle_faithful_ceiling": stat(f"oracle_ceiling_valid_{name}", salt + 120),
             "monotonic": stat(f"monotonic_{name}", salt + 60),
             "cout": stat(f"cout_{name}", salt + 80),
         }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import types
 
 import numpy as np
 import pytest
@@ -133,6 +134,8 @@ def test_the_true_change_as_translation_scores_perfectly(tiny_models, monkeypatc
     monkeypatch.setattr(validate_module, "load_radiograph", load_and_remember)
     monkeypatch.setattr(pipeline_module, "translate", true_translate)
     monkeypatch.setattr(pipeline_module, "segment_lungs_checked", true_lungs)
+    # A generator grid that holds every pixel: the faithful ceiling is then this translation.
+    monkeypatch.setattr(validate_module, "band_limited", lambda change, size: change)
     config = validate_module.ValidationConfig(
         n=3,
         sizes=(96, 128),
@@ -168,7 +171,65 @@ def test_the_true_change_as_translation_scores_perfectly(tiny_models, monkeypatc
     for name in ("to_healthy", "to_disease"):
         qualifying = report["validity"][name]["n_qualifying"]
         assert report["validity"][name]["valid_displayed"]["n"] == qualifying
+        assert report["validity"][name]["valid_faithful_ceiling"]["n"] == qualifying
+        for pair in report["per_pair"]:
+            displayed, ceiling = pair[f"valid_{name}"], pair[f"ceiling_valid_{name}"]
+            assert displayed == ceiling or (np.isnan(displayed) and np.isnan(ceiling))
     assert report["classifier"]["n_images"] == 6
+
+
+def test_band_limited_keeps_what_the_grid_holds_and_drops_the_rest():
+    """The ceiling's change: exact on a grid as fine as the file, a smooth blob survives a
+    coarse grid, a one-pixel checkerboard does not."""
+    rows, cols = np.mgrid[0:128, 0:128]
+    blob = np.exp(-((rows - 64.0) ** 2 + (cols - 50.0) ** 2) / (2 * 12.0**2)).astype(np.float32)
+    checker = (((rows + cols) % 2) * 2.0 - 1.0).astype(np.float32) * 0.1
+    np.testing.assert_allclose(validate_module.band_limited(blob, 128), blob, atol=1e-6)
+    coarse_blob = validate_module.band_limited(blob, 32)
+    assert coarse_blob.shape == blob.shape
+    assert scoring.ncc(coarse_blob.ravel(), blob.ravel()) > 0.99
+    assert np.abs(validate_module.band_limited(checker, 32)).max() < 0.01
+    assert np.abs(validate_module.band_limited(checker, 128)).max() == pytest.approx(0.1)
+
+
+def test_the_faithful_ceiling_removes_a_small_finding_only_on_a_fine_enough_grid(monkeypatch):
+    """A one-pixel finding read by a judge of the brightest lung pixel: removed exactly on the
+    file's own grid (valid), smeared on a coarse one (not), kept where the keep mask is."""
+    original = np.full((64, 64), 0.4, np.float32)
+    original[30, 30] = 0.9
+    truth = np.zeros_like(original)
+    truth[30, 30] = -0.5
+    lung = np.zeros(original.shape, bool)
+    lung[10:54, 10:54] = True
+
+    def brightest(model, images, lung):
+        return np.array([float(images[0][lung].max())])
+
+    monkeypatch.setattr(validate_module, "classify", brightest)
+
+    def ceiling(grid, keep=None, qualifies=True):
+        monkeypatch.setattr(validate_module, "model_size", lambda model: grid)
+        primary = types.SimpleNamespace(direction=Direction.TO_HEALTHY, qualifies=qualifies)
+        result = types.SimpleNamespace(
+            primary=primary,
+            right_lung=lung,
+            left_lung=np.zeros_like(lung),
+            keep=keep,
+            original=original,
+            threshold=0.5,
+            oracle_probability=0.9,
+        )
+        models = types.SimpleNamespace(
+            to_healthy=None, to_disease=None, classifier=None, oracle=object()
+        )
+        return validate_module._ceiling("to_healthy", result, truth, models)
+
+    assert ceiling(64) == {"ceiling_valid_to_healthy": 1.0, "oracle_ceiling_valid_to_healthy": 1.0}
+    assert ceiling(16)["ceiling_valid_to_healthy"] == 0.0
+    spike = np.zeros_like(lung)
+    spike[30, 30] = True
+    assert ceiling(64, keep=spike)["ceiling_valid_to_healthy"] == 0.0
+    assert np.isnan(ceiling(64, qualifies=False)["ceiling_valid_to_healthy"])
 
 
 def _pair(profusion, kind, p, *, haze=0.0, density=1.0, change=-0.01, p_healthy=0.1, devices=False):
