@@ -419,7 +419,9 @@ def frame_probabilities(
     return classify_model_inputs(model, inputs)
 
 
-def _crossed(probability: float, threshold: float, direction: Direction) -> bool:
+def crossed(probability: float, threshold: float, direction: Direction) -> bool:
+    """``probability`` lies on the target side of ``threshold`` for a change toward
+    ``direction`` (at or above it toward disease, below it toward healthy)."""
     return (probability >= threshold) == (direction is Direction.TO_DISEASE)
 
 
@@ -466,14 +468,14 @@ def _counterfactual(
         ),
     )
     threshold = request.threshold
-    qualifies = not _crossed(sides.classifier, threshold, direction)
-    valid = qualifies and _crossed(translated_probability, threshold, direction)
+    qualifies = not crossed(sides.classifier, threshold, direction)
+    valid = qualifies and crossed(translated_probability, threshold, direction)
     oracle_probability: float | None = None
     oracle_valid: bool | None = None
     if models.oracle is not None and sides.oracle is not None:
         oracle_probability = float(classify(models.oracle, [translated], lung)[0])
-        if not _crossed(sides.oracle, threshold, direction):
-            oracle_valid = _crossed(oracle_probability, threshold, direction)
+        if not crossed(sides.oracle, threshold, direction):
+            oracle_valid = crossed(oracle_probability, threshold, direction)
     difference = signed_difference(original, translated)
     return Counterfactual(
         direction=direction,

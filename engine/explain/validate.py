@@ -44,7 +44,13 @@ from PIL import Image
 from engine.errors import CancelledError
 from engine.explain import scoring
 from engine.explain.cout import cout, transition_curve
-from engine.explain.pipeline import Direction, ExplainRequest, ExplanationResult, explain
+from engine.explain.pipeline import (
+    Direction,
+    ExplainRequest,
+    ExplanationResult,
+    crossed,
+    explain,
+)
 from engine.explain.validate_config import (
     SLIDER_FRAMES,
     FileFormat,
@@ -262,18 +268,19 @@ def _ceiling(
     lung = result.right_lung | result.left_lung
     edit = lung if result.keep is None else lung & ~result.keep
     ideal = np.clip(result.original + np.where(edit, band, 0.0), 0.0, 1.0).astype(np.float32)
-
-    def crossed(probability: float) -> bool:
-        return (probability >= result.threshold) == (direction is Direction.TO_DISEASE)
-
+    threshold = result.threshold
     out = {f"ceiling_valid_{name}": np.nan, f"oracle_ceiling_valid_{name}": np.nan}
     if counterfactual.qualifies:
         probability = float(classify(models.classifier, [ideal], lung)[0])
-        out[f"ceiling_valid_{name}"] = float(crossed(probability))
+        out[f"ceiling_valid_{name}"] = float(crossed(probability, threshold, direction))
     oracle_side = result.oracle_probability
-    if models.oracle is not None and oracle_side is not None and not crossed(oracle_side):
+    if (
+        models.oracle is not None
+        and oracle_side is not None
+        and not crossed(oracle_side, threshold, direction)
+    ):
         probability = float(classify(models.oracle, [ideal], lung)[0])
-        out[f"oracle_ceiling_valid_{name}"] = float(crossed(probability))
+        out[f"oracle_ceiling_valid_{name}"] = float(crossed(probability, threshold, direction))
     return out
 
 
