@@ -36,7 +36,8 @@ from pathlib import Path
 import numpy as np
 
 from engine.cli.main import main as cli
-from engine.geometry import resize
+from engine.explain.pipeline import Direction, crossed
+from engine.explain.validate import band_limited
 from engine.inference.model_input import model_intensity
 from engine.inference.model_set import ModelSet, load_model_set
 from engine.inference.run import classify, segment_lungs
@@ -49,14 +50,12 @@ THRESHOLD = 0.5  # the calibrated classifier's operating point
 
 
 def lowpass(image: FloatImage, side: int) -> FloatImage:
-    """``image`` resampled to ``side`` px on its longer side and back (what a field computed at
-    that resolution can hold)."""
-    rows, cols = image.shape
-    scale = side / max(rows, cols)
-    if scale >= 1.0:
+    """``image`` as a field computed at ``side`` px can hold it (``validate``'s faithful
+    ceiling, :func:`engine.explain.validate.band_limited`); unchanged from the file's own size
+    up, where this table's rows stand for the other file of the pair."""
+    if side >= max(image.shape):
         return np.asarray(image, dtype=np.float32)
-    small = resize(image, (max(1, round(rows * scale)), max(1, round(cols * scale))))
-    return resize(small, (rows, cols))
+    return band_limited(image, side)
 
 
 @dataclass
@@ -99,14 +98,14 @@ def measure_pair(
         added = np.clip(healthy + band, 0.0, 1.0).astype(np.float32)
         (p_removed,) = classify(judge, [removed], lung_diseased)
         (p_added,) = classify(judge, [added], lung_healthy)
-        if p_diseased >= THRESHOLD:
-            to_healthy[side].qualifying += 1
-            to_healthy[side].valid += int(p_removed < THRESHOLD)
-            to_healthy[side].probabilities.append(float(p_removed))
-        if p_healthy < THRESHOLD:
-            to_disease[side].qualifying += 1
-            to_disease[side].valid += int(p_added >= THRESHOLD)
-            to_disease[side].probabilities.append(float(p_added))
+        for tally, start, end, direction in (
+            (to_healthy[side], p_diseased, p_removed, Direction.TO_HEALTHY),
+            (to_disease[side], p_healthy, p_added, Direction.TO_DISEASE),
+        ):
+            if not crossed(start, THRESHOLD, direction):  # the file qualifies
+                tally.qualifying += 1
+                tally.valid += int(crossed(end, THRESHOLD, direction))
+                tally.probabilities.append(float(end))
 
 
 def main() -> None:
