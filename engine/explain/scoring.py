@@ -70,6 +70,16 @@ def leakage(difference: np.ndarray, lungs: np.ndarray) -> float:
     return float(magnitude[~lungs].sum() / total) if total > 0 else 0.0
 
 
+def change_size_ratio(difference: np.ndarray, truth: np.ndarray) -> float:
+    """Root-mean-square of ``difference`` over that of ``truth`` (same pixels): how much more
+    the explanation changes than the planted finding did (1 = as much; NaN when the truth is
+    zero). It says nothing about where the change is: that is the NCC's and IoU's job."""
+    truth_size = float(np.sqrt(np.mean(np.square(truth, dtype=np.float64))))
+    if truth_size == 0:
+        return float("nan")
+    return float(np.sqrt(np.mean(np.square(difference, dtype=np.float64)))) / truth_size
+
+
 def relative_error(predicted: float, true: float) -> float:
     """``|predicted - true| / |true|``; NaN when the truth is zero."""
     return abs(predicted - true) / abs(true) if true else float("nan")

@@ -19,8 +19,10 @@ over pairs):
   band-limited to the generator's grid (what a generator of that size could reach by drawing the
   finding itself).
 - ``fidelity`` (toward healthy, diseased images): signed NCC with the truth in the lungs, relative
-  error of the mean lung change, leakage outside the lungs, device-pixel change ratio, and the
-  paper's darker/brighter shares.
+  error of the mean lung change, the change's size relative to the truth's (RMS ratio, geometric
+  mean: a generator that rewrites the lungs to flip the classifier changes far more than the
+  finding did), leakage outside the lungs, device-pixel change ratio, and the paper's
+  darker/brighter shares.
 - ``localisation``: the difference map against Grad-CAM (a layer of at least 16 x 16), the input
   gradient, Integrated Gradients and a random map, as detectors of the planted opacity disks: IoU
   at lesion area, ROC AUC, PR AUC, pointing game.
@@ -192,6 +194,9 @@ def _score_pair(
         record[f"signed_ncc_{name}"] = scoring.ncc(difference[lungs], truth[lungs])
         record[f"mean_change_relative_error_{name}"] = scoring.relative_error(
             float(difference[lungs].mean()), float(truth[lungs].mean())
+        )
+        record[f"change_size_ratio_{name}"] = scoring.change_size_ratio(
+            difference[lungs], truth[lungs]
         )
         record[f"leakage_{name}"] = scoring.leakage(difference, lungs)
         record[f"device_change_ratio_{name}"] = scoring.device_change_ratio(

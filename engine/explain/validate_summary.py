@@ -4,6 +4,7 @@ targets of issues 18 and 19 with whether each is met."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,6 +33,18 @@ def _statistic(values: Sequence[float], config: ValidationConfig, salt: int) -> 
         "ci95": None if interval is None else list(interval),
         "n": len(finite),
     }
+
+
+def _geometric(values: Sequence[float], config: ValidationConfig, salt: int) -> dict[str, Any]:
+    """:func:`_statistic` of positive ratios on a log scale: the geometric mean and its interval
+    (a change 10x the truth and one 0.1x average to 1x, as they should for a size ratio)."""
+    logs = [math.log(v) for v in values if np.isfinite(v) and v > 0]
+    block = _statistic(logs, config, salt)
+    if block["mean"] is not None:
+        block["mean"] = math.exp(block["mean"])
+    if block["ci95"] is not None:
+        block["ci95"] = [math.exp(v) for v in block["ci95"]]
+    return block
 
 
 def _classification(
@@ -100,6 +113,12 @@ def aggregate(
         "mean_change_relative_error_to_healthy": stat("mean_change_relative_error_to_healthy", 202),
         "median_mean_change_relative_error_to_healthy": _median(
             [r["mean_change_relative_error_to_healthy"] for r in records]
+        ),
+        "change_size_ratio_to_healthy": _geometric(
+            [r["change_size_ratio_to_healthy"] for r in records], config, 207
+        ),
+        "change_size_ratio_to_disease": _geometric(
+            [r["change_size_ratio_to_disease"] for r in records], config, 208
         ),
         "leakage_outside_lungs_to_healthy": stat("leakage_to_healthy", 203),
         "device_change_ratio_to_healthy": stat("device_change_ratio_to_healthy", 204),

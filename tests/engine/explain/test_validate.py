@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 
 import numpy as np
@@ -68,6 +69,16 @@ def test_leakage_and_device_ratio():
     assert scoring.device_change_ratio(difference, devices, lungs) == pytest.approx(1.0)
     difference[devices] = 0.0
     assert scoring.device_change_ratio(difference, devices, lungs) == 0.0
+
+
+def test_change_size_ratio_compares_the_change_with_the_truth_whatever_its_shape():
+    truth = np.zeros(400)
+    truth[:20] = -0.2  # a few dark dots: the finding removed
+    assert scoring.change_size_ratio(truth, truth) == pytest.approx(1.0)
+    assert scoring.change_size_ratio(-truth, truth) == pytest.approx(1.0)  # sign: NCC's job
+    stripes = np.where(np.arange(400) % 2 == 0, 0.05, -0.05)  # a texture over every pixel
+    assert scoring.change_size_ratio(stripes, truth) == pytest.approx(0.05 / np.sqrt(0.002))
+    assert math.isnan(scoring.change_size_ratio(stripes, np.zeros(400)))  # no truth to compare
 
 
 def test_bootstrap_interval_brackets_the_mean_and_shrinks_with_n():
@@ -155,6 +166,8 @@ def test_the_true_change_as_translation_scores_perfectly(tiny_models, monkeypatc
     assert fidelity["signed_ncc_to_disease"]["mean"] > 0.999
     assert fidelity["median_mean_change_relative_error_to_healthy"] < 1e-4
     assert fidelity["leakage_outside_lungs_to_healthy"]["mean"] == 0.0
+    for name in ("to_healthy", "to_disease"):
+        assert fidelity[f"change_size_ratio_{name}"]["mean"] == pytest.approx(1.0, abs=1e-4)
     assert fidelity["share_darker_to_healthy"]["mean"] == 1.0
     assert fidelity["share_brighter_to_disease"]["mean"] == 1.0
     localisation = report["localisation"]
