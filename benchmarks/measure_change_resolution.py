@@ -23,13 +23,18 @@ something other than the planted finding: what the independent oracle then does 
 
     .venv/bin/python benchmarks/measure_change_resolution.py [--seed 777 780 5972993]
         [--sizes 256 512 1024] [--n 8] [--resolutions 128 192 256 384 512] [--models DIR]
-        [--judge classifier|oracle]
+        [--judge classifier|oracle] [--pairs DIR]
+
+``--pairs DIR`` measures the pairs already in ``DIR`` instead (``healthy/NAME`` beside
+``pneumoconiosis/NAME``, PNG or DICOM, e.g. the held-out files ``cxr-explain validate --work
+DIR`` keeps, with the training recipe's findings), one table row group per file size.
 """
 
 from __future__ import annotations
 
 import argparse
 import tempfile
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -108,6 +113,42 @@ def measure_pair(
                 tally.probabilities.append(float(end))
 
 
+def paired_files(folder: Path) -> list[tuple[Path, Path]]:
+    """(diseased, healthy) files of ``folder``'s pairs, by name."""
+    pairs = []
+    for diseased_file in sorted((folder / "pneumoconiosis").iterdir()):
+        healthy_file = folder / "healthy" / diseased_file.name
+        if diseased_file.suffix.lower() in (".png", ".dcm") and healthy_file.is_file():
+            pairs.append((diseased_file, healthy_file))
+    if not pairs:
+        raise SystemExit(f"no healthy/pneumoconiosis pairs of one name in {folder}")
+    return pairs
+
+
+def print_rows(
+    size: int, resolutions: list[int], to_healthy: dict[int, Tally], to_disease: dict[int, Tally]
+) -> None:
+    for side in resolutions:
+        print(f"| {size} px | {side} px | {to_healthy[side].cell()} | {to_disease[side].cell()} |")
+
+
+def measure_folder(models: ModelSet, judge: LoadedModel, args: argparse.Namespace) -> None:
+    """The table for the pairs in ``args.pairs``, grouped by the diseased file's side."""
+
+    def empty() -> dict[int, Tally]:
+        return {side: Tally() for side in args.resolutions}
+
+    tallies: dict[int, tuple[dict[int, Tally], dict[int, Tally]]] = defaultdict(
+        lambda: (empty(), empty())
+    )
+    for diseased_file, healthy_file in paired_files(args.pairs):
+        info = load_radiograph(diseased_file).info
+        size = max(info.rows, info.columns)
+        measure_pair(models, judge, diseased_file, healthy_file, args.resolutions, *tallies[size])
+    for size in sorted(tallies):
+        print_rows(size, args.resolutions, *tallies[size])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, nargs="+", default=[777, 780, 5972993])
@@ -121,6 +162,7 @@ def main() -> None:
         default="classifier",
         help="whose verdict (each at its operating point)",
     )
+    parser.add_argument("--pairs", type=Path, default=None, help="measure the pairs in this folder")
     args = parser.parse_args()
     models = load_model_set(args.models or default_models_dir())
     judge = models.classifier if args.judge == "classifier" else models.oracle
@@ -129,6 +171,9 @@ def main() -> None:
     print(f"models: {models.version_label()}; judge: {args.judge}")
     print("| file size | change computed at | to healthy: valid / qualifying | to disease |")
     print("| --- | ---: | ---: | ---: |")
+    if args.pairs is not None:
+        measure_folder(models, judge, args)
+        return
     with tempfile.TemporaryDirectory() as scratch:
         for size in args.sizes:
             to_healthy = {side: Tally() for side in args.resolutions}
@@ -149,11 +194,7 @@ def main() -> None:
                         to_healthy,
                         to_disease,
                     )
-            for side in args.resolutions:
-                print(
-                    f"| {size} px | {side} px | {to_healthy[side].cell()} | "
-                    f"{to_disease[side].cell()} |"
-                )
+            print_rows(size, args.resolutions, to_healthy, to_disease)
 
 
 if __name__ == "__main__":
