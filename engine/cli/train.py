@@ -310,6 +310,13 @@ def _add_cyclegan(parser: argparse.ArgumentParser) -> None:
     _option(
         parser,
         config,
+        "edit_margin",
+        "constrained: px along the inside of the lung field's edge that never change (0 = none)",
+        type=int,
+    )
+    _option(
+        parser,
+        config,
         "smoothness_weight",
         "weight of the total-variation term on the change (0 = off)",
         type=float,

@@ -121,6 +121,7 @@ class CycleGANConfig(TrainConfig):
     upsampling: Upsampling = Upsampling.TRANSPOSE
     smoothness_weight: float = 0.0
     change_sign: ChangeSign = ChangeSign.FREE
+    edit_margin: int = 0
     extra_guides: tuple[Path, ...] = ()
 
     def __post_init__(self) -> None:
@@ -136,9 +137,11 @@ class CycleGANConfig(TrainConfig):
             and self.generator is not GeneratorKind.CONSTRAINED
         ):
             raise InputError("--change-sign directional needs --generator constrained")
+        if self.edit_margin and self.generator is not GeneratorKind.CONSTRAINED:
+            raise InputError("--edit-margin needs --generator constrained")
         check_option(0 < self.max_change <= 2, "max-change", "must be in (0, 2]", self.max_change)
         check_whole(self, 1, "ngf", "ndf", "residual_blocks")
-        check_whole(self, 0, "pool_size")
+        check_whole(self, 0, "pool_size", "edit_margin")
         check_at_least(
             self,
             0,
@@ -207,7 +210,10 @@ class CycleGANConfig(TrainConfig):
         if self.upsampling is not Upsampling.TRANSPOSE:  # the paper's stays unrecorded, as before
             kwargs["upsampling"] = self.upsampling.value
         if self.generator is GeneratorKind.CONSTRAINED:
-            return {**kwargs, "max_change": self.max_change}
+            kwargs["max_change"] = self.max_change
+            if self.edit_margin:  # bundles without a margin stay as they were
+                kwargs["edit_margin"] = self.edit_margin
+            return kwargs
         return {"in_channels": 1, "out_channels": 1, **kwargs}
 
     @property

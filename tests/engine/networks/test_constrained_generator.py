@@ -52,6 +52,29 @@ def test_a_keep_mask_pixel_never_changes(network: ConstrainedGenerator) -> None:
     assert (out[~kept & (x > -1)] != x[~kept & (x > -1)]).any()
 
 
+def test_an_edit_margin_keeps_the_lung_fields_edge(network: ConstrainedGenerator) -> None:
+    """With ``edit_margin`` m, no pixel within m of the background changes (a square
+    neighbourhood), and the rest of the field still does."""
+    x = _lung_field_batch(5)
+    margin = ConstrainedGenerator(
+        base_width=4, n_residual_blocks=1, max_change=0.5, edit_margin=2
+    ).eval()
+    margin.load_state_dict(network.state_dict())
+    with torch.no_grad():
+        out = margin(x)
+    background = (x == -1.0).float()
+    near_edge = torch.nn.functional.max_pool2d(background, 5, stride=1, padding=2) > 0
+    assert torch.equal(out[near_edge], x[near_edge])
+    assert (out[~near_edge] != x[~near_edge]).any()
+    assert int((~near_edge).sum()) < int((x > -1.0).sum())  # the band is not empty
+    with torch.no_grad():  # the same weights without the margin do change that band
+        band = near_edge & (x > -1.0)
+        assert (network(x)[band] != x[band]).any()
+    for wrong in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="edit_margin"):
+            ConstrainedGenerator(base_width=4, edit_margin=wrong)
+
+
 def test_the_change_is_bounded_and_carries_gradients(network: ConstrainedGenerator) -> None:
     x = _lung_field_batch(2)
     change = network.change(x)

@@ -390,7 +390,7 @@ def test_constrained_generator_trains_resumes_and_explains(
     argv = ["train", "cyclegan", "--data", str(shared_dataset), "--out", str(out), *TINY_GAN]
     argv += ["--generator", "constrained", "--sparsity-weight", "0.5", "--max-change", "0.5"]
     argv += ["--upsampling", "resize", "--smoothness-weight", "0.5"]
-    argv += ["--change-sign", "directional"]
+    argv += ["--change-sign", "directional", "--edit-margin", "1"]
     assert run_cli(argv) == 0
     header, *rows = (out / "metrics.csv").read_text().splitlines()
     assert {"sparsity", "smoothness"} <= set(header.split(","))
@@ -409,6 +409,8 @@ def test_constrained_generator_trains_resumes_and_explains(
         brightened = load_bundle(out / "generator_to_disease").module(x)
     assert torch.equal(y[x == -1.0], x[x == -1.0])
     assert loaded.config.architecture_kwargs["sign"] == -1
+    assert loaded.config.architecture_kwargs["edit_margin"] == 1
+    assert torch.equal(y[..., 8, :], x[..., 8, :])  # the field's edge row: inside the margin
     assert float((y - x).max()) <= 0.0 < float((x - y).max())
     assert float((brightened - x).min()) >= 0.0 < float((brightened - x).max())
     # The constrained bundles stand in for the paper's in a model set.
@@ -430,6 +432,7 @@ def test_constrained_generator_trains_resumes_and_explains(
         ("classifier", {"augment_input": True, "augment_stripes": 0.25}),
         ("cyclegan", {"ngf": 8, "attention": False, "classifier": Path("clf")}),
         ("cyclegan", {"generator": "constrained", "change_sign": "directional"}),
+        ("cyclegan", {"generator": "constrained", "edit_margin": 4}),
         ("figan", {"components": 3, "classifier": Path("clf")}),
     ],
 )

@@ -443,6 +443,20 @@ def test_a_directional_change_needs_the_constrained_generator(tmp_path: Path) ->
     )
 
 
+def test_an_edit_margin_needs_the_constrained_generator_and_reaches_its_bundle(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(InputError, match="--edit-margin needs --generator constrained"):
+        CycleGANConfig(data=tmp_path, out=tmp_path / "run", size=48, edit_margin=2)
+    config = CycleGANConfig(
+        data=tmp_path, out=tmp_path / "run", generator="constrained", edit_margin=3
+    )
+    assert config.generator_kwargs["edit_margin"] == 3
+    assert "edit_margin" not in dataclasses.replace(config, edit_margin=0).generator_kwargs
+    with pytest.raises(InputError, match="edit-margin"):
+        dataclasses.replace(config, edit_margin=-1)
+
+
 def test_an_option_added_after_a_run_started_resumes_at_its_default(tmp_path: Path) -> None:
     config = CycleGANConfig(data=tmp_path, out=tmp_path / "run", size=48)
     saved = config.to_dict()
