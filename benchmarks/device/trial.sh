@@ -11,7 +11,7 @@
 # Then, through the device tool (arguments after the trial's name go to its script):
 #   run(command="bash benchmarks/device/trial.sh classifier --size 512 --width 32 --epochs 40",
 #       carry=[".whl"], timeout_s=600)
-#   run(command="bash benchmarks/device/trial.sh generator -- --size 384 --ngf 32 --ndf 32 ...",
+#   run(command="bash benchmarks/device/trial.sh generator -- --size 512 --ngf 32 --ndf 32 ...",
 #       carry=[".whl"], timeout_s=600)
 # $OUT gets log.txt, report.json (report.md for the classifier) and the trained bundles as
 # bundle.tar.part-* (the tool returns files of at most 16 MiB, 64 MiB in all):
