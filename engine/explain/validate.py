@@ -20,9 +20,8 @@ over pairs):
   finding itself).
 - ``fidelity`` (toward healthy, diseased images): signed NCC with the truth in the lungs, relative
   error of the mean lung change, the change's size relative to the truth's (RMS ratio, geometric
-  mean: a generator that rewrites the lungs to flip the classifier changes far more than the
-  finding did), leakage outside the lungs, device-pixel change ratio, and the paper's
-  darker/brighter shares.
+  mean; 1 = as large as the finding, which alone proves nothing: docs/method.md), leakage outside
+  the lungs, device-pixel change ratio, and the paper's darker/brighter shares.
 - ``localisation``: the difference map against Grad-CAM (a layer of at least 16 x 16), the input
   gradient, Integrated Gradients and a random map, as detectors of the planted opacity disks: IoU
   at lesion area, ROC AUC, PR AUC, pointing game.
