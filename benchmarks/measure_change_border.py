@@ -38,7 +38,7 @@ def split_change(models: ModelSet, diseased_file: Path, width: int) -> dict[str,
     )
     result = explain(load_radiograph(diseased_file), models, request)
     lung = result.right_lung | result.left_lung
-    change = np.where(lung, result.primary.translated - result.original, 0.0)
+    change = np.where(lung, result.primary.difference, 0.0)
     interior = ndimage.binary_erosion(lung, iterations=width)
     band = lung & ~interior
 

@@ -76,19 +76,22 @@ class Tally:
         return f"{self.valid}/{self.qualifying} (median P {median:.2f})"
 
 
+def read(path: Path) -> FloatImage:
+    """A file as every model input starts from it."""
+    return model_intensity(load_radiograph(path))
+
+
 def measure_pair(
     models: ModelSet,
     judge: LoadedModel,
-    diseased_file: Path,
-    healthy_file: Path,
+    diseased: FloatImage,
+    healthy: FloatImage,
     resolutions: list[int],
     to_healthy: dict[int, Tally],
     to_disease: dict[int, Tally],
 ) -> None:
     """Add one pair's ideal changes at every resolution, as ``judge`` calls them, to the
-    tallies."""
-    diseased = model_intensity(load_radiograph(diseased_file))
-    healthy = model_intensity(load_radiograph(healthy_file))
+    tallies (``diseased``, ``healthy``: the two files' :func:`read`)."""
     if models.segmenter is None:
         raise SystemExit("the models have no lung segmenter")
     # Each direction's lungs from the file it starts from, as the pipeline finds them.
@@ -142,9 +145,9 @@ def measure_folder(models: ModelSet, judge: LoadedModel, args: argparse.Namespac
         lambda: (empty(), empty())
     )
     for diseased_file, healthy_file in paired_files(args.pairs):
-        info = load_radiograph(diseased_file).info
-        size = max(info.rows, info.columns)
-        measure_pair(models, judge, diseased_file, healthy_file, args.resolutions, *tallies[size])
+        diseased = read(diseased_file)
+        size = max(diseased.shape)
+        measure_pair(models, judge, diseased, read(healthy_file), args.resolutions, *tallies[size])
     for size in sorted(tallies):
         print_rows(size, args.resolutions, *tallies[size])
 
@@ -183,16 +186,10 @@ def main() -> None:
                 common = ["--n", str(args.n), "--paired", "--seed", str(seed)]
                 if cli(["phantoms", *common, "--size", str(size), "--out", str(out)]) != 0:
                     raise SystemExit(f"phantoms failed at {size} px, seed {seed}")
-                for diseased_file in sorted((out / "pneumoconiosis").glob("*.png")):
-                    healthy_file = out / "healthy" / diseased_file.name
+                for diseased_file, healthy_file in paired_files(out):
+                    diseased, healthy = read(diseased_file), read(healthy_file)
                     measure_pair(
-                        models,
-                        judge,
-                        diseased_file,
-                        healthy_file,
-                        args.resolutions,
-                        to_healthy,
-                        to_disease,
+                        models, judge, diseased, healthy, args.resolutions, to_healthy, to_disease
                     )
             print_rows(size, args.resolutions, to_healthy, to_disease)
 

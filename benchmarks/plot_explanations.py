@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from engine.explain import scoring
 from engine.explain.pipeline import Direction, ExplainRequest, explain
-from engine.inference.model_input import model_window
+from engine.explain.validate import true_change
 from engine.inference.model_set import load_model_set
 from engine.io.loader import load_radiograph
 
@@ -43,8 +44,7 @@ def main() -> None:
     diseased_file = sorted((args.pairs / "pneumoconiosis").glob("*.png"))[args.index]
     diseased = load_radiograph(diseased_file)
     healthy = load_radiograph(args.pairs / "healthy" / diseased_file.name)
-    window = model_window(diseased)  # the window the explanation of the diseased file works in
-    planted = healthy.display(window) - diseased.display(window)
+    planted = true_change(diseased, healthy)
 
     def difference(change: np.ndarray) -> Image.Image:
         return _gray(0.5 + change / (2.0 * args.scale))
@@ -57,12 +57,12 @@ def main() -> None:
         result = explain(diseased, load_model_set(folder), request)
         lungs = result.right_lung | result.left_lung
         truth = np.where(lungs, planted, 0.0)
-        change = np.where(lungs, result.primary.translated - result.original, 0.0)
+        change = np.where(lungs, result.primary.difference, 0.0)
         if not rows:
             rows.append([_gray(result.original), _gray(result.original + truth), difference(truth)])
         rows.append([_gray(result.original), _gray(result.primary.translated), difference(change)])
         oracle = result.primary.oracle_probability
-        ncc = float(np.corrcoef(change[lungs], truth[lungs])[0, 1])
+        ncc = scoring.ncc(change[lungs], truth[lungs])
         print(
             f"{folder}: P {result.probability:.3f} -> {result.primary.probability:.4f}, oracle "
             f"after {'n/a' if oracle is None else f'{oracle:.3f}'}, signed NCC {ncc:.3f}, mean "

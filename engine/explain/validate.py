@@ -185,7 +185,7 @@ def _score_pair(
         ("to_disease", to_disease, healthy, diseased),
     ):
         record.update(_verdicts(name, result, models, config.cout_steps))
-        truth = _true_change(source, target)
+        truth = true_change(source, target)
         record.update(_ceiling(name, result, truth, models))
         difference = result.primary.difference
         record[f"change_{name}"] = float(difference[lungs].mean())
@@ -211,7 +211,7 @@ def _score_pair(
     return record
 
 
-def _true_change(source: Radiograph, target: Radiograph) -> np.ndarray:
+def true_change(source: Radiograph, target: Radiograph) -> np.ndarray:
     """The planted change in the explanation's intensity units: both files through the source
     file's model window (the window the explanation of ``source`` works in)."""
     window = model_window(source)
