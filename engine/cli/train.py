@@ -203,6 +203,21 @@ def _add_classifier(parser: argparse.ArgumentParser) -> None:
     _option(
         parser,
         ClassifierConfig,
+        "adversarial_radius",
+        "train on the worst lung-field change of this RMS per pixel (model units; 0 = off): "
+        "a classifier small changes cannot move",
+        type=float,
+    )
+    _option(
+        parser,
+        ClassifierConfig,
+        "adversarial_steps",
+        "gradient steps that search for that change",
+        type=int,
+    )
+    _option(
+        parser,
+        ClassifierConfig,
         "model_id",
         "bundle folder name (classifier, or oracle for the independent judge)",
     )

@@ -22,6 +22,7 @@ from torch import nn
 from engine.errors import InputError, ModelError
 from engine.inference.ood import fit_feature_density, network_features, save_feature_density
 from engine.networks import Architecture, ClassifierNet
+from engine.training.adversarial import l2_adversarial
 from engine.training.augment import InputAugmentation
 from engine.training.config import ModelKind, TrainConfig, check_option, check_whole, coerce_paths
 from engine.training.data import LungField
@@ -54,6 +55,9 @@ class ClassifierConfig(TrainConfig):
     cosine over the epochs, so the last epochs settle instead of hopping around a minimum).
     ``init_from``: a classifier bundle whose weights start the run (fine-tuning, e.g. the shipped
     classifier on one's own images); its width, stages and feature size must be this run's.
+    ``adversarial_radius``: above 0, every training batch is replaced by its adversarial
+    counterpart (:func:`engine.training.adversarial.l2_adversarial`: the lung-field change of at
+    most this RMS per pixel, in model units, found by ``adversarial_steps`` gradient steps).
     """
 
     KIND: ClassVar[ModelKind] = ModelKind.CLASSIFIER
@@ -68,6 +72,8 @@ class ClassifierConfig(TrainConfig):
     model_id: str = MODEL_ID
     lr_schedule: str = "constant"
     init_from: Path | None = None
+    adversarial_radius: float = 0.0
+    adversarial_steps: int = 3
 
     def __post_init__(self) -> None:
         TrainConfig.__post_init__(self)
@@ -84,7 +90,13 @@ class ClassifierConfig(TrainConfig):
             f"must be one of {', '.join(LR_SCHEDULES)}",
             self.lr_schedule,
         )
-        check_whole(self, 1, "width", "stages", "feature_dim")
+        check_whole(self, 1, "width", "stages", "feature_dim", "adversarial_steps")
+        check_option(
+            0.0 <= self.adversarial_radius <= 1.0,
+            "adversarial-radius",
+            "must be in [0, 1] (an RMS change per lung pixel, model units)",
+            self.adversarial_radius,
+        )
         check_option(
             0.0 <= self.augment_stripes <= 1.0,
             "augment-stripes",
@@ -224,9 +236,23 @@ class ClassifierTask(SupervisedTask):
         return self.runtime.tensor(images), self.runtime.tensor(labels)
 
     def losses(self, images: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+        if self.clf_config.adversarial_radius > 0:
+            images = l2_adversarial(
+                self._plain_logits,
+                images,
+                labels,
+                self.clf_config.adversarial_radius,
+                self.clf_config.adversarial_steps,
+            )
         with self.runtime.autocast():
             logits = self.wrapped(images)
         return {"loss": F.binary_cross_entropy_with_logits(logits.float(), labels)}
+
+    def _plain_logits(self, images: torch.Tensor) -> torch.Tensor:
+        """The network's logits outside the data-parallel wrapper: the attack's gradients are
+        the input's alone, so no weight gradients may be all-reduced for them."""
+        with self.runtime.autocast():
+            return self.network(images)
 
     def logits(self, images: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         out = []

@@ -1,0 +1,182 @@
+"""Does a classifier's own gradient point at the disease? What a guide tells a generator.
+
+A guided generator learns whatever change lowers its guide's logit. If the guide's gradient
+already looks like the removed opacities, guidance can teach a faithful change; if it looks
+like stripes or the lung field's edge, the generator learns those (issue 19:
+docs/validation/generators.md). For each diseased file of paired folders (``cxr-explain
+phantoms --paired``), read by ``load_radiograph`` with its lungs from the shipped segmenter, the
+diseased file and its healthy twin are built into each classifier's input by
+:func:`engine.inference.model_input.model_input` (the one input function). The planted change is
+their difference inside the lung field. From the diseased input, normalised gradient steps
+inside the lung field (``--step`` RMS per field pixel each) lower the logit until it is
+``--margin`` below 0 or ``--steps`` are taken:
+
+    .venv/bin/python benchmarks/measure_guide_alignment.py --pairs DIR [DIR ...] \\
+        --classifiers resources/models/classifier build/robust/classifier
+
+Per classifier, over the files it calls diseased (median and range):
+
+- ``NCC gradient``: signed NCC of the first step (minus the logit's gradient) with the planted
+  change; ``NCC walk``: the same for the whole walk's change;
+- ``reached``: walks that got below the margin; ``size``: RMS of the walk's change over the
+  planted change's;
+- ``edge``: the walk's share of the change energy within ``--band`` (fraction of the input side)
+  of the field's edge, beside that band's share of the field's pixels.
+
+What it cannot show: a guide whose gradient points at the disease can still be fooled by what a
+generator draws (the walk follows one path; a generator searches many), and a high NCC at a
+coarse input says nothing about the fine opacities the input cannot hold.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy import ndimage
+
+from engine.explain.scoring import change_size_ratio, ncc
+from engine.inference.model_input import model_input, model_intensity
+from engine.inference.model_set import load_model_set
+from engine.inference.run import model_size, segment_lungs
+from engine.io.loader import load_radiograph
+from engine.models.bundle import LoadedModel, load_bundle
+from engine.resources import default_models_dir
+
+
+def paired_files(folders: list[Path]) -> list[tuple[Path, Path]]:
+    """(diseased, healthy) files of the folders' pairs, by name."""
+    pairs = []
+    for folder in folders:
+        for diseased in sorted((folder / "pneumoconiosis").iterdir()):
+            healthy = folder / "healthy" / diseased.name
+            if diseased.suffix.lower() in (".png", ".dcm") and healthy.is_file():
+                pairs.append((diseased, healthy))
+    if not pairs:
+        raise SystemExit("no healthy/pneumoconiosis pairs of one name in the folders")
+    return pairs
+
+
+def walk(
+    classifier: LoadedModel, start: np.ndarray, field: np.ndarray, args: argparse.Namespace
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(first step's direction, the walk's whole change, whether it got below the margin), from
+    a ``start`` the classifier calls diseased (so at least one step is taken)."""
+    module = classifier.module
+    inside = torch.from_numpy(field.astype(np.float32))[None, None]
+    step = args.step * float(np.sqrt(field.sum()))
+    image = torch.from_numpy(start.astype(np.float32))[None, None]
+    current = image.clone()
+    first: np.ndarray | None = None
+    reached = False
+    for taken in range(args.steps + 1):
+        current.requires_grad_(True)
+        logit = module(current).sum()
+        reached = float(logit.detach()) < -args.margin
+        if reached or taken == args.steps:
+            break
+        (gradient,) = torch.autograd.grad(logit, current)
+        direction = -gradient * inside
+        direction = direction / direction.norm().clamp(min=1e-12)
+        if first is None:
+            first = direction[0, 0].numpy().copy()
+        with torch.no_grad():
+            current = (current.detach() + step * direction).clamp(-1.0, 1.0)
+    change = (current.detach() - image)[0, 0].numpy()
+    assert first is not None, "the start was below the margin"
+    return first, change, reached
+
+
+def measure(
+    classifier: LoadedModel,
+    pairs: list[tuple[Path, Path]],
+    args: argparse.Namespace,
+    segmenter: LoadedModel,
+) -> dict[str, list[float]]:
+    size = model_size(classifier)
+    rows: dict[str, list[float]] = {
+        k: [] for k in ("ncc_gradient", "ncc_walk", "reached", "size", "edge", "band")
+    }
+    for diseased_file, healthy_file in pairs:
+        diseased = model_intensity(load_radiograph(diseased_file))
+        healthy = model_intensity(load_radiograph(healthy_file))
+        lung = np.logical_or(*segment_lungs(segmenter, diseased))
+        start = model_input(diseased, lung, size)
+        twin = model_input(healthy, lung, size)
+        field = start.lung > 0.5
+        with torch.no_grad():
+            logit = float(classifier.module(torch.from_numpy(start.field.copy())[None, None]).sum())
+        if logit < 0:
+            continue  # not called diseased: nothing to explain toward healthy
+        planted = np.where(field, twin.whole - start.whole, 0.0)
+        first, change, reached = walk(classifier, start.field, field, args)
+        band = field & ~ndimage.binary_erosion(field, iterations=max(1, round(args.band * size)))
+        energy = float(np.square(change, dtype=np.float64).sum())
+        rows["ncc_gradient"].append(ncc(first[field], planted[field]))
+        rows["ncc_walk"].append(ncc(change[field], planted[field]))
+        rows["reached"].append(float(reached))
+        rows["size"].append(change_size_ratio(change[field], planted[field]))
+        rows["edge"].append(
+            float(np.square(change[band], dtype=np.float64).sum()) / energy if energy else np.nan
+        )
+        rows["band"].append(float(band.sum() / field.sum()))
+    return rows
+
+
+def _cell(values: list[float]) -> str:
+    if not values:
+        return "-"
+    data = np.asarray(values, dtype=np.float64)
+    return f"{np.nanmedian(data):.2f} [{np.nanmin(data):.2f}, {np.nanmax(data):.2f}]"
+
+
+HEADER = (
+    "| classifier | input px | called diseased | NCC gradient | NCC walk | reached | size "
+    "| edge energy (band pixels) |\n| --- | ---: | ---: | --- | --- | ---: | --- | --- |"
+)
+
+
+def table_row(name: Path, size: int, pairs: int, rows: dict[str, list[float]]) -> str:
+    """One classifier's markdown row."""
+    n = len(rows["reached"])
+    cells = [
+        str(name),
+        str(size),
+        f"{n}/{pairs}",
+        _cell(rows["ncc_gradient"]),
+        _cell(rows["ncc_walk"]),
+        f"{int(sum(rows['reached']))}/{n}",
+        _cell(rows["size"]),
+        f"{_cell(rows['edge'])} ({_cell(rows['band'])})",
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=Path, nargs="+", required=True)
+    parser.add_argument("--classifiers", type=Path, nargs="+", required=True, help="bundle folders")
+    parser.add_argument("--models", type=Path, default=None, help="whose segmenter finds the lungs")
+    parser.add_argument("--step", type=float, default=0.004, help="RMS per field pixel per step")
+    parser.add_argument("--steps", type=int, default=150)
+    parser.add_argument("--margin", type=float, default=2.0, help="logit below 0 to stop at")
+    parser.add_argument("--band", type=float, default=12 / 512, help="edge band, share of the side")
+    args = parser.parse_args()
+    models = load_model_set(args.models or default_models_dir())
+    if models.segmenter is None:
+        raise SystemExit("the models have no lung segmenter")
+    pairs = paired_files(args.pairs)
+    print(
+        f"{len(pairs)} pairs; steps of {args.step} RMS, at most {args.steps}, margin {args.margin}"
+    )
+    print(HEADER)
+    for bundle in args.classifiers:
+        classifier = load_bundle(bundle)
+        rows = measure(classifier, pairs, args, models.segmenter)
+        print(table_row(bundle, model_size(classifier), len(pairs), rows))
+
+
+if __name__ == "__main__":
+    main()

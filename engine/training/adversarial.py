@@ -1,0 +1,71 @@
+"""Adversarial training inputs for the classifier: the worst small change of the lung field.
+
+A classifier trained on its clean inputs can be moved by changes that are no disease at all: the
+generators it guided learned horizontal stripe textures and a band along the lung field's edge
+(docs/validation/generators.md). Training on the inputs that a few projected gradient steps
+(PGD, L2 ball) make hardest (Madry et al., ICLR 2018) gives a classifier that small changes cannot
+move, and whose gradients look like the class difference (Santurkar et al., NeurIPS 2019): a
+candidate guide for generators that should change what the disease changes.
+
+The change is confined to the lung field (the pixels that are not the model input's background),
+because :func:`engine.inference.model_input.model_input` fills everything else with the
+background: a change there never reaches a model. Its size is an RMS per lung-field pixel in
+model units (``[-1, 1]``), so one radius means the same at every input size and lung area.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+from engine.inference.model_input import BACKGROUND
+
+#: Step length per step as a multiple of radius / steps (Madry et al.'s choice): the walk can
+#: reach the ball's surface from any point inside it.
+_STEP_FACTOR = 2.5
+
+
+def lung_field(images: torch.Tensor) -> torch.Tensor:
+    """1.0 where ``images`` (model inputs) hold the lung field, 0.0 on the background fill."""
+    return (images > BACKGROUND).to(images.dtype)
+
+
+def l2_adversarial(
+    logits_of: Callable[[torch.Tensor], torch.Tensor],
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    radius: float,
+    steps: int,
+) -> torch.Tensor:
+    """``images`` plus the change within each one's lung field, of RMS at most ``radius`` per
+    field pixel, that ``steps`` normalised gradient steps find to raise the BCE of ``labels``
+    most; values stay in ``[-1, 1]`` and the background stays unchanged.
+
+    ``logits_of`` maps a ``(B, 1, S, S)`` batch to ``(B,)`` logits; only the change gets
+    gradients here (the weights' ``.grad`` is left alone)."""
+    images = images.detach()
+    if radius <= 0 or steps < 1:
+        return images
+    field = lung_field(images)
+    budget = radius * field.flatten(1).sum(1).sqrt()
+    step = (_STEP_FACTOR * budget / steps).view(-1, 1, 1, 1)
+    limit = budget.view(-1, 1, 1, 1)
+    change = torch.zeros_like(images, requires_grad=True)
+    for _ in range(steps):
+        loss = F.binary_cross_entropy_with_logits(
+            logits_of(images + change).float(), labels, reduction="sum"
+        )
+        (gradient,) = torch.autograd.grad(loss, change)
+        gradient = gradient * field
+        with torch.no_grad():
+            change += step * gradient / _norms(gradient).clamp(min=1e-12)
+            change *= (limit / _norms(change).clamp(min=1e-12)).clamp(max=1.0)
+            change.copy_(((images + change).clamp(-1.0, 1.0) - images) * field)
+    return (images + change).detach()
+
+
+def _norms(batch: torch.Tensor) -> torch.Tensor:
+    """The L2 norm of each item of ``batch``, shaped to broadcast over it."""
+    return batch.flatten(1).norm(dim=1).view(-1, *([1] * (batch.dim() - 1)))

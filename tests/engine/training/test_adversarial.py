@@ -1,0 +1,127 @@
+"""Adversarial training inputs: the change stays in its budget and the lung field, finds the
+worst direction, and the classifier's training uses it when asked."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from engine.errors import InputError
+from engine.inference.model_input import BACKGROUND
+from engine.training.adversarial import l2_adversarial, lung_field
+from engine.training.classifier import ClassifierConfig, ClassifierTask
+from engine.training.runtime import Runtime
+from engine.training.task import prepare_data
+
+SIZE = 24
+
+
+def _inputs(value: float = 0.0) -> torch.Tensor:
+    """Two model inputs: a lung field of ``value`` in a background frame."""
+    images = torch.full((2, 1, SIZE, SIZE), BACKGROUND)
+    images[..., 4:20, 3:21] = value
+    return images
+
+
+def _linear(weights: torch.Tensor) -> torch.nn.Module:
+    class Linear(torch.nn.Module):
+        def forward(self, images: torch.Tensor) -> torch.Tensor:
+            return (images * weights).flatten(1).sum(1)
+
+    return Linear()
+
+
+def test_the_change_is_the_worst_one_inside_the_budget_and_the_lung_field() -> None:
+    """For a linear logit the worst change of L2 norm b lowers a positive's logit by exactly
+    b times the norm of the weights over the field: the walk must reach it, and no further."""
+    weights = torch.randn(1, 1, SIZE, SIZE, generator=torch.Generator().manual_seed(3))
+    network = _linear(weights)
+    images = _inputs()
+    labels = torch.tensor([1.0, 0.0])
+    radius = 0.02
+    adversarial = l2_adversarial(network, images, labels, radius, steps=3)
+    change = adversarial - images
+    field = lung_field(images).bool()
+    assert torch.equal(change[~field], torch.zeros_like(change[~field]))
+    pixels = int(field[0].sum())
+    budget = radius * math.sqrt(pixels)
+    for i in range(2):
+        assert float(change[i].norm()) <= budget * (1 + 1e-5)
+    worst = budget * float((weights * field[0]).norm())
+    moved = network(adversarial) - network(images)
+    assert float(moved[0]) == pytest.approx(-worst, rel=1e-4)
+    assert float(moved[1]) == pytest.approx(worst, rel=1e-4)
+
+
+def test_values_stay_in_range_and_nothing_changes_without_a_radius() -> None:
+    network = _linear(torch.ones(1, 1, SIZE, SIZE))
+    images = _inputs(0.999)
+    labels = torch.zeros(2)  # the worst change raises every pixel, against the ceiling
+    adversarial = l2_adversarial(network, images, labels, 0.5, steps=2)
+    assert float(adversarial.max()) <= 1.0
+    assert float(adversarial.max()) == 1.0
+    assert torch.equal(l2_adversarial(network, images, labels, 0.0, steps=2), images)
+
+
+def test_the_weights_get_no_gradient_from_the_search() -> None:
+    network = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(SIZE * SIZE, 1))
+
+    def logits(images: torch.Tensor) -> torch.Tensor:
+        return network(images)[:, 0]
+
+    l2_adversarial(logits, _inputs(0.1), torch.ones(2), 0.05, steps=2)
+    assert all(parameter.grad is None for parameter in network.parameters())
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        ({"adversarial_radius": -0.1}, "--adversarial-radius must be in"),
+        ({"adversarial_radius": 0.05, "adversarial_steps": 0}, "--adversarial-steps must be"),
+    ],
+)
+def test_bad_adversarial_options_are_refused(
+    tmp_path: Path, options: dict[str, object], words: str
+) -> None:
+    with pytest.raises(InputError, match=words):
+        ClassifierConfig(data=tmp_path, out=tmp_path / "run", **options)  # type: ignore[arg-type]
+
+
+def test_the_recorded_command_carries_the_radius(tmp_path: Path) -> None:
+    config = ClassifierConfig(data=tmp_path, out=tmp_path / "run", adversarial_radius=0.02)
+    assert "--adversarial-radius 0.02" in config.command_line()
+
+
+def test_adversarial_training_scores_the_worst_inputs(shared_dataset: Path, tmp_path: Path) -> None:
+    """With a radius the loss the step optimises is that of the attacked batch (higher than the
+    clean one's); a step with it updates the weights."""
+    options: dict[str, object] = {"size": 32, "width": 4, "stages": 2, "dropout": 0.0}
+    cpu = Runtime(device=torch.device("cpu"))
+    clean_config = ClassifierConfig(data=shared_dataset, out=tmp_path / "a", **options)  # type: ignore[arg-type]
+    data = prepare_data(clean_config, cpu)
+    torch.manual_seed(0)
+    clean = ClassifierTask(clean_config, cpu, data)
+    robust_config = ClassifierConfig(
+        data=shared_dataset,
+        out=tmp_path / "b",
+        adversarial_radius=0.1,
+        **options,  # type: ignore[arg-type]
+    )
+    torch.manual_seed(0)
+    robust = ClassifierTask(robust_config, cpu, data)
+    for task in (clean, robust):
+        task.set_train_mode(False)  # the same deterministic network in both
+    indices = list(range(len(data.train)))
+    images, labels = clean.batch(indices)
+    clean_loss = float(clean.losses(images, labels)["loss"].detach())
+    attacked_loss = float(robust.losses(images, labels)["loss"].detach())
+    assert attacked_loss > clean_loss + 1e-3
+    before = [parameter.detach().clone() for parameter in robust.network.parameters()]
+    robust.set_train_mode(True)
+    values = robust.train_step(indices, 0, 1)
+    assert math.isfinite(values["loss"])
+    after = list(robust.network.parameters())
+    assert any(not torch.equal(b, a) for b, a in zip(before, after, strict=True))
