@@ -12,7 +12,8 @@ inside the lung field (``--step`` RMS per field pixel each) lower the logit unti
 ``--margin`` below 0 or ``--steps`` are taken:
 
     .venv/bin/python benchmarks/measure_guide_alignment.py --pairs DIR [DIR ...] \\
-        --classifiers resources/models/classifier build/robust/classifier
+        --classifiers resources/models/classifier build/robust/classifier \\
+        [--picture P.png --index I]
 
 Per classifier, over the files it calls diseased (median and range):
 
@@ -23,6 +24,10 @@ Per classifier, over the files it calls diseased (median and range):
 - ``edge``: the walk's share of the change energy within ``--band`` (fraction of the input side)
   of the field's edge, beside that band's share of the field's pixels.
 
+``--picture``: one pair (``--index``, in sorted order), a row per classifier: the planted
+change at its input and its walk's change, each scaled to its own RMS (shapes compare, sizes do
+not; black: the classifier calls the file healthy).
+
 What it cannot show: a guide whose gradient points at the disease can still be fooled by what a
 generator draws (the walk follows one path; a generator searches many), and a high NCC at a
 coarse input says nothing about the fine opacities the input cannot hold.
@@ -31,10 +36,12 @@ coarse input says nothing about the fine opacities the input cannot hold.
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 from scipy import ndimage
 
 from engine.explain.scoring import change_size_ratio, ncc
@@ -44,6 +51,8 @@ from engine.inference.run import model_size, segment_lungs
 from engine.io.loader import load_radiograph
 from engine.models.bundle import LoadedModel, load_bundle
 from engine.resources import default_models_dir
+
+TILE = 256
 
 
 def paired_files(folders: list[Path]) -> list[tuple[Path, Path]]:
@@ -89,40 +98,96 @@ def walk(
     return first, change, reached
 
 
+@dataclass(frozen=True)
+class PairWalk:
+    """One diseased file's walk at a classifier's input: the planted change, the first step's
+    direction and the walk's change (each ``(S, S)``, zero outside ``field``)."""
+
+    planted: np.ndarray
+    first: np.ndarray
+    change: np.ndarray
+    reached: bool
+    field: np.ndarray
+
+
+def pair_walk(
+    classifier: LoadedModel,
+    segmenter: LoadedModel,
+    pair: tuple[Path, Path],
+    args: argparse.Namespace,
+) -> PairWalk | None:
+    """The walk from the pair's diseased file; None when the classifier calls it healthy."""
+    size = model_size(classifier)
+    diseased = model_intensity(load_radiograph(pair[0]))
+    healthy = model_intensity(load_radiograph(pair[1]))
+    lung = np.logical_or(*segment_lungs(segmenter, diseased))
+    start = model_input(diseased, lung, size)
+    twin = model_input(healthy, lung, size)
+    field = start.lung > 0.5
+    with torch.no_grad():
+        logit = float(classifier.module(torch.from_numpy(start.field.copy())[None, None]).sum())
+    if logit < 0:
+        return None  # not called diseased: nothing to explain toward healthy
+    planted = np.where(field, twin.whole - start.whole, 0.0)
+    first, change, reached = walk(classifier, start.field, field, args)
+    return PairWalk(planted, first, change, reached, field)
+
+
 def measure(
     classifier: LoadedModel,
     pairs: list[tuple[Path, Path]],
     args: argparse.Namespace,
     segmenter: LoadedModel,
 ) -> dict[str, list[float]]:
-    size = model_size(classifier)
+    """The table's values over the pairs the classifier calls diseased."""
+    width = max(1, round(args.band * model_size(classifier)))
     rows: dict[str, list[float]] = {
         k: [] for k in ("ncc_gradient", "ncc_walk", "reached", "size", "edge", "band")
     }
-    for diseased_file, healthy_file in pairs:
-        diseased = model_intensity(load_radiograph(diseased_file))
-        healthy = model_intensity(load_radiograph(healthy_file))
-        lung = np.logical_or(*segment_lungs(segmenter, diseased))
-        start = model_input(diseased, lung, size)
-        twin = model_input(healthy, lung, size)
-        field = start.lung > 0.5
-        with torch.no_grad():
-            logit = float(classifier.module(torch.from_numpy(start.field.copy())[None, None]).sum())
-        if logit < 0:
-            continue  # not called diseased: nothing to explain toward healthy
-        planted = np.where(field, twin.whole - start.whole, 0.0)
-        first, change, reached = walk(classifier, start.field, field, args)
-        band = field & ~ndimage.binary_erosion(field, iterations=max(1, round(args.band * size)))
+    for pair in pairs:
+        found = pair_walk(classifier, segmenter, pair, args)
+        if found is None:
+            continue
+        field, change, planted = found.field, found.change, found.planted
+        band = field & ~ndimage.binary_erosion(field, iterations=width)
         energy = float(np.square(change, dtype=np.float64).sum())
-        rows["ncc_gradient"].append(ncc(first[field], planted[field]))
+        rows["ncc_gradient"].append(ncc(found.first[field], planted[field]))
         rows["ncc_walk"].append(ncc(change[field], planted[field]))
-        rows["reached"].append(float(reached))
+        rows["reached"].append(float(found.reached))
         rows["size"].append(change_size_ratio(change[field], planted[field]))
         rows["edge"].append(
             float(np.square(change[band], dtype=np.float64).sum()) / energy if energy else np.nan
         )
         rows["band"].append(float(band.sum() / field.sum()))
     return rows
+
+
+def _tile(change: np.ndarray | None) -> Image.Image:
+    """A change as grey (mid-grey 0, black / white at -+3 times its own RMS), TILE px."""
+    if change is None:
+        return Image.new("L", (TILE, TILE), 0)
+    scale = 3.0 * float(np.sqrt(np.mean(np.square(change[change != 0])))) if change.any() else 1.0
+    grey = np.clip(0.5 + change / (2.0 * scale), 0.0, 1.0)
+    image = Image.fromarray(np.rint(grey * 255.0).astype(np.uint8))
+    return image.resize((TILE, TILE), Image.Resampling.NEAREST)
+
+
+def picture(
+    classifiers: list[LoadedModel],
+    segmenter: LoadedModel,
+    pair: tuple[Path, Path],
+    args: argparse.Namespace,
+) -> Image.Image:
+    """Rows: one per classifier; columns: the planted change at its input, its walk's change
+    (black where a classifier calls the file healthy)."""
+    sheet = Image.new("L", (2 * TILE, len(classifiers) * TILE), 0)
+    for row, classifier in enumerate(classifiers):
+        found = pair_walk(classifier, segmenter, pair, args)
+        planted = None if found is None else found.planted
+        change = None if found is None else found.change
+        sheet.paste(_tile(planted), (0, row * TILE))
+        sheet.paste(_tile(change), (TILE, row * TILE))
+    return sheet
 
 
 def _cell(values: list[float]) -> str:
@@ -163,6 +228,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--margin", type=float, default=2.0, help="logit below 0 to stop at")
     parser.add_argument("--band", type=float, default=12 / 512, help="edge band, share of the side")
+    parser.add_argument("--picture", type=Path, default=None, help="PNG of one pair's walks")
+    parser.add_argument("--index", type=int, default=0, help="which pair --picture shows")
     args = parser.parse_args()
     models = load_model_set(args.models or default_models_dir())
     if models.segmenter is None:
@@ -172,10 +239,13 @@ def main() -> None:
         f"{len(pairs)} pairs; steps of {args.step} RMS, at most {args.steps}, margin {args.margin}"
     )
     print(HEADER)
-    for bundle in args.classifiers:
-        classifier = load_bundle(bundle)
+    classifiers = [load_bundle(bundle) for bundle in args.classifiers]
+    for bundle, classifier in zip(args.classifiers, classifiers, strict=True):
         rows = measure(classifier, pairs, args, models.segmenter)
         print(table_row(bundle, model_size(classifier), len(pairs), rows))
+    if args.picture is not None:
+        picture(classifiers, models.segmenter, pairs[args.index], args).save(args.picture)
+        print(f"{args.picture}: {pairs[args.index][0]}")
 
 
 if __name__ == "__main__":
