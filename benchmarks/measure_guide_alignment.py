@@ -45,7 +45,7 @@ from PIL import Image
 from scipy import ndimage
 
 from engine.explain.scoring import change_size_ratio, ncc
-from engine.inference.model_input import model_input, model_intensity
+from engine.inference.model_input import model_input, model_intensity, model_window
 from engine.inference.model_set import load_model_set
 from engine.inference.run import model_size, segment_lungs
 from engine.io.loader import load_radiograph
@@ -118,8 +118,11 @@ def pair_walk(
 ) -> PairWalk | None:
     """The walk from the pair's diseased file; None when the classifier calls it healthy."""
     size = model_size(classifier)
-    diseased = model_intensity(load_radiograph(pair[0]))
-    healthy = model_intensity(load_radiograph(pair[1]))
+    # Both files in the diseased file's model window, as validate's true_change builds the
+    # planted change: the walk works in the diseased input's units.
+    source = load_radiograph(pair[0])
+    diseased = model_intensity(source)
+    healthy = load_radiograph(pair[1]).display(model_window(source))
     lung = np.logical_or(*segment_lungs(segmenter, diseased))
     start = model_input(diseased, lung, size)
     twin = model_input(healthy, lung, size)
@@ -231,6 +234,8 @@ def main() -> None:
     parser.add_argument("--picture", type=Path, default=None, help="PNG of one pair's walks")
     parser.add_argument("--index", type=int, default=0, help="which pair --picture shows")
     args = parser.parse_args()
+    if args.steps < 1 or args.margin < 0 or args.step <= 0:
+        parser.error("--steps must be >= 1, --margin >= 0 and --step > 0")
     models = load_model_set(args.models or default_models_dir())
     if models.segmenter is None:
         raise SystemExit("the models have no lung segmenter")
