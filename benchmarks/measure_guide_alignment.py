@@ -41,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from measure_change_resolution import paired_files
 from PIL import Image
 from scipy import ndimage
 
@@ -51,20 +52,33 @@ from engine.inference.run import model_size, segment_lungs
 from engine.io.loader import load_radiograph
 from engine.models.bundle import LoadedModel, load_bundle
 from engine.resources import default_models_dir
+from engine.types import FloatImage
 
 TILE = 256
 
 
-def paired_files(folders: list[Path]) -> list[tuple[Path, Path]]:
-    """(diseased, healthy) files of the folders' pairs, by name."""
+@dataclass(frozen=True)
+class LoadedPair:
+    """One pair read once for every classifier: both files as model intensities in the
+    diseased file's model window (as validate's ``true_change`` builds the planted change, so the
+    walk and the planted change share units), and the diseased file's segmented lungs."""
+
+    diseased_file: Path
+    diseased: FloatImage
+    healthy: FloatImage
+    lung: np.ndarray
+
+
+def load_pairs(folders: list[Path], segmenter: LoadedModel) -> list[LoadedPair]:
+    """The pairs of every ``cxr-explain phantoms --paired`` folder, read and segmented."""
     pairs = []
     for folder in folders:
-        for diseased in sorted((folder / "pneumoconiosis").iterdir()):
-            healthy = folder / "healthy" / diseased.name
-            if diseased.suffix.lower() in (".png", ".dcm") and healthy.is_file():
-                pairs.append((diseased, healthy))
-    if not pairs:
-        raise SystemExit("no healthy/pneumoconiosis pairs of one name in the folders")
+        for diseased_file, healthy_file in paired_files(folder):
+            source = load_radiograph(diseased_file)
+            diseased = model_intensity(source)
+            healthy = load_radiograph(healthy_file).display(model_window(source))
+            lung = np.logical_or(*segment_lungs(segmenter, diseased))
+            pairs.append(LoadedPair(diseased_file, diseased, healthy, lung))
     return pairs
 
 
@@ -111,21 +125,12 @@ class PairWalk:
 
 
 def pair_walk(
-    classifier: LoadedModel,
-    segmenter: LoadedModel,
-    pair: tuple[Path, Path],
-    args: argparse.Namespace,
+    classifier: LoadedModel, pair: LoadedPair, args: argparse.Namespace
 ) -> PairWalk | None:
     """The walk from the pair's diseased file; None when the classifier calls it healthy."""
     size = model_size(classifier)
-    # Both files in the diseased file's model window, as validate's true_change builds the
-    # planted change: the walk works in the diseased input's units.
-    source = load_radiograph(pair[0])
-    diseased = model_intensity(source)
-    healthy = load_radiograph(pair[1]).display(model_window(source))
-    lung = np.logical_or(*segment_lungs(segmenter, diseased))
-    start = model_input(diseased, lung, size)
-    twin = model_input(healthy, lung, size)
+    start = model_input(pair.diseased, pair.lung, size)
+    twin = model_input(pair.healthy, pair.lung, size)
     field = start.lung > 0.5
     with torch.no_grad():
         logit = float(classifier.module(torch.from_numpy(start.field.copy())[None, None]).sum())
@@ -137,10 +142,7 @@ def pair_walk(
 
 
 def measure(
-    classifier: LoadedModel,
-    pairs: list[tuple[Path, Path]],
-    args: argparse.Namespace,
-    segmenter: LoadedModel,
+    classifier: LoadedModel, pairs: list[LoadedPair], args: argparse.Namespace
 ) -> dict[str, list[float]]:
     """The table's values over the pairs the classifier calls diseased."""
     width = max(1, round(args.band * model_size(classifier)))
@@ -148,7 +150,7 @@ def measure(
         k: [] for k in ("ncc_gradient", "ncc_walk", "reached", "size", "edge", "band")
     }
     for pair in pairs:
-        found = pair_walk(classifier, segmenter, pair, args)
+        found = pair_walk(classifier, pair, args)
         if found is None:
             continue
         field, change, planted = found.field, found.change, found.planted
@@ -176,16 +178,13 @@ def _tile(change: np.ndarray | None) -> Image.Image:
 
 
 def picture(
-    classifiers: list[LoadedModel],
-    segmenter: LoadedModel,
-    pair: tuple[Path, Path],
-    args: argparse.Namespace,
+    classifiers: list[LoadedModel], pair: LoadedPair, args: argparse.Namespace
 ) -> Image.Image:
     """Rows: one per classifier; columns: the planted change at its input, its walk's change
     (black where a classifier calls the file healthy)."""
     sheet = Image.new("L", (2 * TILE, len(classifiers) * TILE), 0)
     for row, classifier in enumerate(classifiers):
-        found = pair_walk(classifier, segmenter, pair, args)
+        found = pair_walk(classifier, pair, args)
         planted = None if found is None else found.planted
         change = None if found is None else found.change
         sheet.paste(_tile(planted), (0, row * TILE))
@@ -239,18 +238,18 @@ def main() -> None:
     models = load_model_set(args.models or default_models_dir())
     if models.segmenter is None:
         raise SystemExit("the models have no lung segmenter")
-    pairs = paired_files(args.pairs)
+    pairs = load_pairs(args.pairs, models.segmenter)
     print(
         f"{len(pairs)} pairs; steps of {args.step} RMS, at most {args.steps}, margin {args.margin}"
     )
     print(HEADER)
     classifiers = [load_bundle(bundle) for bundle in args.classifiers]
     for bundle, classifier in zip(args.classifiers, classifiers, strict=True):
-        rows = measure(classifier, pairs, args, models.segmenter)
+        rows = measure(classifier, pairs, args)
         print(table_row(bundle, model_size(classifier), len(pairs), rows))
     if args.picture is not None:
-        picture(classifiers, models.segmenter, pairs[args.index], args).save(args.picture)
-        print(f"{args.picture}: {pairs[args.index][0]}")
+        picture(classifiers, pairs[args.index], args).save(args.picture)
+        print(f"{args.picture}: {pairs[args.index].diseased_file}")
 
 
 if __name__ == "__main__":
