@@ -10,9 +10,10 @@ Stages; a rerun with the same ``--work`` reuses what is done:
 
 1. the recipe's phantom set (``cxr-explain train-defaults``' first stage, ``--anatomies`` of
    them, noise drawn per anatomy in ``--noise-range``) in ``WORK/phantoms``;
-2. a classifier from scratch with the recipe's options (input variations, shifts, cosine rate,
-   lungs from the shipped segmenter) but ``--size``, ``--width`` and ``--epochs``; its bundle goes
-   to ``WORK/models/classifier`` beside a copy of the shipped segmenter;
+2. a classifier with the recipe's options (input variations, shifts, cosine rate, lungs from
+   the shipped segmenter) but ``--size``, ``--width``, ``--epochs`` and ``--lr``, from scratch or
+   from ``--init-from``'s weights, optionally adversarially trained (``--adversarial-radius``);
+   its bundle goes to ``WORK/models/classifier`` beside a copy of the shipped segmenter;
 3. its operating point, chosen exactly as the shipped one's (``cxr-explain calibrate``: 300
    held-out healthy phantoms through files), in ``--workers`` processes;
 4. the verdicts through files: for each ``--seed`` and ``--sizes``, the files of ``cxr-explain
@@ -55,6 +56,22 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--anatomies", type=int, default=1000)
+    parser.add_argument(
+        "--init-from",
+        type=Path,
+        default=None,
+        help="a classifier bundle whose weights start the run (a fine-tune, e.g. the shipped one)",
+    )
+    parser.add_argument(
+        "--adversarial-radius",
+        type=float,
+        default=0.0,
+        help="train on the worst lung-field change of this RMS per pixel (0: off)",
+    )
+    parser.add_argument("--adversarial-steps", type=int, default=3)
+    parser.add_argument(
+        "--adversarial-norm", default="l2", help="l2 (RMS per lung pixel) or linf (every pixel)"
+    )
     parser.add_argument("--noise-range", type=float, nargs=2, default=(1.0, 1.0))
     parser.add_argument("--seed", type=int, nargs="+", default=list(DEFAULT_SEEDS))
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024])
@@ -116,7 +133,14 @@ def train_candidate(args: argparse.Namespace, models: Path) -> dict[str, Any]:
         "progress_bar": False,
     }
     config = classifier_config(plan, work, common, "classifier", segmenter)
-    config = replace(config, lr=args.lr)
+    config = replace(
+        config,
+        lr=args.lr,
+        init_from=args.init_from,
+        adversarial_radius=args.adversarial_radius,
+        adversarial_steps=args.adversarial_steps,
+        adversarial_norm=args.adversarial_norm,
+    )
     started = time.monotonic()
     pace = Pace(args.train_budget_s)
     result = train(config, progress=pace, cancel=pace.stop)

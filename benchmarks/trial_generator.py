@@ -19,7 +19,10 @@ Stages; each is skipped when its result is there:
 3. with ``--validate-n N``: ``WORK/judged``, the shipped models with these two generators in
    place of the shipped ones, and ``cxr-explain validate --n N --no-integrated-gradients`` on it
    (report in ``WORK/validate``): validity as displayed and by the oracle, signed NCC, mean-change
-   recovery, device change and localisation, each with its interval.
+   recovery, device change and localisation, each with its interval. With
+   ``--explained-classifier DIR`` that calibrated classifier replaces the shipped one too (a
+   candidate shipped classifier with generators trained for it); the oracle stays the shipped
+   one, never a guide.
 """
 
 from __future__ import annotations
@@ -44,6 +47,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=2, help="processes for the phantoms")
     parser.add_argument("--train-budget-s", type=float, default=None)
     parser.add_argument("--validate-n", type=int, default=0, help="0: no validation here")
+    parser.add_argument(
+        "--explained-classifier",
+        type=Path,
+        default=None,
+        help="a calibrated classifier bundle that replaces the shipped one in the judged set "
+        "(the classifier the viewer explains; the oracle stays the shipped one)",
+    )
     parser.add_argument("train_options", nargs=argparse.REMAINDER)
     return parser
 
@@ -85,6 +95,9 @@ def validate(args: argparse.Namespace, models: Path) -> Path:
     for name in GENERATORS:
         shutil.rmtree(judged / name)
         shutil.copytree(models / name, judged / name)
+    if args.explained_classifier is not None:
+        shutil.rmtree(judged / "classifier")
+        shutil.copytree(args.explained_classifier, judged / "classifier")
     report = args.work / "validate"
     argv = ["validate", "--n", str(args.validate_n), "--no-integrated-gradients"]
     if cli([*argv, "--models", str(judged), "--out", str(report)]) != 0:

@@ -20,6 +20,7 @@ from typing import Any
 
 from engine.cli.base import EXIT_OK, Subcommand
 from engine.networks import Upsampling
+from engine.training.adversarial import ADVERSARIAL_NORMS
 from engine.training.classifier import ClassifierConfig
 from engine.training.config import DeviceChoice, ModelKind, TrainConfig
 from engine.training.cyclegan_config import (
@@ -204,9 +205,17 @@ def _add_classifier(parser: argparse.ArgumentParser) -> None:
         parser,
         ClassifierConfig,
         "adversarial_radius",
-        "train on the worst lung-field change of this RMS per pixel (model units; 0 = off): "
-        "a classifier small changes cannot move",
+        "train on the worst lung-field change of this size per pixel (model units; 0 = off; "
+        "an RMS, or with --adversarial-norm linf a largest change): a classifier small changes "
+        "cannot move",
         type=float,
+    )
+    _option(
+        parser,
+        ClassifierConfig,
+        "adversarial_norm",
+        "what --adversarial-radius bounds: l2 (RMS per lung pixel) or linf (every lung pixel)",
+        choices=ADVERSARIAL_NORMS,
     )
     _option(
         parser,

@@ -3,9 +3,10 @@
 A classifier trained on its clean inputs can be moved by changes that are no disease at all: the
 generators it guided learned horizontal stripe textures and a band along the lung field's edge
 (docs/validation/generators.md). Training on the inputs that a few projected gradient steps
-(PGD, L2 ball) make hardest (Madry et al., ICLR 2018) gives a classifier that small changes cannot
-move, and whose gradients look like the class difference (Santurkar et al., NeurIPS 2019): a
-candidate guide for generators that should change what the disease changes.
+(PGD, in an L2 or an L-infinity ball) make hardest (Madry et al., ICLR 2018) gives a classifier
+that small changes cannot move, and whose gradients look like the class difference (Santurkar
+et al., NeurIPS 2019): a candidate guide for generators that should change what the disease
+changes.
 
 The change is confined to the lung field (the pixels that are not the model input's background),
 because :func:`engine.inference.model_input.model_input` fills everything else with the
@@ -35,6 +36,26 @@ def lung_field(images: torch.Tensor) -> torch.Tensor:
     return (images > BACKGROUND).to(images.dtype)
 
 
+#: The adversarial budgets: ``l2``, an RMS per lung-field pixel; ``linf``, a largest change of
+#: any lung-field pixel.
+ADVERSARIAL_NORMS = ("l2", "linf")
+
+
+def adversarial(
+    logits_of: Callable[[torch.Tensor], torch.Tensor],
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    radius: float,
+    steps: int,
+    norm: str = "l2",
+) -> torch.Tensor:
+    """:func:`l2_adversarial` or :func:`linf_adversarial`, as ``norm`` names."""
+    if norm not in ADVERSARIAL_NORMS:
+        raise ValueError(f"norm must be one of {ADVERSARIAL_NORMS}, got {norm!r}")
+    search = l2_adversarial if norm == "l2" else linf_adversarial
+    return search(logits_of, images, labels, radius, steps)
+
+
 def l2_adversarial(
     logits_of: Callable[[torch.Tensor], torch.Tensor],
     images: torch.Tensor,
@@ -48,23 +69,62 @@ def l2_adversarial(
 
     ``logits_of`` maps a ``(B, 1, S, S)`` batch to ``(B,)`` logits; only the change gets
     gradients here (the weights' ``.grad`` is left alone)."""
+    field = lung_field(images)
+    budget = radius * field.flatten(1).sum(1).sqrt()
+    step = (_STEP_FACTOR * budget / max(steps, 1)).view(-1, 1, 1, 1)
+    limit = budget.view(-1, 1, 1, 1)
+
+    def move(change: torch.Tensor, gradient: torch.Tensor) -> None:
+        change += step * gradient / _norms(gradient).clamp(min=1e-12)
+        change *= (limit / _norms(change).clamp(min=1e-12)).clamp(max=1.0)
+
+    return _walk(logits_of, images, labels, radius, steps, move)
+
+
+def linf_adversarial(
+    logits_of: Callable[[torch.Tensor], torch.Tensor],
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    radius: float,
+    steps: int,
+) -> torch.Tensor:
+    """As :func:`l2_adversarial`, but no lung-field pixel moves by more than ``radius`` (signed
+    gradient steps, PGD in the L-infinity ball).
+
+    Why a second budget: an L2 budget may be spent on a few pixels, enough to erase a few small
+    nodules outright, so a classifier robust to it must stop trusting the mildest findings; a
+    change bounded per pixel below an opacity's contrast can only dim every opacity a little,
+    while it still covers the faint dense textures (stripes, noise) a guide must not trust."""
+
+    def move(change: torch.Tensor, gradient: torch.Tensor) -> None:
+        change += (_STEP_FACTOR * radius / max(steps, 1)) * gradient.sign()
+        change.clamp_(-radius, radius)
+
+    return _walk(logits_of, images, labels, radius, steps, move)
+
+
+def _walk(
+    logits_of: Callable[[torch.Tensor], torch.Tensor],
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    radius: float,
+    steps: int,
+    move: Callable[[torch.Tensor, torch.Tensor], None],
+) -> torch.Tensor:
+    """The projected gradient ascent both budgets share: ``move`` takes one step of the change
+    along the field's gradient and projects it back into its ball, in place."""
     images = images.detach()
     if radius <= 0 or steps < 1:
         return images
     field = lung_field(images)
-    budget = radius * field.flatten(1).sum(1).sqrt()
-    step = (_STEP_FACTOR * budget / steps).view(-1, 1, 1, 1)
-    limit = budget.view(-1, 1, 1, 1)
     change = torch.zeros_like(images, requires_grad=True)
     for _ in range(steps):
         loss = F.binary_cross_entropy_with_logits(
             logits_of(images + change).float(), labels, reduction="sum"
         )
         (gradient,) = torch.autograd.grad(loss, change)
-        gradient = gradient * field
         with torch.no_grad():
-            change += step * gradient / _norms(gradient).clamp(min=1e-12)
-            change *= (limit / _norms(change).clamp(min=1e-12)).clamp(max=1.0)
+            move(change, gradient * field)
             change.copy_(((images + change).clamp(-1.0, 1.0) - images) * field)
     return (images + change).detach()
 

@@ -22,7 +22,7 @@ from torch import nn
 from engine.errors import InputError, ModelError
 from engine.inference.ood import fit_feature_density, network_features, save_feature_density
 from engine.networks import Architecture, ClassifierNet
-from engine.training.adversarial import l2_adversarial
+from engine.training.adversarial import ADVERSARIAL_NORMS, adversarial
 from engine.training.augment import InputAugmentation
 from engine.training.config import ModelKind, TrainConfig, check_option, check_whole, coerce_paths
 from engine.training.data import LungField
@@ -56,8 +56,10 @@ class ClassifierConfig(TrainConfig):
     ``init_from``: a classifier bundle whose weights start the run (fine-tuning, e.g. the shipped
     classifier on one's own images); its width, stages and feature size must be this run's.
     ``adversarial_radius``: above 0, every training batch is replaced by its adversarial
-    counterpart (:func:`engine.training.adversarial.l2_adversarial`: the lung-field change of at
-    most this RMS per pixel, in model units, found by ``adversarial_steps`` gradient steps).
+    counterpart (:func:`engine.training.adversarial.adversarial`: the lung-field change of at
+    most this size, in model units, found by ``adversarial_steps`` gradient steps);
+    ``adversarial_norm`` says what the size is: ``l2``, an RMS per lung pixel, or ``linf``, the
+    largest change of any lung pixel.
     """
 
     KIND: ClassVar[ModelKind] = ModelKind.CLASSIFIER
@@ -74,6 +76,7 @@ class ClassifierConfig(TrainConfig):
     init_from: Path | None = None
     adversarial_radius: float = 0.0
     adversarial_steps: int = 3
+    adversarial_norm: str = "l2"
 
     def __post_init__(self) -> None:
         TrainConfig.__post_init__(self)
@@ -94,8 +97,14 @@ class ClassifierConfig(TrainConfig):
         check_option(
             0.0 <= self.adversarial_radius <= 1.0,
             "adversarial-radius",
-            "must be in [0, 1] (an RMS change per lung pixel, model units)",
+            "must be in [0, 1] (a change per lung pixel, model units)",
             self.adversarial_radius,
+        )
+        check_option(
+            self.adversarial_norm in ADVERSARIAL_NORMS,
+            "adversarial-norm",
+            f"must be one of {', '.join(ADVERSARIAL_NORMS)}",
+            self.adversarial_norm,
         )
         check_option(
             0.0 <= self.augment_stripes <= 1.0,
@@ -237,12 +246,13 @@ class ClassifierTask(SupervisedTask):
 
     def losses(self, images: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
         if self.clf_config.adversarial_radius > 0:
-            images = l2_adversarial(
+            images = adversarial(
                 self._plain_logits,
                 images,
                 labels,
                 self.clf_config.adversarial_radius,
                 self.clf_config.adversarial_steps,
+                self.clf_config.adversarial_norm,
             )
         with self.runtime.autocast():
             logits = self.wrapped(images)

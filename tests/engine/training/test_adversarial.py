@@ -11,7 +11,7 @@ import torch
 
 from engine.errors import InputError
 from engine.inference.model_input import BACKGROUND
-from engine.training.adversarial import l2_adversarial, lung_field
+from engine.training.adversarial import adversarial, l2_adversarial, linf_adversarial, lung_field
 from engine.training.classifier import ClassifierConfig, ClassifierTask
 from engine.training.runtime import Runtime
 from engine.training.task import prepare_data
@@ -55,6 +55,41 @@ def test_the_change_is_the_worst_one_inside_the_budget_and_the_lung_field() -> N
         assert float(moved[i]) == pytest.approx(sign * worst, rel=1e-4)
 
 
+def test_the_linf_change_is_the_worst_corner_of_its_box_inside_the_lung_field() -> None:
+    """For a linear logit the worst change bounded by e per pixel is -e (positives) or +e
+    (negatives) times the sign of each field weight: it lowers a positive's logit by e times the
+    L1 norm of the weights over the field. The walk must reach that corner, and never leave the
+    box or the field."""
+    weights = torch.randn(1, 1, SIZE, SIZE, generator=torch.Generator().manual_seed(5))
+    network = _linear(weights)
+    images = _inputs()
+    labels = torch.tensor([1.0, 0.0])
+    radius = 0.03
+    attacked = adversarial(network, images, labels, radius, steps=3, norm="linf")
+    change = attacked - images
+    field = lung_field(images).bool()
+    assert torch.equal(change[~field], torch.zeros_like(change[~field]))
+    assert float(change.abs().max()) <= radius * (1 + 1e-6)
+    moved = network(attacked) - network(images)
+    for i, sign in ((0, -1.0), (1, 1.0)):
+        worst = radius * float((weights * field[i]).abs().sum())
+        assert float(moved[i]) == pytest.approx(sign * worst, rel=1e-4)
+        expected = sign * radius * torch.sign(weights[0]) * field[i]
+        assert torch.allclose(change[i], expected, atol=1e-6)
+
+
+def test_an_unknown_norm_is_refused() -> None:
+    with pytest.raises(ValueError, match="norm must be one of"):
+        adversarial(_linear(torch.ones(1, 1, SIZE, SIZE)), _inputs(), torch.ones(2), 0.1, 1, "l1")
+
+
+@pytest.mark.parametrize("search", [l2_adversarial, linf_adversarial])
+def test_values_stay_in_range_for_either_norm(search: object) -> None:
+    network = _linear(torch.ones(1, 1, SIZE, SIZE))
+    attacked = search(network, _inputs(0.999), torch.zeros(2), 0.5, 2)  # type: ignore[operator]
+    assert float(attacked.max()) == 1.0
+
+
 def test_values_stay_in_range_and_nothing_changes_without_a_radius() -> None:
     network = _linear(torch.ones(1, 1, SIZE, SIZE))
     images = _inputs(0.999)
@@ -80,6 +115,7 @@ def test_the_weights_get_no_gradient_from_the_search() -> None:
     [
         ({"adversarial_radius": -0.1}, "--adversarial-radius must be in"),
         ({"adversarial_radius": 0.05, "adversarial_steps": 0}, "--adversarial-steps must be"),
+        ({"adversarial_radius": 0.05, "adversarial_norm": "l1"}, "--adversarial-norm must be"),
     ],
 )
 def test_bad_adversarial_options_are_refused(
@@ -90,8 +126,11 @@ def test_bad_adversarial_options_are_refused(
 
 
 def test_the_recorded_command_carries_the_radius(tmp_path: Path) -> None:
-    config = ClassifierConfig(data=tmp_path, out=tmp_path / "run", adversarial_radius=0.02)
+    config = ClassifierConfig(
+        data=tmp_path, out=tmp_path / "run", adversarial_radius=0.02, adversarial_norm="linf"
+    )
     assert "--adversarial-radius 0.02" in config.command_line()
+    assert "--adversarial-norm linf" in config.command_line()
 
 
 def test_adversarial_training_scores_the_worst_inputs(shared_dataset: Path, tmp_path: Path) -> None:
