@@ -49,74 +49,26 @@ def adversarial(
     steps: int,
     norm: str = "l2",
 ) -> torch.Tensor:
-    """:func:`l2_adversarial` or :func:`linf_adversarial`, as ``norm`` names."""
-    if norm not in ADVERSARIAL_NORMS:
-        raise ValueError(f"norm must be one of {ADVERSARIAL_NORMS}, got {norm!r}")
-    search = l2_adversarial if norm == "l2" else linf_adversarial
-    return search(logits_of, images, labels, radius, steps)
+    """``images`` plus the change within each one's lung field that ``steps`` projected gradient
+    steps find to raise the BCE of ``labels`` most; values stay in ``[-1, 1]`` and the
+    background stays unchanged.
 
-
-def l2_adversarial(
-    logits_of: Callable[[torch.Tensor], torch.Tensor],
-    images: torch.Tensor,
-    labels: torch.Tensor,
-    radius: float,
-    steps: int,
-) -> torch.Tensor:
-    """``images`` plus the change within each one's lung field, of RMS at most ``radius`` per
-    field pixel, that ``steps`` normalised gradient steps find to raise the BCE of ``labels``
-    most; values stay in ``[-1, 1]`` and the background stays unchanged.
+    ``norm`` bounds the change: ``l2``, an RMS of at most ``radius`` per field pixel (normalised
+    gradient steps); ``linf``, no field pixel moved by more than ``radius`` (signed gradient
+    steps). Why two budgets: an L2 budget may be spent on a few pixels, enough to erase a few
+    small nodules outright, so a classifier robust to it must stop trusting the mildest findings;
+    a change bounded per pixel below an opacity's contrast can only dim every opacity a little,
+    while it still covers the faint dense textures (stripes, noise) a guide must not trust.
 
     ``logits_of`` maps a ``(B, 1, S, S)`` batch to ``(B,)`` logits; only the change gets
     gradients here (the weights' ``.grad`` is left alone)."""
-    field = lung_field(images)
-    budget = radius * field.flatten(1).sum(1).sqrt()
-    step = (_STEP_FACTOR * budget / max(steps, 1)).view(-1, 1, 1, 1)
-    limit = budget.view(-1, 1, 1, 1)
-
-    def move(change: torch.Tensor, gradient: torch.Tensor) -> None:
-        change += step * gradient / _norms(gradient).clamp(min=1e-12)
-        change *= (limit / _norms(change).clamp(min=1e-12)).clamp(max=1.0)
-
-    return _walk(logits_of, images, labels, radius, steps, move)
-
-
-def linf_adversarial(
-    logits_of: Callable[[torch.Tensor], torch.Tensor],
-    images: torch.Tensor,
-    labels: torch.Tensor,
-    radius: float,
-    steps: int,
-) -> torch.Tensor:
-    """As :func:`l2_adversarial`, but no lung-field pixel moves by more than ``radius`` (signed
-    gradient steps, PGD in the L-infinity ball).
-
-    Why a second budget: an L2 budget may be spent on a few pixels, enough to erase a few small
-    nodules outright, so a classifier robust to it must stop trusting the mildest findings; a
-    change bounded per pixel below an opacity's contrast can only dim every opacity a little,
-    while it still covers the faint dense textures (stripes, noise) a guide must not trust."""
-
-    def move(change: torch.Tensor, gradient: torch.Tensor) -> None:
-        change += (_STEP_FACTOR * radius / max(steps, 1)) * gradient.sign()
-        change.clamp_(-radius, radius)
-
-    return _walk(logits_of, images, labels, radius, steps, move)
-
-
-def _walk(
-    logits_of: Callable[[torch.Tensor], torch.Tensor],
-    images: torch.Tensor,
-    labels: torch.Tensor,
-    radius: float,
-    steps: int,
-    move: Callable[[torch.Tensor, torch.Tensor], None],
-) -> torch.Tensor:
-    """The projected gradient ascent both budgets share: ``move`` takes one step of the change
-    along the field's gradient and projects it back into its ball, in place."""
+    if norm not in ADVERSARIAL_NORMS:
+        raise ValueError(f"norm must be one of {ADVERSARIAL_NORMS}, got {norm!r}")
     images = images.detach()
     if radius <= 0 or steps < 1:
         return images
     field = lung_field(images)
+    move = _l2_move(field, radius, steps) if norm == "l2" else _linf_move(radius, steps)
     change = torch.zeros_like(images, requires_grad=True)
     for _ in range(steps):
         loss = F.binary_cross_entropy_with_logits(
@@ -127,6 +79,33 @@ def _walk(
             move(change, gradient * field)
             change.copy_(((images + change).clamp(-1.0, 1.0) - images) * field)
     return (images + change).detach()
+
+
+#: One step of the change along a gradient and back into its ball, in place.
+_Move = Callable[[torch.Tensor, torch.Tensor], None]
+
+
+def _l2_move(field: torch.Tensor, radius: float, steps: int) -> _Move:
+    """Normalised steps, then back onto each image's L2 ball (its field's own budget)."""
+    budget = radius * field.flatten(1).sum(1).sqrt()
+    step = (_STEP_FACTOR * budget / steps).view(-1, 1, 1, 1)
+    limit = budget.view(-1, 1, 1, 1)
+
+    def move(change: torch.Tensor, gradient: torch.Tensor) -> None:
+        change += step * gradient / _norms(gradient).clamp(min=1e-12)
+        change *= (limit / _norms(change).clamp(min=1e-12)).clamp(max=1.0)
+
+    return move
+
+
+def _linf_move(radius: float, steps: int) -> _Move:
+    """Signed steps, then back into the box of half-width ``radius``."""
+
+    def move(change: torch.Tensor, gradient: torch.Tensor) -> None:
+        change += (_STEP_FACTOR * radius / steps) * gradient.sign()
+        change.clamp_(-radius, radius)
+
+    return move
 
 
 def _norms(batch: torch.Tensor) -> torch.Tensor:
