@@ -66,11 +66,14 @@ def _parser() -> argparse.ArgumentParser:
         "--adversarial-radius",
         type=float,
         default=0.0,
-        help="train on the worst lung-field change of this RMS per pixel (0: off)",
+        help="train on the worst lung-field change of this size per pixel (0: off)",
     )
     parser.add_argument("--adversarial-steps", type=int, default=3)
     parser.add_argument(
-        "--adversarial-norm", default="l2", help="l2 (RMS per lung pixel) or linf (every pixel)"
+        "--adversarial-norm",
+        default="l2",
+        choices=("l2", "linf"),
+        help="what the radius bounds: l2 (RMS per lung pixel) or linf (every lung pixel)",
     )
     parser.add_argument("--noise-range", type=float, nargs=2, default=(1.0, 1.0))
     parser.add_argument("--seed", type=int, nargs="+", default=list(DEFAULT_SEEDS))

@@ -10,11 +10,11 @@ changes.
 
 The change is confined to the lung field (the pixels that are not the model input's background),
 because :func:`engine.inference.model_input.model_input` fills everything else with the
-background: a change there never reaches a model. Its size is an RMS per lung-field pixel in
-model units (``[-1, 1]``), so one radius means the same at every input size and lung area. The
-field is read off the input itself: a lung pixel at exactly the background value (black after
-the augmentation's clamping) counts as background and is left alone; phantom lungs stay far
-above it.
+background: a change there never reaches a model. Its size is per lung-field pixel in model
+units (``[-1, 1]``: an RMS for the L2 budget, a largest change for the L-infinity one), so one
+radius means the same at every input size and lung area. The field is read off the input
+itself: a lung pixel at exactly the background value (black after the augmentation's clamping)
+counts as background and is left alone; phantom lungs stay far above it.
 """
 
 from __future__ import annotations
