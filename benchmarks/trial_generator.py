@@ -21,8 +21,8 @@ Stages; each is skipped when its result is there:
    (report in ``WORK/validate``): validity as displayed and by the oracle, signed NCC, mean-change
    recovery, device change and localisation, each with its interval. With
    ``--explained-classifier DIR`` that calibrated classifier replaces the shipped one too (a
-   candidate shipped classifier with generators trained for it); the oracle stays the shipped
-   one, never a guide.
+   candidate shipped classifier with generators trained for it; the FIGAN, made for the shipped
+   classifier, is left out); the oracle stays the shipped one, never a guide.
 """
 
 from __future__ import annotations
@@ -98,6 +98,8 @@ def validate(args: argparse.Namespace, models: Path) -> Path:
     if args.explained_classifier is not None:
         shutil.rmtree(judged / "classifier")
         shutil.copytree(args.explained_classifier, judged / "classifier")
+        # The shipped FIGAN was trained for the shipped classifier and refuses another one.
+        shutil.rmtree(judged / "figan", ignore_errors=True)
     report = args.work / "validate"
     argv = ["validate", "--n", str(args.validate_n), "--no-integrated-gradients"]
     if cli([*argv, "--models", str(judged), "--out", str(report)]) != 0:
