@@ -42,6 +42,8 @@ from typing import Any
 import numpy as np
 from trial_common import Pace, recipe_phantoms
 
+from engine.training.adversarial import ADVERSARIAL_NORMS
+
 #: The seeds of docs/validation/resolution.md: issue 18's three, and eight more.
 DEFAULT_SEEDS = (777, 780, 5972993, 11, 2024, 273575, 31337, 4242, 430130, 907813, 4275744)
 HEALTHY = "healthy"
@@ -72,7 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--adversarial-norm",
         default="l2",
-        choices=("l2", "linf"),
+        choices=ADVERSARIAL_NORMS,
         help="what the radius bounds: l2 (RMS per lung pixel) or linf (every lung pixel)",
     )
     parser.add_argument("--noise-range", type=float, nargs=2, default=(1.0, 1.0))
