@@ -77,6 +77,12 @@ def _parser() -> argparse.ArgumentParser:
         choices=ADVERSARIAL_NORMS,
         help="what the radius bounds: l2 (RMS per lung pixel) or linf (every lung pixel)",
     )
+    parser.add_argument(
+        "--adversarial-clean-share",
+        type=float,
+        default=0.0,
+        help="the loss's share of the clean images beside the adversarial ones (0: only those)",
+    )
     parser.add_argument("--noise-range", type=float, nargs=2, default=(1.0, 1.0))
     parser.add_argument("--seed", type=int, nargs="+", default=list(DEFAULT_SEEDS))
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024])
@@ -145,6 +151,7 @@ def train_candidate(args: argparse.Namespace, models: Path) -> dict[str, Any]:
         adversarial_radius=args.adversarial_radius,
         adversarial_steps=args.adversarial_steps,
         adversarial_norm=args.adversarial_norm,
+        adversarial_clean_share=args.adversarial_clean_share,
     )
     started = time.monotonic()
     pace = Pace(args.train_budget_s)

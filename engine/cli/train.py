@@ -220,6 +220,14 @@ def _add_classifier(parser: argparse.ArgumentParser) -> None:
     _option(
         parser,
         ClassifierConfig,
+        "adversarial_clean_share",
+        "with --adversarial-radius, the loss's share of the clean images (0: adversarial "
+        "images only)",
+        type=float,
+    )
+    _option(
+        parser,
+        ClassifierConfig,
         "adversarial_steps",
         "gradient steps that search for that change",
         type=int,

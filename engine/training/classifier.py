@@ -59,7 +59,10 @@ class ClassifierConfig(TrainConfig):
     counterpart (:func:`engine.training.adversarial.adversarial`: the lung-field change of at
     most this size, in model units, found by ``adversarial_steps`` gradient steps);
     ``adversarial_norm`` says what the size is: ``l2``, an RMS per lung pixel, or ``linf``, the
-    largest change of any lung pixel.
+    largest change of any lung pixel. ``adversarial_clean_share``: above 0, the clean batch is
+    kept beside its adversarial counterpart and the loss is this share of the clean images' BCE
+    plus the rest of the adversarial ones' (Goodfellow et al., ICLR 2015): the clean term keeps
+    the mildest findings, whose adversarial counterparts may be nearly healthy, labelled diseased.
     """
 
     KIND: ClassVar[ModelKind] = ModelKind.CLASSIFIER
@@ -77,6 +80,7 @@ class ClassifierConfig(TrainConfig):
     adversarial_radius: float = 0.0
     adversarial_steps: int = 3
     adversarial_norm: str = "l2"
+    adversarial_clean_share: float = 0.0
 
     def __post_init__(self) -> None:
         TrainConfig.__post_init__(self)
@@ -105,6 +109,18 @@ class ClassifierConfig(TrainConfig):
             "adversarial-norm",
             f"must be one of {', '.join(ADVERSARIAL_NORMS)}",
             self.adversarial_norm,
+        )
+        check_option(
+            0.0 <= self.adversarial_clean_share < 1.0,
+            "adversarial-clean-share",
+            "must be a share in [0, 1)",
+            self.adversarial_clean_share,
+        )
+        check_option(
+            self.adversarial_radius > 0 or self.adversarial_clean_share == 0.0,
+            "adversarial-clean-share",
+            "needs --adversarial-radius",
+            self.adversarial_clean_share,
         )
         check_option(
             0.0 <= self.augment_stripes <= 1.0,
@@ -245,18 +261,28 @@ class ClassifierTask(SupervisedTask):
         return self.runtime.tensor(images), self.runtime.tensor(labels)
 
     def losses(self, images: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
-        if self.clf_config.adversarial_radius > 0:
-            images = adversarial(
+        config = self.clf_config
+        weights = None
+        if config.adversarial_radius > 0:
+            attacked = adversarial(
                 self._plain_logits,
                 images,
                 labels,
-                self.clf_config.adversarial_radius,
-                self.clf_config.adversarial_steps,
-                self.clf_config.adversarial_norm,
+                config.adversarial_radius,
+                config.adversarial_steps,
+                config.adversarial_norm,
             )
+            if config.adversarial_clean_share > 0:
+                images, labels, weights = _with_clean(
+                    images, attacked, labels, config.adversarial_clean_share
+                )
+            else:
+                images = attacked
+        # One forward pass over clean and attacked images together: a data-parallel wrapper
+        # expects one forward per backward.
         with self.runtime.autocast():
             logits = self.wrapped(images)
-        return {"loss": F.binary_cross_entropy_with_logits(logits.float(), labels)}
+        return {"loss": F.binary_cross_entropy_with_logits(logits.float(), labels, weight=weights)}
 
     def _plain_logits(self, images: torch.Tensor) -> torch.Tensor:
         """The network's logits outside the data-parallel wrapper: the attack's gradients are
@@ -335,3 +361,17 @@ class ClassifierTask(SupervisedTask):
                 metrics=metrics,
             )
         ]
+
+
+def _with_clean(
+    clean: torch.Tensor, attacked: torch.Tensor, labels: torch.Tensor, clean_share: float
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The clean and the attacked batch as one, with per-image BCE weights whose mean loss is
+    ``clean_share`` times the clean images' mean plus the rest times the attacked ones'."""
+    weights = torch.cat(
+        [
+            torch.full_like(labels, 2.0 * clean_share),
+            torch.full_like(labels, 2.0 - 2.0 * clean_share),
+        ]
+    )
+    return torch.cat([clean.detach(), attacked]), torch.cat([labels, labels]), weights

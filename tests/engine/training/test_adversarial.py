@@ -110,6 +110,8 @@ def test_the_weights_get_no_gradient_from_the_search() -> None:
         ({"adversarial_radius": -0.1}, "--adversarial-radius must be in"),
         ({"adversarial_radius": 0.05, "adversarial_steps": 0}, "--adversarial-steps must be"),
         ({"adversarial_radius": 0.05, "adversarial_norm": "l1"}, "--adversarial-norm must be"),
+        ({"adversarial_radius": 0.05, "adversarial_clean_share": 1.0}, "clean-share must be"),
+        ({"adversarial_clean_share": 0.5}, "--adversarial-clean-share needs --adversarial-radius"),
     ],
 )
 def test_bad_adversarial_options_are_refused(
@@ -157,3 +159,34 @@ def test_adversarial_training_scores_the_worst_inputs(shared_dataset: Path, tmp_
     assert math.isfinite(values["loss"])
     after = list(robust.network.parameters())
     assert any(not torch.equal(b, a) for b, a in zip(before, after, strict=True))
+
+
+def test_a_clean_share_mixes_the_clean_and_the_attacked_loss(
+    shared_dataset: Path, tmp_path: Path
+) -> None:
+    """With ``adversarial_clean_share`` s the loss is s times the clean batch's BCE plus 1 - s
+    times the attacked batch's, both from the same network (one forward pass over both)."""
+    options: dict[str, object] = {"size": 32, "width": 4, "stages": 2, "dropout": 0.0}
+    cpu = Runtime(device=torch.device("cpu"))
+    data = prepare_data(ClassifierConfig(data=shared_dataset, out=tmp_path / "a", **options), cpu)  # type: ignore[arg-type]
+    losses = {}
+    for share, radius in ((0.0, 0.0), (0.0, 0.1), (0.3, 0.1)):
+        config = ClassifierConfig(
+            data=shared_dataset,
+            out=tmp_path / f"run{share}{radius}",
+            adversarial_radius=radius,
+            adversarial_clean_share=share,
+            **options,  # type: ignore[arg-type]
+        )
+        torch.manual_seed(0)
+        task = ClassifierTask(config, cpu, data)
+        task.set_train_mode(False)
+        images, labels = task.batch(list(range(len(data.train))))
+        losses[share, radius] = float(task.losses(images, labels)["loss"].detach())
+    clean, attacked, mixed = losses[0.0, 0.0], losses[0.0, 0.1], losses[0.3, 0.1]
+    assert attacked > clean + 1e-3
+    assert mixed == pytest.approx(0.3 * clean + 0.7 * attacked, rel=1e-5)
+    recorded = ClassifierConfig(
+        data=shared_dataset, out=tmp_path / "r", adversarial_radius=0.1, adversarial_clean_share=0.3
+    ).command_line()
+    assert "--adversarial-clean-share 0.3" in recorded

@@ -431,7 +431,14 @@ def test_constrained_generator_trains_resumes_and_explains(
         ("classifier", {"width": 4, "lr_schedule": "cosine", "augment_input": True}),
         ("classifier", {"augment_input": True, "augment_stripes": 0.25}),
         ("classifier", {"adversarial_radius": 0.02, "adversarial_steps": 2}),
-        ("classifier", {"adversarial_radius": 0.02, "adversarial_norm": "linf"}),
+        (
+            "classifier",
+            {
+                "adversarial_radius": 0.02,
+                "adversarial_norm": "linf",
+                "adversarial_clean_share": 0.5,
+            },
+        ),
         ("cyclegan", {"ngf": 8, "attention": False, "classifier": Path("clf")}),
         ("cyclegan", {"generator": "constrained", "change_sign": "directional"}),
         ("cyclegan", {"generator": "constrained", "edit_margin": 4}),
