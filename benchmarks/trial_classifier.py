@@ -83,6 +83,13 @@ def _parser() -> argparse.ArgumentParser:
         default=0.0,
         help="the loss's share of the clean images beside the adversarial ones (0: only those)",
     )
+    parser.add_argument(
+        "--gradient-alignment",
+        type=float,
+        default=0.0,
+        help="weight of the term that points the gradient along each diseased image's "
+        "difference from its healthy twin (0: off)",
+    )
     parser.add_argument("--noise-range", type=float, nargs=2, default=(1.0, 1.0))
     parser.add_argument("--seed", type=int, nargs="+", default=list(DEFAULT_SEEDS))
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024])
@@ -152,6 +159,7 @@ def train_candidate(args: argparse.Namespace, models: Path) -> dict[str, Any]:
         adversarial_steps=args.adversarial_steps,
         adversarial_norm=args.adversarial_norm,
         adversarial_clean_share=args.adversarial_clean_share,
+        gradient_alignment=args.gradient_alignment,
     )
     started = time.monotonic()
     pace = Pace(args.train_budget_s)

@@ -228,6 +228,14 @@ def _add_classifier(parser: argparse.ArgumentParser) -> None:
     _option(
         parser,
         ClassifierConfig,
+        "gradient_alignment",
+        "weight of a term that points the disease gradient of each diseased training image "
+        "along its difference from its healthy twin (paired data only; 0 = off)",
+        type=float,
+    )
+    _option(
+        parser,
+        ClassifierConfig,
         "adversarial_steps",
         "gradient steps that search for that change",
         type=int,

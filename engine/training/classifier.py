@@ -26,6 +26,7 @@ from engine.training.adversarial import ADVERSARIAL_NORMS, adversarial
 from engine.training.augment import InputAugmentation
 from engine.training.config import ModelKind, TrainConfig, check_option, check_whole, coerce_paths
 from engine.training.data import LungField
+from engine.training.gradient_alignment import DISEASED, alignment_loss, twin_indices
 from engine.training.optim import recalibrate_batchnorm
 from engine.training.run_files import to_display
 from engine.training.runtime import Runtime
@@ -63,6 +64,9 @@ class ClassifierConfig(TrainConfig):
     kept beside its adversarial counterpart and the loss is this share of the clean images' BCE
     plus the rest of the adversarial ones' (Goodfellow et al., ICLR 2015): the clean term keeps
     the mildest findings, whose adversarial counterparts may be nearly healthy, labelled diseased.
+    ``gradient_alignment``: above 0, the weight of a term that points the gradient of the
+    disease logit at each diseased training image along its difference from its healthy twin
+    (:mod:`engine.training.gradient_alignment`; needs paired data: the same id in both classes).
     """
 
     KIND: ClassVar[ModelKind] = ModelKind.CLASSIFIER
@@ -81,6 +85,7 @@ class ClassifierConfig(TrainConfig):
     adversarial_steps: int = 3
     adversarial_norm: str = "l2"
     adversarial_clean_share: float = 0.0
+    gradient_alignment: float = 0.0
 
     def __post_init__(self) -> None:
         TrainConfig.__post_init__(self)
@@ -121,6 +126,12 @@ class ClassifierConfig(TrainConfig):
             "adversarial-clean-share",
             "needs --adversarial-radius",
             self.adversarial_clean_share,
+        )
+        check_option(
+            self.gradient_alignment >= 0.0,
+            "gradient-alignment",
+            "must be >= 0",
+            self.gradient_alignment,
         )
         check_option(
             0.0 <= self.augment_stripes <= 1.0,
@@ -220,12 +231,22 @@ class ClassifierTask(SupervisedTask):
     config_type = ClassifierConfig
     network_name = "classifier"
 
-    loss_names = ("loss",)
+    loss_names: tuple[str, ...] = ("loss",)
 
     def __init__(self, config: ClassifierConfig, runtime: Runtime, data: PreparedData) -> None:
         self.clf_config = config
         self.input_variations = InputAugmentation().with_stripes(config.augment_stripes)
         super().__init__(config, runtime, data, weight_decay=config.weight_decay)
+        self.twins = twin_indices(self.train_set.samples, DISEASED)
+        if config.gradient_alignment > 0:
+            self.loss_names = ("loss", "alignment")
+            if not (self.twins >= 0).any():
+                raise InputError(
+                    "--gradient-alignment needs paired training images (one id in both "
+                    "class folders, e.g. `cxr-explain phantoms --paired`); none are"
+                )
+            if runtime.distributed:
+                raise InputError("--gradient-alignment runs in one process only")
 
     @classmethod
     def check_before_data(cls, config: TrainConfig) -> None:
@@ -283,6 +304,25 @@ class ClassifierTask(SupervisedTask):
         with self.runtime.autocast():
             logits = self.wrapped(images)
         return {"loss": F.binary_cross_entropy_with_logits(logits.float(), labels, weight=weights)}
+
+    def step_losses(
+        self, indices: Sequence[int], inputs: torch.Tensor, targets: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        losses = self.losses(inputs, targets)
+        weight = self.clf_config.gradient_alignment
+        if weight <= 0:
+            return losses
+        paired = [index for index in indices if self.twins[index] >= 0]
+        if not paired:
+            term = torch.zeros((), device=losses["loss"].device)
+        else:
+            images = self.train_set.images
+            term = alignment_loss(
+                self._plain_logits,
+                self.runtime.tensor(images[paired]),
+                self.runtime.tensor(images[self.twins[paired]]),
+            )
+        return {"loss": losses["loss"] + weight * term, "alignment": term}
 
     def _plain_logits(self, images: torch.Tensor) -> torch.Tensor:
         """The network's logits outside the data-parallel wrapper: the attack's gradients are

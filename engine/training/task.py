@@ -193,9 +193,16 @@ class SupervisedTask(TrainingTask):
     def epoch_length(self) -> int:
         return len(self.train_set)
 
+    def step_losses(
+        self, indices: Sequence[int], inputs: torch.Tensor, targets: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """The losses of one training step on the items ``indices``: the batch's
+        :meth:`losses`; a task may add terms that need the items themselves."""
+        return self.losses(inputs, targets)
+
     def train_step(self, indices: Sequence[int], epoch: int, step: int) -> dict[str, float]:
         inputs, targets = self.batch(indices)
-        losses = self.losses(inputs, targets)
+        losses = self.step_losses(indices, inputs, targets)
         self.optimizer.zero_grad(set_to_none=True)
         values = check_finite(losses, step)
         losses["loss"].backward()
