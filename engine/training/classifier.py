@@ -234,6 +234,10 @@ class ClassifierTask(SupervisedTask):
     loss_names: tuple[str, ...] = ("loss",)
 
     def __init__(self, config: ClassifierConfig, runtime: Runtime, data: PreparedData) -> None:
+        if config.gradient_alignment > 0 and runtime.distributed:
+            # The term differentiates the bare network twice; a data-parallel wrapper would
+            # not all-reduce those weight gradients.
+            raise InputError("--gradient-alignment runs in one process only")
         self.clf_config = config
         self.input_variations = InputAugmentation().with_stripes(config.augment_stripes)
         super().__init__(config, runtime, data, weight_decay=config.weight_decay)
@@ -245,8 +249,6 @@ class ClassifierTask(SupervisedTask):
                     "--gradient-alignment needs paired training images (one id in both "
                     "class folders, e.g. `cxr-explain phantoms --paired`); none are"
                 )
-            if runtime.distributed:
-                raise InputError("--gradient-alignment runs in one process only")
 
     @classmethod
     def check_before_data(cls, config: TrainConfig) -> None:
@@ -314,14 +316,23 @@ class ClassifierTask(SupervisedTask):
             return losses
         paired = [index for index in indices if self.twins[index] >= 0]
         if not paired:
-            term = torch.zeros((), device=losses["loss"].device)
-        else:
-            images = self.train_set.images
+            return losses  # nothing to align; the log's alignment cell stays empty
+        # The cached inputs, not the batch's augmented ones: a twin must differ from its
+        # diseased image by the disease alone, and the variations are drawn per image.
+        images = self.train_set.images
+        # The gradient the term shapes is the one generators and explanations use: the eval-mode
+        # network's (running BatchNorm statistics, no dropout). In train mode each image's
+        # gradient would also flow through the statistics of this all-diseased sub-batch.
+        training = self.network.training
+        self.network.eval()
+        try:
             term = alignment_loss(
                 self._plain_logits,
                 self.runtime.tensor(images[paired]),
                 self.runtime.tensor(images[self.twins[paired]]),
             )
+        finally:
+            self.network.train(training)
         return {"loss": losses["loss"] + weight * term, "alignment": term}
 
     def _plain_logits(self, images: torch.Tensor) -> torch.Tensor:

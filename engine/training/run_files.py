@@ -107,10 +107,9 @@ class MetricsLog:
     def write(
         self, epoch: int, step: int, lr: float, losses: Mapping[str, float], seconds: float
     ) -> None:
-        values = [losses.get(name, "") for name in self.columns[3:-1]]
-        self._writer.writerow(
-            [epoch, step, f"{lr:.6g}", *(f"{v:.6g}" for v in values), f"{seconds:.3f}"]
-        )
+        # A loss a step could not measure (e.g. no pair in its batch) is an empty cell.
+        cells = [f"{losses[name]:.6g}" if name in losses else "" for name in self.columns[3:-1]]
+        self._writer.writerow([epoch, step, f"{lr:.6g}", *cells, f"{seconds:.3f}"])
         self._handle.flush()
         if self._board is not None:
             for name, value in losses.items():

@@ -439,6 +439,7 @@ def test_constrained_generator_trains_resumes_and_explains(
                 "adversarial_clean_share": 0.5,
             },
         ),
+        ("classifier", {"gradient_alignment": 0.5}),
         ("cyclegan", {"ngf": 8, "attention": False, "classifier": Path("clf")}),
         ("cyclegan", {"generator": "constrained", "change_sign": "directional"}),
         ("cyclegan", {"generator": "constrained", "edit_margin": 4}),

@@ -3,6 +3,7 @@ along the planted change and 2 against it, and the classifier's training adds it
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from engine.inference.model_input import BACKGROUND
 from engine.training.classifier import ClassifierConfig, ClassifierTask
 from engine.training.data import LungField, Sample, Split
 from engine.training.gradient_alignment import DISEASED, alignment_loss, twin_indices
+from engine.training.run_files import MetricsLog
 from engine.training.runtime import Runtime
 from engine.training.task import prepare_data
 
@@ -120,3 +122,61 @@ def test_unpaired_data_or_a_negative_weight_is_refused(make_dataset, tmp_path: P
     cpu = Runtime(device=torch.device("cpu"))
     with pytest.raises(InputError, match="needs paired training images"):
         ClassifierTask(config, cpu, prepare_data(config, cpu))
+
+
+def test_in_training_the_term_shapes_the_eval_mode_gradient(
+    shared_dataset: Path, tmp_path: Path
+) -> None:
+    """During a training step the term is that of the eval-mode network (running statistics,
+    no dropout: the network generators and explanations use), of each diseased image and its
+    own twin; the step then changes the weights and leaves the network in train mode."""
+    config = ClassifierConfig(
+        data=shared_dataset,
+        out=tmp_path / "run",
+        size=32,
+        width=4,
+        stages=2,
+        dropout=0.5,
+        gradient_alignment=1.0,
+    )
+    cpu = Runtime(device=torch.device("cpu"))
+    data = prepare_data(config, cpu)
+    torch.manual_seed(0)
+    task = ClassifierTask(config, cpu, data)
+    samples = data.train.samples
+    for index, twin in enumerate(task.twins):
+        if twin >= 0:
+            assert samples[twin].id == samples[index].id
+            assert (samples[index].label, samples[twin].label) == (DISEASED, 1 - DISEASED)
+    indices = list(range(len(data.train)))
+    paired = [index for index in indices if task.twins[index] >= 0]
+    images = torch.from_numpy(data.train.images)
+    task.set_train_mode(True)
+    inputs, labels = task.batch(indices)
+    measured = float(task.step_losses(indices, inputs, labels)["alignment"].detach())
+    assert task.network.training
+    # The same running statistics (the step's own train-mode forward has updated them).
+    task.network.eval()
+    expected = float(
+        alignment_loss(task.network, images[paired], images[task.twins[paired]]).detach()
+    )
+    task.network.train()
+    assert measured == pytest.approx(expected, rel=1e-5)
+    before = [parameter.detach().clone() for parameter in task.network.parameters()]
+    values = task.train_step(indices, 0, 1)
+    assert 0.0 <= values["alignment"] <= 2.0
+    after = list(task.network.parameters())
+    assert any(not torch.equal(b, a) for b, a in zip(before, after, strict=True))
+
+
+def test_a_loss_a_step_did_not_measure_is_an_empty_cell(tmp_path: Path) -> None:
+    """A batch without a pair has no alignment value: the metrics log leaves its cell empty
+    instead of writing a 0 that would read as perfect alignment."""
+    log = MetricsLog(tmp_path, ("loss", "alignment"), None)
+    log.write(0, 1, 1e-3, {"loss": 0.5, "alignment": 0.25}, 1.0)
+    log.write(0, 2, 1e-3, {"loss": 0.4}, 2.0)
+    log.close()
+    with (tmp_path / "metrics.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["alignment"] for row in rows] == ["0.25", ""]
+    assert [row["loss"] for row in rows] == ["0.5", "0.4"]
