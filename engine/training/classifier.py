@@ -241,8 +241,10 @@ class ClassifierTask(SupervisedTask):
         self.clf_config = config
         self.input_variations = InputAugmentation().with_stripes(config.augment_stripes)
         super().__init__(config, runtime, data, weight_decay=config.weight_decay)
-        self.twins = twin_indices(self.train_set.samples, DISEASED)
+        # Each training image's twin index (-1: none); only the alignment term reads them.
+        self.twins = np.full(len(self.train_set), -1, dtype=np.int64)
         if config.gradient_alignment > 0:
+            self.twins = twin_indices(self.train_set.samples, DISEASED)
             self.loss_names = ("loss", "alignment")
             if not (self.twins >= 0).any():
                 raise InputError(

@@ -16,7 +16,7 @@ from engine.training.data import LungField, Sample, Split
 from engine.training.gradient_alignment import DISEASED, alignment_loss, twin_indices
 from engine.training.run_files import MetricsLog
 from engine.training.runtime import Runtime
-from engine.training.task import prepare_data
+from engine.training.task import PreparedData, prepare_data
 
 SIZE = 16
 
@@ -78,18 +78,23 @@ def test_the_term_gives_the_weights_a_gradient() -> None:
     assert float(network[0].weight.grad.abs().sum()) > 0
 
 
-def test_the_training_step_adds_the_weighted_term(shared_dataset: Path, tmp_path: Path) -> None:
-    options: dict[str, object] = {"size": 32, "width": 4, "stages": 2, "dropout": 0.0}
+def _tiny(data: Path, out: Path, **options: object) -> ClassifierConfig:
+    """A classifier config small enough for a test: 32 px, width 4, two stages."""
+    sizes: dict[str, object] = {"size": 32, "width": 4, "stages": 2}
+    return ClassifierConfig(data=data, out=out, **{**sizes, **options})  # type: ignore[arg-type]
+
+
+def _task(config: ClassifierConfig) -> tuple[ClassifierTask, PreparedData]:
+    """The task of ``config`` on the CPU, its weights drawn from seed 0."""
     cpu = Runtime(device=torch.device("cpu"))
-    config = ClassifierConfig(
-        data=shared_dataset,
-        out=tmp_path / "run",
-        gradient_alignment=0.5,
-        **options,  # type: ignore[arg-type]
-    )
     data = prepare_data(config, cpu)
     torch.manual_seed(0)
-    task = ClassifierTask(config, cpu, data)
+    return ClassifierTask(config, cpu, data), data
+
+
+def test_the_training_step_adds_the_weighted_term(shared_dataset: Path, tmp_path: Path) -> None:
+    config = _tiny(shared_dataset, tmp_path / "run", dropout=0.0, gradient_alignment=0.5)
+    task, data = _task(config)
     task.set_train_mode(False)
     indices = list(range(len(data.train)))
     assert (task.twins[indices] >= 0).sum() == len(indices) // 2  # every diseased image
@@ -110,18 +115,10 @@ def test_unpaired_data_or_a_negative_weight_is_refused(make_dataset, tmp_path: P
     data = make_dataset(n_ids=4)
     for path in (data / "healthy").iterdir():  # rename: no id is in both classes any more
         path.rename(path.with_name("h" + path.name))
-    config = ClassifierConfig(
-        data=data,
-        out=tmp_path / "run",
-        size=32,
-        width=4,
-        stages=2,
-        gradient_alignment=1.0,
-        lung_field=LungField.NONE,  # the renamed images have no masks
-    )
-    cpu = Runtime(device=torch.device("cpu"))
+    # The renamed images have no masks.
+    config = _tiny(data, tmp_path / "run", gradient_alignment=1.0, lung_field=LungField.NONE)
     with pytest.raises(InputError, match="needs paired training images"):
-        ClassifierTask(config, cpu, prepare_data(config, cpu))
+        _task(config)
 
 
 def test_in_training_the_term_shapes_the_eval_mode_gradient(
@@ -130,19 +127,7 @@ def test_in_training_the_term_shapes_the_eval_mode_gradient(
     """During a training step the term is that of the eval-mode network (running statistics,
     no dropout: the network generators and explanations use), of each diseased image and its
     own twin; the step then changes the weights and leaves the network in train mode."""
-    config = ClassifierConfig(
-        data=shared_dataset,
-        out=tmp_path / "run",
-        size=32,
-        width=4,
-        stages=2,
-        dropout=0.5,
-        gradient_alignment=1.0,
-    )
-    cpu = Runtime(device=torch.device("cpu"))
-    data = prepare_data(config, cpu)
-    torch.manual_seed(0)
-    task = ClassifierTask(config, cpu, data)
+    task, data = _task(_tiny(shared_dataset, tmp_path / "run", dropout=0.5, gradient_alignment=1.0))
     samples = data.train.samples
     for index, twin in enumerate(task.twins):
         if twin >= 0:
